@@ -1,0 +1,404 @@
+//! Simulated etcd clients (etcdctl and long-lived sessions) and the history they record.
+//!
+//! Models etcd clientv3 (3.4/3.5) as measured in `shared/reference/etcd-observed.md`:
+//! - each endpoint has a connection that becomes *ready* only when the member completes the
+//!   HTTP/2 handshake: a running member does (even with a stalled disk), a paused member never
+//!   does until it resumes, a crashed one refuses and is re-dialled every second;
+//! - requests round-robin over ready connections; with none ready a request waits (gRPC
+//!   wait-for-ready) until one is or the command deadline passes;
+//! - reads (Range) that fail with `Unavailable` (including etcd's "request timed out") are retried
+//!   on the next ready endpoint; writes (Put, Txn, Delete) that reached a member are never
+//!   retried (at-most-once);
+//! - the command deadline (etcdctl `--command-timeout`, 5 s) travels with the request: a member
+//!   that reads it too late drops it, and the client reports `context deadline exceeded`.
+//!
+//! Every operation is recorded in the history with its invoke and completion times; a write that
+//! timed out has an unknown outcome, never "failed".
+
+pub mod command;
+
+use crate::node::rpc::{Reply, ReplyBody, ServerError, ServerOp, ServerRequest};
+use crate::sim::ids::{ClientId, NodeId, OpId, RequestId};
+use crate::sim::time::SimTime;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How an operation ended, as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "outcome", content = "error", rename_all = "kebab-case")]
+pub enum Outcome {
+    Pending,
+    Ok,
+    /// The client's deadline passed: for a write, it may or may not take effect.
+    Timeout,
+    /// The server answered with an error (for a write: outcome still unknown).
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Ok => "ok",
+            Outcome::Timeout => "timeout",
+            Outcome::Failed(_) => "error",
+        }
+    }
+}
+
+/// One operation in the client history.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryOp {
+    pub op: OpId,
+    pub client: ClientId,
+    /// Index of the scenario command that issued it.
+    pub command: usize,
+    pub kind: ServerOp,
+    /// The endpoints the issuing client was given.
+    pub endpoints: Vec<NodeId>,
+    pub invoked: SimTime,
+    pub completed: Option<SimTime>,
+    pub outcome: Outcome,
+    /// Members the request was sent to, in order (reads may be retried elsewhere).
+    pub routed_to: Vec<NodeId>,
+    pub reply: Option<ReplyBody>,
+}
+
+/// Client-side settings.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ClientConfig {
+    pub command_timeout: crate::sim::time::SimDuration,
+    pub dial_timeout: crate::sim::time::SimDuration,
+}
+
+/// What a client asks the world to do.
+#[derive(Debug)]
+pub enum ClientEffect {
+    Send {
+        op: OpId,
+        to: NodeId,
+        req: ServerRequest,
+    },
+    Dial {
+        node: NodeId,
+    },
+    Deadline {
+        op: OpId,
+        at: SimTime,
+    },
+    Done {
+        op: OpId,
+        outcome: Outcome,
+        reply: Option<ReplyBody>,
+        routed_to: Vec<NodeId>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Conn {
+    Connecting,
+    Ready,
+}
+
+struct InFlight {
+    kind: ServerOp,
+    deadline: SimTime,
+    attempt: Option<RequestId>,
+    routed_to: Vec<NodeId>,
+}
+
+pub struct Client {
+    pub id: ClientId,
+    endpoints: Vec<NodeId>,
+    conns: Vec<Conn>,
+    rr_next: usize,
+    next_seq: u64,
+    ops: BTreeMap<OpId, InFlight>,
+    /// Ops waiting for a ready connection, in arrival order.
+    waiting: Vec<OpId>,
+}
+
+impl Client {
+    /// A new client process: dials every endpoint. `rr_start` is the round-robin starting
+    /// point (gRPC picks it at random; the world draws it from the client's RNG stream).
+    pub fn new(
+        id: ClientId,
+        endpoints: Vec<NodeId>,
+        rr_start: usize,
+        fx: &mut Vec<ClientEffect>,
+    ) -> Client {
+        for n in &endpoints {
+            fx.push(ClientEffect::Dial { node: *n });
+        }
+        let n = endpoints.len();
+        Client {
+            id,
+            conns: vec![Conn::Connecting; n],
+            endpoints,
+            rr_next: rr_start % n.max(1),
+            next_seq: 0,
+            ops: BTreeMap::new(),
+            waiting: Vec::new(),
+        }
+    }
+
+    pub fn endpoints(&self) -> &[NodeId] {
+        &self.endpoints
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn start(
+        &mut self,
+        op: OpId,
+        kind: ServerOp,
+        deadline: SimTime,
+        now: SimTime,
+        fx: &mut Vec<ClientEffect>,
+    ) {
+        self.ops.insert(
+            op,
+            InFlight {
+                kind,
+                deadline,
+                attempt: None,
+                routed_to: Vec::new(),
+            },
+        );
+        fx.push(ClientEffect::Deadline { op, at: deadline });
+        self.dispatch(op, now, fx);
+    }
+
+    fn pick(&mut self) -> Option<NodeId> {
+        let n = self.endpoints.len();
+        (0..n)
+            .map(|i| (self.rr_next + i) % n)
+            .find(|&i| self.conns[i] == Conn::Ready)
+            .map(|i| {
+                self.rr_next = (i + 1) % n;
+                self.endpoints[i]
+            })
+    }
+
+    fn dispatch(&mut self, op: OpId, _now: SimTime, fx: &mut Vec<ClientEffect>) {
+        let Some(to) = self.pick() else {
+            self.waiting.push(op);
+            return;
+        };
+        self.next_seq += 1;
+        let request = RequestId((self.id.0 << 32) | self.next_seq);
+        let f = self.ops.get_mut(&op).expect("dispatching a live op");
+        f.attempt = Some(request);
+        f.routed_to.push(to);
+        fx.push(ClientEffect::Send {
+            op,
+            to,
+            req: ServerRequest {
+                client: self.id,
+                request,
+                op: f.kind.clone(),
+                deadline: f.deadline,
+            },
+        });
+    }
+
+    /// The handshake with `node` completed.
+    pub fn conn_ready(&mut self, node: NodeId, now: SimTime, fx: &mut Vec<ClientEffect>) -> bool {
+        let Some(i) = self.endpoints.iter().position(|n| *n == node) else {
+            return false;
+        };
+        if self.conns[i] == Conn::Ready {
+            return false;
+        }
+        self.conns[i] = Conn::Ready;
+        for op in std::mem::take(&mut self.waiting) {
+            self.dispatch(op, now, fx);
+        }
+        true
+    }
+
+    pub fn on_reply(&mut self, r: Reply, now: SimTime, fx: &mut Vec<ClientEffect>) -> bool {
+        let Some((&op, _)) = self.ops.iter().find(|(_, f)| f.attempt == Some(r.request)) else {
+            return false; // late: the op already completed (deadline)
+        };
+        match r.result {
+            Ok(body) => self.finish(op, Outcome::Ok, Some(body), fx),
+            Err(e) => {
+                if e == ServerError::Unavailable {
+                    self.conn_broken(r.from, fx);
+                }
+                let f = &self.ops[&op];
+                let retry = matches!(f.kind, ServerOp::Get { .. }) && now < f.deadline;
+                if retry {
+                    self.dispatch(op, now, fx);
+                } else {
+                    self.finish(op, Outcome::Failed(e.message().to_string()), None, fx);
+                }
+            }
+        }
+        true
+    }
+
+    fn conn_broken(&mut self, node: NodeId, fx: &mut Vec<ClientEffect>) {
+        if let Some(i) = self.endpoints.iter().position(|n| *n == node) {
+            if self.conns[i] == Conn::Ready {
+                self.conns[i] = Conn::Connecting;
+                fx.push(ClientEffect::Dial { node });
+            }
+        }
+    }
+
+    /// The member crashed: its connection is gone; the client re-dials.
+    pub fn member_crashed(&mut self, node: NodeId, fx: &mut Vec<ClientEffect>) {
+        self.conn_broken(node, fx);
+    }
+
+    pub fn on_deadline(&mut self, op: OpId, fx: &mut Vec<ClientEffect>) {
+        if self.ops.contains_key(&op) {
+            self.waiting.retain(|o| *o != op);
+            self.finish(op, Outcome::Timeout, None, fx);
+        }
+    }
+
+    fn finish(
+        &mut self,
+        op: OpId,
+        outcome: Outcome,
+        reply: Option<ReplyBody>,
+        fx: &mut Vec<ClientEffect>,
+    ) {
+        let f = self.ops.remove(&op).expect("finishing a live op");
+        fx.push(ClientEffect::Done {
+            op,
+            outcome,
+            reply,
+            routed_to: f.routed_to,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::kv::KvOp;
+
+    fn put() -> ServerOp {
+        ServerOp::Write {
+            op: KvOp::Put {
+                key: "k".into(),
+                value: "v".into(),
+            },
+        }
+    }
+
+    fn sends(fx: &[ClientEffect]) -> Vec<NodeId> {
+        fx.iter()
+            .filter_map(|e| match e {
+                ClientEffect::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_skips_unready_and_waits_when_none() {
+        let mut fx = vec![];
+        let mut c = Client::new(
+            ClientId(1),
+            vec![NodeId(1), NodeId(2), NodeId(3)],
+            0,
+            &mut fx,
+        );
+        fx.clear();
+        c.start(OpId(1), put(), SimTime(5_000_000), SimTime(0), &mut fx);
+        assert!(sends(&fx).is_empty(), "no connection ready yet");
+        c.conn_ready(NodeId(2), SimTime(1), &mut fx);
+        c.conn_ready(NodeId(3), SimTime(1), &mut fx);
+        assert_eq!(sends(&fx), vec![NodeId(2)]);
+        fx.clear();
+        for i in 2..6 {
+            c.start(OpId(i), put(), SimTime(5_000_000), SimTime(2), &mut fx);
+        }
+        assert_eq!(sends(&fx), vec![NodeId(3), NodeId(2), NodeId(3), NodeId(2)]);
+    }
+
+    #[test]
+    fn deadline_completes_with_timeout_and_late_reply_is_ignored() {
+        let mut fx = vec![];
+        let mut c = Client::new(ClientId(1), vec![NodeId(1)], 0, &mut fx);
+        c.conn_ready(NodeId(1), SimTime(0), &mut fx);
+        fx.clear();
+        c.start(OpId(1), put(), SimTime(5), SimTime(0), &mut fx);
+        let req = match &fx[1] {
+            ClientEffect::Send { req, .. } => req.request,
+            e => panic!("{e:?}"),
+        };
+        fx.clear();
+        c.on_deadline(OpId(1), &mut fx);
+        assert!(matches!(
+            &fx[0],
+            ClientEffect::Done {
+                outcome: Outcome::Timeout,
+                ..
+            }
+        ));
+        let late = Reply {
+            client: ClientId(1),
+            request: req,
+            from: NodeId(1),
+            result: Err(ServerError::RequestTimedOut),
+        };
+        assert!(!c.on_reply(late, SimTime(6), &mut fx));
+    }
+
+    #[test]
+    fn reads_retry_elsewhere_writes_do_not() {
+        let mut fx = vec![];
+        let mut c = Client::new(ClientId(1), vec![NodeId(1), NodeId(2)], 0, &mut fx);
+        c.conn_ready(NodeId(1), SimTime(0), &mut fx);
+        c.conn_ready(NodeId(2), SimTime(0), &mut fx);
+        fx.clear();
+        let get = ServerOp::Get {
+            key: "k".into(),
+            serializable: false,
+        };
+        c.start(OpId(1), get, SimTime(100), SimTime(0), &mut fx);
+        c.start(OpId(2), put(), SimTime(100), SimTime(0), &mut fx);
+        let reqs: Vec<RequestId> = fx
+            .iter()
+            .filter_map(|e| match e {
+                ClientEffect::Send { req, .. } => Some(req.request),
+                _ => None,
+            })
+            .collect();
+        fx.clear();
+        for (i, r) in reqs.iter().enumerate() {
+            let from = NodeId(1 + i as u64);
+            c.on_reply(
+                Reply {
+                    client: ClientId(1),
+                    request: *r,
+                    from,
+                    result: Err(ServerError::RequestTimedOut),
+                },
+                SimTime(1),
+                &mut fx,
+            );
+        }
+        assert_eq!(
+            sends(&fx),
+            vec![NodeId(1)],
+            "the read was retried, on the next endpoint"
+        );
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            ClientEffect::Done {
+                op: OpId(2),
+                outcome: Outcome::Failed(_),
+                ..
+            }
+        )));
+    }
+}

@@ -1,0 +1,462 @@
+//! Virtual disk of one member.
+//!
+//! Models two I/O classes, each a serial FIFO device: `wal` (raft log append + fsync of one
+//! Ready's entries and hard state) and `apply` (state-machine apply / backend commit). Each
+//! operation's service time is drawn from the class's latency range when it reaches the head of
+//! its queue; a `disk_slow` fault replaces that range for a while.
+//!
+//! Fault model: a *stall* on a class parks the operation at the head of the queue (and so every
+//! later one) until the stall ends, whatever time the operation started; the process stays alive.
+//! An *fsync error* makes a WAL operation complete with `EIO`; nothing of it becomes durable.
+//!
+//! Durability model (what survives a crash):
+//! - a WAL write is durable only once its operation completes without error; the entries and hard
+//!   state of one Ready become durable together, atomically, in submission order;
+//! - a crash discards every queued or in-progress operation (page-cache contents are lost), and
+//!   bumps the disk's epoch so completions scheduled before the crash are ignored;
+//! - the state machine is not kept on disk: a restarted member replays its durable log.
+//!
+//! Invariants: durable entries are contiguous from index 1; the durable hard state's commit never
+//! exceeds the durable last index.
+
+use crate::sim::rng::SimRng;
+use crate::sim::time::{SimDuration, SimTime};
+use raft::eraftpb::{Entry, HardState, Message};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoClass {
+    Wal,
+    Apply,
+}
+
+impl IoClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoClass::Wal => "wal",
+            IoClass::Apply => "apply",
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// Latency ranges of one disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DiskModel {
+    pub wal_latency_min: SimDuration,
+    pub wal_latency_max: SimDuration,
+    pub apply_latency_min: SimDuration,
+    pub apply_latency_max: SimDuration,
+}
+
+impl Default for DiskModel {
+    fn default() -> Self {
+        // etcd's FAQ: WAL fsync p99 should stay under 10 ms; a healthy SSD is around 1 ms.
+        DiskModel {
+            wal_latency_min: SimDuration::from_micros(500),
+            wal_latency_max: SimDuration::from_millis(2),
+            apply_latency_min: SimDuration::ZERO,
+            apply_latency_max: SimDuration::ZERO,
+        }
+    }
+}
+
+/// One Ready's worth of log writes.
+#[derive(Debug, Default)]
+pub struct WalWrite {
+    pub ready: u64,
+    pub entries: Vec<Entry>,
+    pub hard_state: Option<HardState>,
+    /// Messages raft-rs said must wait until this write is durable.
+    pub held_msgs: Vec<Message>,
+    /// False for a write that carries nothing that needs fsync (only held messages or a
+    /// commit-index change): it costs no time and is not made durable.
+    pub fsync: bool,
+}
+
+/// A batch of committed entries to apply to the state machine.
+#[derive(Debug, Default)]
+pub struct ApplyBatch {
+    pub entries: Vec<Entry>,
+}
+
+/// What the disk keeps across a crash.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Durable {
+    pub hard_state: HardState,
+    pub entries: Vec<Entry>,
+}
+
+impl Durable {
+    pub fn last_index(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.index)
+    }
+
+    fn write(&mut self, w: &WalWrite) {
+        if let Some(first) = w.entries.first() {
+            assert!(
+                first.index >= 1 && first.index <= self.last_index() + 1,
+                "WAL write leaves a gap: first {} after last {}",
+                first.index,
+                self.last_index()
+            );
+            self.entries.truncate((first.index - 1) as usize);
+            self.entries.extend(w.entries.iter().cloned());
+        }
+        if let Some(hs) = &w.hard_state {
+            self.hard_state = hs.clone();
+        }
+        // Commit index is not required to be durable; never let it pass the durable log.
+        let last = self.last_index();
+        if self.hard_state.commit > last {
+            self.hard_state.commit = last;
+        }
+    }
+}
+
+/// Result of a completed operation.
+#[derive(Debug)]
+pub enum Completion {
+    Wal(Result<WalWrite, DiskError>),
+    Apply(ApplyBatch),
+    /// The head operation is parked behind a stall; nothing completed.
+    Parked,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DiskError {
+    #[error("fsync failed: EIO")]
+    Eio,
+}
+
+struct Queue<T> {
+    ops: VecDeque<T>,
+    /// Service time of the head, drawn when it reached the head.
+    head_started: bool,
+    parked: bool,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue {
+            ops: VecDeque::new(),
+            head_started: false,
+            parked: false,
+        }
+    }
+}
+
+pub struct Disk {
+    model: DiskModel,
+    rng: SimRng,
+    wal: Queue<WalWrite>,
+    apply: Queue<ApplyBatch>,
+    stalls: [u32; 2],
+    slow: [Option<(SimDuration, SimDuration)>; 2],
+    failing_fsyncs: u32,
+    fail_next_fsync: bool,
+    pub durable: Durable,
+    /// Bumped by every crash; completions carry it so stale ones are ignored.
+    pub epoch: u64,
+}
+
+impl Disk {
+    pub fn new(model: DiskModel, rng: SimRng, durable: Durable) -> Disk {
+        Disk {
+            model,
+            rng,
+            wal: Queue::default(),
+            apply: Queue::default(),
+            stalls: [0; 2],
+            slow: [None; 2],
+            failing_fsyncs: 0,
+            fail_next_fsync: false,
+            durable,
+            epoch: 0,
+        }
+    }
+
+    /// Queues a WAL write. Returns when its completion is due if it became the head.
+    pub fn submit_wal(&mut self, now: SimTime, w: WalWrite) -> Option<SimTime> {
+        self.wal.ops.push_back(w);
+        self.start_head(IoClass::Wal, now)
+    }
+
+    /// Queues an apply batch. Returns when its completion is due if it became the head.
+    pub fn submit_apply(&mut self, now: SimTime, b: ApplyBatch) -> Option<SimTime> {
+        self.apply.ops.push_back(b);
+        self.start_head(IoClass::Apply, now)
+    }
+
+    pub fn wal_pending(&self) -> usize {
+        self.wal.ops.len()
+    }
+
+    /// Whether a WAL write that needs fsync is outstanding (the sync raft loop waits on it).
+    pub fn fsync_pending(&self) -> bool {
+        self.wal.ops.iter().any(|w| w.fsync)
+    }
+
+    pub fn is_stalled(&self, class: IoClass) -> bool {
+        self.stalls[class.idx()] > 0
+    }
+
+    fn start_head(&mut self, class: IoClass, now: SimTime) -> Option<SimTime> {
+        let (len, started) = match class {
+            IoClass::Wal => (self.wal.ops.len(), self.wal.head_started),
+            IoClass::Apply => (self.apply.ops.len(), self.apply.head_started),
+        };
+        if len == 0 || started {
+            return None;
+        }
+        let zero_cost = class == IoClass::Wal && !self.wal.ops[0].fsync;
+        let latency = if zero_cost {
+            SimDuration::ZERO
+        } else {
+            self.draw_latency(class)
+        };
+        match class {
+            IoClass::Wal => self.wal.head_started = true,
+            IoClass::Apply => self.apply.head_started = true,
+        }
+        Some(now + latency)
+    }
+
+    fn draw_latency(&mut self, class: IoClass) -> SimDuration {
+        let (lo, hi) = self.slow[class.idx()].unwrap_or(match class {
+            IoClass::Wal => (self.model.wal_latency_min, self.model.wal_latency_max),
+            IoClass::Apply => (self.model.apply_latency_min, self.model.apply_latency_max),
+        });
+        SimDuration::from_micros(self.rng.between(lo.as_micros(), hi.as_micros()))
+    }
+
+    /// The head operation of `class` reached its due time. Returns what completed and, when
+    /// another operation became the head, its due time.
+    pub fn complete(&mut self, class: IoClass, now: SimTime) -> (Completion, Option<SimTime>) {
+        if self.is_stalled(class) {
+            match class {
+                IoClass::Wal => self.wal.parked = true,
+                IoClass::Apply => self.apply.parked = true,
+            }
+            return (Completion::Parked, None);
+        }
+        let done = match class {
+            IoClass::Wal => {
+                self.wal.head_started = false;
+                let w = self
+                    .wal
+                    .ops
+                    .pop_front()
+                    .expect("WAL completion without a write");
+                Completion::Wal(self.finish_wal(w))
+            }
+            IoClass::Apply => {
+                self.apply.head_started = false;
+                Completion::Apply(
+                    self.apply
+                        .ops
+                        .pop_front()
+                        .expect("apply completion without a batch"),
+                )
+            }
+        };
+        (done, self.start_head(class, now))
+    }
+
+    fn finish_wal(&mut self, w: WalWrite) -> Result<WalWrite, DiskError> {
+        if w.fsync && (self.fail_next_fsync || self.failing_fsyncs > 0) {
+            self.fail_next_fsync = false;
+            return Err(DiskError::Eio);
+        }
+        if w.fsync {
+            self.durable.write(&w);
+        }
+        Ok(w)
+    }
+
+    pub fn stall(&mut self, class: IoClass) {
+        self.stalls[class.idx()] += 1;
+    }
+
+    /// Ends one stall; returns a due time to schedule if a parked head can now complete.
+    pub fn unstall(&mut self, class: IoClass, now: SimTime) -> Option<SimTime> {
+        let n = &mut self.stalls[class.idx()];
+        assert!(*n > 0, "unstall without a stall");
+        *n -= 1;
+        let q_parked = match class {
+            IoClass::Wal => &mut self.wal.parked,
+            IoClass::Apply => &mut self.apply.parked,
+        };
+        if *n == 0 && *q_parked {
+            *q_parked = false;
+            return Some(now);
+        }
+        None
+    }
+
+    pub fn set_slow(&mut self, class: IoClass, range: Option<(SimDuration, SimDuration)>) {
+        self.slow[class.idx()] = range;
+    }
+
+    /// The next WAL fsync fails with EIO.
+    pub fn fail_next_fsync(&mut self) {
+        self.fail_next_fsync = true;
+    }
+
+    /// Every WAL fsync fails with EIO until [`Disk::stop_failing_fsyncs`].
+    pub fn start_failing_fsyncs(&mut self) {
+        self.failing_fsyncs += 1;
+    }
+
+    pub fn stop_failing_fsyncs(&mut self) {
+        self.failing_fsyncs -= 1;
+    }
+
+    /// Power loss / process crash: everything not yet durable is gone. Returns the queued
+    /// WAL writes that were lost (their held messages are never sent).
+    pub fn crash(&mut self) -> Vec<WalWrite> {
+        self.epoch += 1;
+        self.apply = Queue::default();
+        let lost = std::mem::take(&mut self.wal.ops).into();
+        self.wal = Queue::default();
+        lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::Stream;
+
+    fn disk() -> Disk {
+        Disk::new(
+            DiskModel {
+                wal_latency_min: SimDuration::from_millis(1),
+                wal_latency_max: SimDuration::from_millis(1),
+                ..Default::default()
+            },
+            SimRng::fork(1, Stream::Disk(1)),
+            Durable::default(),
+        )
+    }
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
+    }
+
+    fn write(ready: u64, idx: &[u64]) -> WalWrite {
+        WalWrite {
+            ready,
+            entries: idx.iter().map(|i| entry(*i, 1)).collect(),
+            fsync: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn fifo_with_latency() {
+        let mut d = disk();
+        let due = d.submit_wal(SimTime(0), write(1, &[1])).unwrap();
+        assert_eq!(due, SimTime(1_000));
+        assert_eq!(d.submit_wal(SimTime(10), write(2, &[2])), None);
+        let (c, next) = d.complete(IoClass::Wal, due);
+        assert!(matches!(c, Completion::Wal(Ok(w)) if w.ready == 1));
+        assert_eq!(next, Some(SimTime(2_000)));
+        assert_eq!(d.durable.last_index(), 1);
+    }
+
+    #[test]
+    fn stall_parks_until_unstalled() {
+        let mut d = disk();
+        let due = d.submit_wal(SimTime(0), write(1, &[1])).unwrap();
+        d.stall(IoClass::Wal);
+        assert!(matches!(
+            d.complete(IoClass::Wal, due).0,
+            Completion::Parked
+        ));
+        assert_eq!(d.durable.last_index(), 0);
+        // A stall of the other class does not matter.
+        assert_eq!(
+            d.unstall(IoClass::Wal, SimTime(30_000_000)),
+            Some(SimTime(30_000_000))
+        );
+        assert!(matches!(
+            d.complete(IoClass::Wal, SimTime(30_000_000)).0,
+            Completion::Wal(Ok(_))
+        ));
+        assert_eq!(d.durable.last_index(), 1);
+    }
+
+    #[test]
+    fn apply_stall_is_independent_of_wal() {
+        let mut d = disk();
+        d.stall(IoClass::Apply);
+        let due = d.submit_wal(SimTime(0), write(1, &[1])).unwrap();
+        assert!(matches!(
+            d.complete(IoClass::Wal, due).0,
+            Completion::Wal(Ok(_))
+        ));
+        let due = d.submit_apply(SimTime(0), ApplyBatch::default()).unwrap();
+        assert!(matches!(
+            d.complete(IoClass::Apply, due).0,
+            Completion::Parked
+        ));
+    }
+
+    #[test]
+    fn eio_makes_nothing_durable() {
+        let mut d = disk();
+        d.fail_next_fsync();
+        let due = d.submit_wal(SimTime(0), write(1, &[1])).unwrap();
+        assert!(matches!(
+            d.complete(IoClass::Wal, due).0,
+            Completion::Wal(Err(DiskError::Eio))
+        ));
+        assert_eq!(d.durable.last_index(), 0);
+        let due = d.submit_wal(SimTime(0), write(2, &[1])).unwrap();
+        assert!(matches!(
+            d.complete(IoClass::Wal, due).0,
+            Completion::Wal(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn crash_keeps_only_fsynced_data() {
+        let mut d = disk();
+        let due = d.submit_wal(SimTime(0), write(1, &[1, 2])).unwrap();
+        d.complete(IoClass::Wal, due);
+        d.submit_wal(SimTime(0), write(2, &[3]));
+        d.submit_wal(SimTime(0), write(3, &[4]));
+        let lost = d.crash();
+        assert_eq!(lost.len(), 2);
+        assert_eq!(d.durable.last_index(), 2);
+        assert_eq!(d.epoch, 1);
+        assert_eq!(d.wal_pending(), 0);
+    }
+
+    #[test]
+    fn conflicting_suffix_is_replaced_and_commit_clamped() {
+        let mut d = disk();
+        let due = d.submit_wal(SimTime(0), write(1, &[1, 2, 3])).unwrap();
+        d.complete(IoClass::Wal, due);
+        let mut w = write(2, &[2]);
+        w.hard_state = Some(HardState {
+            term: 2,
+            vote: 1,
+            commit: 3,
+            ..Default::default()
+        });
+        let due = d.submit_wal(SimTime(0), w).unwrap();
+        d.complete(IoClass::Wal, due);
+        assert_eq!(d.durable.last_index(), 2);
+        assert_eq!(d.durable.hard_state.commit, 2);
+    }
+}

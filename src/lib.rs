@@ -1,0 +1,27 @@
+//! raftsim: an in-process Raft simulator with deterministic fault injection.
+//!
+//! Three (or more) members run the real `raft` crate (tikv raft-rs 0.7) over a virtual network
+//! and virtual disks, driven by one discrete-event loop in simulated time from one seed. Clients
+//! modelled on etcdctl and etcd clientv3 show what users of the cluster see.
+//!
+//! ```no_run
+//! use raftsim::{run, RunOptions, Scenario};
+//! let s = Scenario::load(std::path::Path::new("sim-scenarios/etcd-follower-frozen.toml")).unwrap();
+//! let r = run(&s, &RunOptions::default());
+//! assert!(r.passed(), "{}", raftsim::report::timeline::render(&r));
+//! ```
+
+pub mod check;
+pub mod client;
+pub mod disk;
+pub mod net;
+pub mod node;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod sim;
+
+pub use run::{run, NodeSummary, RunOptions, RunResult};
+pub use scenario::{Scenario, ScenarioError};
+pub use sim::ids::{ClientId, LogIndex, NodeId, OpId, RequestId, Term};
+pub use sim::time::{SimDuration, SimTime};

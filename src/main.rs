@@ -1,0 +1,177 @@
+//! The `raftsim` command line: a thin layer over the library.
+//!
+//! Exit codes: 0 every expectation held, 1 one failed (named, with the seed), 2 bad input.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use raftsim::scenario::builtin;
+use raftsim::{run, RunOptions, Scenario};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "raftsim",
+    version,
+    about = "Deterministic Raft (tikv raft-rs) simulator with fault injection"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario (a file, or a built-in name; default: the built-in default scenario).
+    Run(RunArgs),
+    /// List the built-in scenarios with one-line descriptions.
+    List,
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// Scenario file (TOML) or built-in scenario name.
+    file: Option<String>,
+    /// Seed (overrides the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write every trace event as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Show raft-rs's own log lines on stderr, stamped with simulated time and node.
+    #[arg(long, value_enum)]
+    log_level: Option<LogLevel>,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevel> for slog::Level {
+    fn from(l: LogLevel) -> slog::Level {
+        match l {
+            LogLevel::Trace => slog::Level::Trace,
+            LogLevel::Debug => slog::Level::Debug,
+            LogLevel::Info => slog::Level::Info,
+            LogLevel::Warn => slog::Level::Warning,
+            LogLevel::Error => slog::Level::Error,
+        }
+    }
+}
+
+/// Bad input: reported and exit code 2.
+struct BadInput(anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd.unwrap_or(Cmd::Run(RunArgs::default())) {
+        Cmd::List => list(),
+        Cmd::Run(a) => run_cmd(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list() -> Result<ExitCode, BadInput> {
+    for (name, file, text) in builtin::BUILTIN {
+        let s = Scenario::parse(text, file).map_err(|e| BadInput(e.into()))?;
+        let first = s
+            .description
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let mark = if *name == builtin::DEFAULT {
+            " (default)"
+        } else {
+            ""
+        };
+        println!("{name:<28} {first}{mark}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(arg: Option<&str>) -> Result<Scenario, BadInput> {
+    let name = arg.unwrap_or(builtin::DEFAULT);
+    let path = PathBuf::from(name);
+    if path.exists() {
+        return Scenario::load(&path).map_err(|e| BadInput(e.into()));
+    }
+    match builtin::load(name) {
+        Some(r) => r.map_err(|e| BadInput(e.into())),
+        None => {
+            let names: Vec<&str> = builtin::BUILTIN.iter().map(|b| b.0).collect();
+            Err(BadInput(anyhow::anyhow!(
+                "`{name}` is neither a scenario file nor a built-in scenario; built-ins: {}",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
+    let scenario = load(a.file.as_deref())?;
+    let opts = RunOptions {
+        seed: a.seed,
+        log_level: a.log_level.map(Into::into),
+    };
+    let r = run(&scenario, &opts);
+    if let Some(path) = &a.trace {
+        write_trace(path, &r).map_err(BadInput)?;
+    }
+    let mut out = std::io::stdout().lock();
+    let printed = match a.format {
+        Format::Text => out.write_all(raftsim::report::timeline::render(&r).as_bytes()),
+        Format::Json => serde_json::to_writer_pretty(&mut out, &r)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(out)),
+    };
+    let _ = printed; // a closed pipe is not an error of the simulation
+    if r.passed() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in r.failed_verdicts() {
+        eprintln!(
+            "expectation failed: {:?}: {} (seed {}; replay: {})",
+            v.check,
+            v.detail,
+            r.seed,
+            r.replay_command()
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn write_trace(path: &PathBuf, r: &raftsim::RunResult) -> Result<()> {
+    let f = std::fs::File::create(path)
+        .with_context(|| format!("cannot write trace to {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for rec in &r.trace {
+        serde_json::to_writer(&mut w, rec)?;
+        writeln!(w)?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,896 @@
+//! A member: raft-rs's `RawNode` driven by the Ready contract over the virtual disk, serving an
+//! etcd-like key-value API.
+//!
+//! Models one etcd member: its raft loop, WAL, apply loop and gRPC front end.
+//!
+//! Ready contract (raft-rs 0.7, see `shared/reference/raft-rs.md` sections 3-4), for every Ready:
+//! 1. leader messages (`messages`) are sent at once (thesis 10.2.1);
+//! 2. committed entries (already durable locally) are queued for apply; read states recorded;
+//! 3. entries and hard state go into the volatile `MemStorage` raft reads, then into one WAL write
+//!    that makes them durable together; `persisted_messages` travel with that write and leave only
+//!    when it (and every earlier one) is durable;
+//! 4. `advance_append_async`, and `on_persist_ready(n)` when write `n` completes (FIFO);
+//! 5. `advance_apply_to` when the apply loop finishes a batch.
+//!
+//! Persistence modes:
+//! - `sync` (etcd): the raft loop waits for each fsync. While it waits the member takes no ticks
+//!   (no heartbeats, no elections, no CheckQuorum) and handles no Ready, so nothing new is sent,
+//!   applied or published; it still steps incoming messages, proposals and ReadIndex requests, as
+//!   etcd-raft's `node.run` goroutine does, and they take effect once the write completes.
+//! - `async` (TiKV): the loop keeps ticking and handling Readies; only durability waits.
+//!
+//! Other faults: `pause` freezes the whole process (inbound messages, requests and timers queue
+//! in its socket buffers and are handled in order on resume, where requests whose deadline has
+//! passed are dropped unanswered); `crash` loses everything volatile (raft state, state machine,
+//! queued writes and the messages held for them); `restart` rebuilds raft from the durable log
+//! and replays it into a fresh state machine. A WAL fsync error crashes the member, as etcd
+//! treats a failed fsync as fatal.
+//!
+//! Invariants (asserted): only committed entries are applied, in index order, each once per
+//! incarnation; held messages never leave before their write is durable; applied <= committed.
+
+pub mod kv;
+pub mod rpc;
+
+use crate::disk::{ApplyBatch, Completion, Disk, IoClass, WalWrite};
+use crate::sim::ids::{ClientId, NodeId, RequestId};
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::trace::{msg_kind, DropReason, Role, Trace, TraceEvent};
+use kv::{KvResult, KvStore, Proposal};
+use raft::eraftpb::{ConfState, Entry, Message};
+use raft::storage::MemStorage;
+use raft::{RawNode, ReadOnlyOption};
+use rpc::{Header, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PersistMode {
+    Sync,
+    Async,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadOnly {
+    Safe,
+    LeaseBased,
+}
+
+/// Static settings of every member.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeConfig {
+    pub persist: PersistMode,
+    pub heartbeat_ticks: usize,
+    pub election_ticks: usize,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub read_only: ReadOnly,
+    /// etcd's `ReqTimeout()`: 5 s + 2 x election timeout.
+    pub server_request_timeout: SimDuration,
+    /// etcd 3.5 retries a ReadIndex that got no answer after 500 ms.
+    pub read_index_retry: SimDuration,
+    /// Messages and requests a paused member's socket buffers hold before dropping.
+    pub inbox_limit: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeStatus {
+    Running,
+    Paused,
+    Crashed,
+}
+
+/// Timers a member sets; each carries what makes it stale after a crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeTimer {
+    Disk {
+        class: IoClass,
+        epoch: u64,
+    },
+    ServerTimeout {
+        request: RequestId,
+        incarnation: u64,
+    },
+    ReadRetry {
+        request: RequestId,
+        incarnation: u64,
+    },
+}
+
+/// What a member asks the world to do.
+#[derive(Debug)]
+pub enum Effect {
+    Send(Message),
+    Reply(Reply),
+    Timer(SimTime, NodeTimer),
+}
+
+/// The world's handle passed to a member for one event.
+pub struct Out<'a> {
+    pub now: SimTime,
+    pub trace: &'a mut Trace,
+    pub effects: &'a mut Vec<Effect>,
+}
+
+enum Inbound {
+    Raft(Message),
+    Request(ServerRequest),
+    Timer(NodeTimer),
+}
+
+struct PendingRead {
+    client: ClientId,
+    key: String,
+    index: Option<u64>,
+}
+
+/// The raft state the member last published (etcd updates it in its raft loop, so a member whose
+/// loop is blocked on fsync keeps answering `endpoint status` with frozen values).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub term: u64,
+    pub leader: u64,
+    pub role_leader: bool,
+    pub committed: u64,
+    pub applied: u64,
+}
+
+/// Counters for reports.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct NodeStats {
+    pub ticks_skipped: u64,
+    pub wal_writes: u64,
+    pub inbox_dropped: u64,
+}
+
+pub struct Node {
+    pub id: NodeId,
+    cfg: NodeConfig,
+    voters: Vec<u64>,
+    pub status: NodeStatus,
+    pub incarnation: u64,
+    raw: Option<RawNode<MemStorage>>,
+    pub disk: Disk,
+    pub kv: KvStore,
+    applied: u64,
+    /// Highest index handed to the apply loop.
+    apply_queued: u64,
+    inbox: VecDeque<Inbound>,
+    waits: BTreeMap<RequestId, ClientId>,
+    reads: BTreeMap<RequestId, PendingRead>,
+    pub published: Published,
+    /// This incarnation's election timeout in ticks (see `raft_config`).
+    pub election_timeout_ticks: u64,
+    pub stats: NodeStats,
+    logger: slog::Logger,
+    last_role: Option<(Role, u64, u64)>,
+}
+
+impl Node {
+    pub fn new(
+        id: NodeId,
+        cfg: NodeConfig,
+        voters: Vec<u64>,
+        disk: Disk,
+        election_timeout_ticks: u64,
+        logger: slog::Logger,
+    ) -> Node {
+        let mut n = Node {
+            id,
+            cfg,
+            voters,
+            status: NodeStatus::Crashed,
+            incarnation: 0,
+            raw: None,
+            disk,
+            kv: KvStore::default(),
+            applied: 0,
+            apply_queued: 0,
+            inbox: VecDeque::new(),
+            waits: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            published: Published::default(),
+            election_timeout_ticks,
+            stats: NodeStats::default(),
+            logger,
+            last_role: None,
+        };
+        n.boot();
+        n
+    }
+
+    /// raft-rs draws election jitter from `thread_rng`; a width-one range `[k, k+1)` with `k`
+    /// from the simulator's seeded stream removes that (raft-rs.md section 8).
+    fn raft_config(&self) -> raft::Config {
+        raft::Config {
+            id: self.id.0,
+            heartbeat_tick: self.cfg.heartbeat_ticks,
+            election_tick: self.cfg.election_ticks,
+            min_election_tick: self.election_timeout_ticks as usize,
+            max_election_tick: self.election_timeout_ticks as usize + 1,
+            pre_vote: self.cfg.pre_vote,
+            check_quorum: self.cfg.check_quorum,
+            read_only_option: match self.cfg.read_only {
+                ReadOnly::Safe => ReadOnlyOption::Safe,
+                ReadOnly::LeaseBased => ReadOnlyOption::LeaseBased,
+            },
+            max_inflight_msgs: 512,
+            max_size_per_msg: 1024 * 1024,
+            applied: 0,
+            ..Default::default()
+        }
+    }
+
+    /// Builds raft from the durable state (fresh disk: empty log, the configured voters).
+    fn boot(&mut self) {
+        let store = MemStorage::new_with_conf_state(ConfState::from((self.voters.clone(), vec![])));
+        {
+            let mut w = store.wl();
+            w.append(&self.disk.durable.entries)
+                .expect("durable log is contiguous");
+            w.set_hardstate(self.disk.durable.hard_state.clone());
+        }
+        let raw = RawNode::new(&self.raft_config(), store, &self.logger)
+            .unwrap_or_else(|e| panic!("raft-rs refused to start {}: {e}", self.id));
+        self.raw = Some(raw);
+        self.kv = KvStore::default();
+        self.applied = 0;
+        self.apply_queued = 0;
+        self.status = NodeStatus::Running;
+        self.incarnation += 1;
+        self.published = Published::default();
+        self.last_role = None;
+        self.publish();
+    }
+
+    fn raw(&mut self) -> &mut RawNode<MemStorage> {
+        self.raw.as_mut().expect("running member has raft state")
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.raw.as_ref().map(|r| Role::from_raft(r.raft.state))
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raw.as_ref().map_or(0, |r| r.raft.term)
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.raw.as_ref().map_or(0, |r| r.raft.raft_log.committed)
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.raw
+            .as_ref()
+            .map_or(0, |r| r.raft.raft_log.last_index())
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Whether the raft loop is blocked waiting for an fsync (sync mode only).
+    pub fn loop_blocked(&self) -> bool {
+        self.cfg.persist == PersistMode::Sync && self.disk.fsync_pending()
+    }
+
+    pub fn status_info(&self) -> StatusInfo {
+        StatusInfo {
+            member: self.id,
+            db_size_bytes: self.kv.db_size_bytes(),
+            leader: self.published.leader,
+            is_learner: false,
+            raft_term: self.published.term,
+            raft_index: self.published.committed,
+            raft_applied_index: self.published.applied,
+        }
+    }
+
+    // ------------------------------------------------------------------ events
+
+    pub fn tick(&mut self, out: &mut Out) {
+        if self.status != NodeStatus::Running {
+            return;
+        }
+        if self.loop_blocked() {
+            self.stats.ticks_skipped += 1;
+            return;
+        }
+        self.raw().tick();
+        self.drive(out);
+    }
+
+    /// Makes this member campaign now (used to choose the initial leader of a scenario).
+    pub fn campaign(&mut self, out: &mut Out) {
+        if self.status == NodeStatus::Running {
+            let _ = self.raw().campaign();
+            self.drive(out);
+        }
+    }
+
+    pub fn receive(&mut self, msg: Message, out: &mut Out) {
+        match self.status {
+            NodeStatus::Crashed => out.trace.push(
+                out.now,
+                TraceEvent::MsgDropped {
+                    from: NodeId(msg.from),
+                    to: self.id,
+                    kind: msg_kind(msg.get_msg_type()),
+                    reason: DropReason::DestinationDown,
+                },
+            ),
+            NodeStatus::Paused => self.enqueue(Inbound::Raft(msg)),
+            NodeStatus::Running => {
+                // Errors here are raft-rs refusing a message from an unknown peer: ignore, as etcd does.
+                let _ = self.raw().step(msg);
+                self.drive(out);
+            }
+        }
+    }
+
+    pub fn request(&mut self, req: ServerRequest, out: &mut Out) {
+        match self.status {
+            NodeStatus::Crashed => out.effects.push(Effect::Reply(Reply {
+                client: req.client,
+                request: req.request,
+                from: self.id,
+                result: Err(ServerError::Unavailable),
+            })),
+            NodeStatus::Paused => self.enqueue(Inbound::Request(req)),
+            NodeStatus::Running => {
+                self.serve(req, out);
+                self.drive(out);
+            }
+        }
+    }
+
+    pub fn timer(&mut self, t: NodeTimer, out: &mut Out) {
+        match self.status {
+            NodeStatus::Crashed => {}
+            NodeStatus::Paused => self.enqueue(Inbound::Timer(t)),
+            NodeStatus::Running => {
+                self.fire(t, out);
+                self.drive(out);
+            }
+        }
+    }
+
+    fn enqueue(&mut self, i: Inbound) {
+        // Timers (our own disk completions) are never dropped; network input is bounded.
+        let is_timer = matches!(i, Inbound::Timer(_));
+        if !is_timer && self.inbox.len() >= self.cfg.inbox_limit {
+            self.stats.inbox_dropped += 1;
+            return;
+        }
+        self.inbox.push_back(i);
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    pub fn pause(&mut self, out: &mut Out) {
+        if self.status == NodeStatus::Running {
+            self.status = NodeStatus::Paused;
+            out.trace
+                .push(out.now, TraceEvent::Paused { node: self.id });
+        }
+    }
+
+    pub fn resume(&mut self, out: &mut Out) {
+        if self.status != NodeStatus::Paused {
+            return;
+        }
+        self.status = NodeStatus::Running;
+        out.trace.push(
+            out.now,
+            TraceEvent::Resumed {
+                node: self.id,
+                inbox: self.inbox.len() as u64,
+            },
+        );
+        while let Some(i) = self.inbox.pop_front() {
+            match i {
+                Inbound::Raft(m) => {
+                    let _ = self.raw().step(m);
+                }
+                Inbound::Request(r) => self.serve(r, out),
+                Inbound::Timer(t) => self.fire(t, out),
+            }
+            if self.status != NodeStatus::Running {
+                break; // an fsync error crashed it
+            }
+            self.drive(out);
+        }
+    }
+
+    pub fn crash(&mut self, reason: &str, out: &mut Out) {
+        if self.status == NodeStatus::Crashed {
+            return;
+        }
+        let lost = self.disk.crash();
+        let held: usize = lost.iter().map(|w| w.held_msgs.len()).sum();
+        for w in &lost {
+            for m in &w.held_msgs {
+                out.trace.push(
+                    out.now,
+                    TraceEvent::MsgDropped {
+                        from: self.id,
+                        to: NodeId(m.to),
+                        kind: msg_kind(m.get_msg_type()),
+                        reason: DropReason::CrashedBeforeSend,
+                    },
+                );
+            }
+        }
+        let _ = held;
+        self.status = NodeStatus::Crashed;
+        self.raw = None;
+        self.inbox.clear();
+        // Open connections break: every waiting client gets Unavailable.
+        let waiting: Vec<(RequestId, ClientId)> = self
+            .waits
+            .iter()
+            .map(|(r, c)| (*r, *c))
+            .chain(self.reads.iter().map(|(r, p)| (*r, p.client)))
+            .collect();
+        self.waits.clear();
+        self.reads.clear();
+        for (request, client) in waiting {
+            self.reply(client, request, Err(ServerError::Unavailable), out);
+        }
+        out.trace.push(
+            out.now,
+            TraceEvent::Crashed {
+                node: self.id,
+                lost_writes: lost.len() as u64,
+                durable_last_index: self.disk.durable.last_index(),
+                reason: reason.to_string(),
+            },
+        );
+    }
+
+    pub fn restart(&mut self, election_timeout_ticks: u64, out: &mut Out) {
+        if self.status != NodeStatus::Crashed {
+            return;
+        }
+        self.election_timeout_ticks = election_timeout_ticks;
+        self.boot();
+        out.trace.push(
+            out.now,
+            TraceEvent::Restarted {
+                node: self.id,
+                term: self.disk.durable.hard_state.term,
+                durable_last_index: self.disk.durable.last_index(),
+                election_ticks: election_timeout_ticks,
+            },
+        );
+        self.drive(out);
+    }
+
+    // ------------------------------------------------------------------ client requests
+
+    fn serve(&mut self, req: ServerRequest, out: &mut Out) {
+        if out.now >= req.deadline {
+            out.trace.push(
+                out.now,
+                TraceEvent::RequestExpired {
+                    node: self.id,
+                    request: req.request,
+                },
+            );
+            return;
+        }
+        out.trace.push(
+            out.now,
+            TraceEvent::RequestRead {
+                node: self.id,
+                request: req.request,
+                op: req.op.summary(),
+            },
+        );
+        match req.op {
+            ServerOp::Status => {
+                let info = self.status_info();
+                self.reply(req.client, req.request, Ok(ReplyBody::Status(info)), out);
+            }
+            ServerOp::Get {
+                key,
+                serializable: true,
+            } => {
+                let result = self.kv.get(&key);
+                let body = self.kv_body(result);
+                self.reply(req.client, req.request, Ok(body), out);
+            }
+            ServerOp::Get {
+                key,
+                serializable: false,
+            } => {
+                self.reads.insert(
+                    req.request,
+                    PendingRead {
+                        client: req.client,
+                        key,
+                        index: None,
+                    },
+                );
+                self.raw().read_index(req.request.0.to_be_bytes().to_vec());
+                self.set_timer(out, self.cfg.read_index_retry, |inc| NodeTimer::ReadRetry {
+                    request: req.request,
+                    incarnation: inc,
+                });
+                self.set_server_timeout(req.request, out);
+            }
+            ServerOp::Write { op } => {
+                self.waits.insert(req.request, req.client);
+                let data = Proposal {
+                    request: req.request,
+                    op,
+                }
+                .encode();
+                // A dropped proposal (no leader, transfer in progress) is answered by the
+                // server timeout, as in etcd.
+                let _ = self.raw().propose(vec![], data);
+                self.set_server_timeout(req.request, out);
+            }
+        }
+    }
+
+    fn set_server_timeout(&mut self, request: RequestId, out: &mut Out) {
+        self.set_timer(out, self.cfg.server_request_timeout, |inc| {
+            NodeTimer::ServerTimeout {
+                request,
+                incarnation: inc,
+            }
+        });
+    }
+
+    fn set_timer(&self, out: &mut Out, after: SimDuration, f: impl FnOnce(u64) -> NodeTimer) {
+        out.effects
+            .push(Effect::Timer(out.now + after, f(self.incarnation)));
+    }
+
+    fn kv_body(&self, result: KvResult) -> ReplyBody {
+        ReplyBody::Kv {
+            header: Header {
+                member: self.id,
+                revision: self.kv.revision(),
+                raft_term: self.published.term,
+            },
+            result,
+        }
+    }
+
+    fn reply(
+        &self,
+        client: ClientId,
+        request: RequestId,
+        result: Result<ReplyBody, ServerError>,
+        out: &mut Out,
+    ) {
+        out.trace.push(
+            out.now,
+            TraceEvent::Replied {
+                node: self.id,
+                request,
+                ok: result.is_ok(),
+            },
+        );
+        out.effects.push(Effect::Reply(Reply {
+            client,
+            request,
+            from: self.id,
+            result,
+        }));
+    }
+
+    fn fire(&mut self, t: NodeTimer, out: &mut Out) {
+        match t {
+            NodeTimer::Disk { class, epoch } if epoch == self.disk.epoch => {
+                self.disk_done(class, out)
+            }
+            NodeTimer::ServerTimeout {
+                request,
+                incarnation,
+            } if incarnation == self.incarnation => self.server_timeout(request, out),
+            NodeTimer::ReadRetry {
+                request,
+                incarnation,
+            } if incarnation == self.incarnation => self.read_retry(request, out),
+            _ => {}
+        }
+    }
+
+    fn server_timeout(&mut self, request: RequestId, out: &mut Out) {
+        let client = self
+            .waits
+            .remove(&request)
+            .or_else(|| self.reads.remove(&request).map(|p| p.client));
+        if let Some(client) = client {
+            out.trace.push(
+                out.now,
+                TraceEvent::ServerTimeout {
+                    node: self.id,
+                    request,
+                },
+            );
+            self.reply(client, request, Err(ServerError::RequestTimedOut), out);
+        }
+    }
+
+    fn read_retry(&mut self, request: RequestId, out: &mut Out) {
+        let Some(p) = self.reads.get(&request) else {
+            return;
+        };
+        if p.index.is_some() {
+            return;
+        }
+        out.trace.push(
+            out.now,
+            TraceEvent::ReadIndexRetry {
+                node: self.id,
+                request,
+            },
+        );
+        self.raw().read_index(request.0.to_be_bytes().to_vec());
+        self.set_timer(out, self.cfg.read_index_retry, |inc| NodeTimer::ReadRetry {
+            request,
+            incarnation: inc,
+        });
+    }
+
+    // ------------------------------------------------------------------ the raft loop
+
+    /// Handles Readies until there is nothing to do or the loop blocks on fsync.
+    fn drive(&mut self, out: &mut Out) {
+        while self.status == NodeStatus::Running && !self.loop_blocked() && self.raw().has_ready() {
+            self.handle_ready(out);
+        }
+    }
+
+    fn handle_ready(&mut self, out: &mut Out) {
+        let mut rd = self.raw().ready();
+        let number = rd.number();
+        for m in rd.take_messages() {
+            out.effects.push(Effect::Send(m));
+        }
+        assert!(
+            rd.snapshot().is_empty(),
+            "{}: snapshots are not produced without log compaction",
+            self.id
+        );
+        let committed = rd.take_committed_entries();
+        let read_states = rd.take_read_states();
+        let entries = rd.take_entries();
+        let hard_state = rd.hs().cloned();
+        let held = rd.take_persisted_messages();
+        let must_sync = rd.must_sync();
+        {
+            let store = self.raw().mut_store().clone();
+            let mut w = store.wl();
+            if !entries.is_empty() {
+                w.append(&entries)
+                    .expect("raft-rs hands out a contiguous suffix");
+            }
+            if let Some(hs) = &hard_state {
+                w.set_hardstate(hs.clone());
+            }
+        }
+        self.raw().advance_append_async(rd);
+
+        let write = WalWrite {
+            ready: number,
+            entries,
+            hard_state,
+            held_msgs: held,
+            fsync: must_sync,
+        };
+        self.persist(write, out);
+        self.queue_apply(committed, out);
+        for rs in read_states {
+            self.read_state(rs.request_ctx, rs.index);
+        }
+        self.publish();
+        self.trace_role(out);
+        self.serve_reads(out);
+    }
+
+    /// Starts the WAL write for one Ready, or completes it at once when it needs no I/O and
+    /// nothing is queued ahead of it.
+    fn persist(&mut self, w: WalWrite, out: &mut Out) {
+        if !w.fsync && self.disk.wal_pending() == 0 {
+            self.raw().on_persist_ready(w.ready);
+            for m in w.held_msgs {
+                out.effects.push(Effect::Send(m));
+            }
+            return;
+        }
+        out.trace.push(
+            out.now,
+            TraceEvent::WalSubmitted {
+                node: self.id,
+                ready: w.ready,
+                entries: w.entries.len() as u64,
+                last_index: w.entries.last().map_or(0, |e| e.index),
+                fsync: w.fsync,
+            },
+        );
+        self.stats.wal_writes += w.fsync as u64;
+        if let Some(due) = self.disk.submit_wal(out.now, w) {
+            self.disk_timer(IoClass::Wal, due, out);
+        }
+    }
+
+    fn disk_timer(&self, class: IoClass, due: SimTime, out: &mut Out) {
+        out.effects.push(Effect::Timer(
+            due,
+            NodeTimer::Disk {
+                class,
+                epoch: self.disk.epoch,
+            },
+        ));
+    }
+
+    fn queue_apply(&mut self, committed: Vec<Entry>, out: &mut Out) {
+        let Some(last) = committed.last() else {
+            return;
+        };
+        assert_eq!(
+            committed[0].index,
+            self.apply_queued + 1,
+            "{}: committed entries must follow what was applied",
+            self.id
+        );
+        assert!(
+            last.index <= self.commit_index(),
+            "{}: applying beyond commit",
+            self.id
+        );
+        self.apply_queued = last.index;
+        if let Some(due) = self
+            .disk
+            .submit_apply(out.now, ApplyBatch { entries: committed })
+        {
+            self.disk_timer(IoClass::Apply, due, out);
+        }
+    }
+
+    /// Called when a disk operation of `class` reached its due time; `now` is as of the event.
+    fn disk_done(&mut self, class: IoClass, out: &mut Out) {
+        let (done, next) = self.disk.complete(class, out.now);
+        if let Some(due) = next {
+            self.disk_timer(class, due, out);
+        }
+        match done {
+            Completion::Parked => out.trace.push(
+                out.now,
+                TraceEvent::DiskParked {
+                    node: self.id,
+                    io: class.name(),
+                },
+            ),
+            Completion::Apply(batch) => self.apply(batch, out),
+            Completion::Wal(Ok(w)) => {
+                out.trace.push(
+                    out.now,
+                    TraceEvent::WalSynced {
+                        node: self.id,
+                        ready: w.ready,
+                        last_index: self.disk.durable.last_index(),
+                        held_msgs: w.held_msgs.len() as u64,
+                    },
+                );
+                self.raw().on_persist_ready(w.ready);
+                for m in w.held_msgs {
+                    out.effects.push(Effect::Send(m));
+                }
+            }
+            Completion::Wal(Err(e)) => {
+                out.trace.push(
+                    out.now,
+                    TraceEvent::FsyncFailed {
+                        node: self.id,
+                        ready: 0,
+                    },
+                );
+                self.crash(
+                    &format!("WAL {e}; etcd treats a failed fsync as fatal"),
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Restarts the disk after a stall ends.
+    pub fn unstall(&mut self, class: IoClass, out: &mut Out) {
+        if let Some(due) = self.disk.unstall(class, out.now) {
+            self.disk_timer(class, due, out);
+        }
+    }
+
+    fn apply(&mut self, batch: ApplyBatch, out: &mut Out) {
+        for e in &batch.entries {
+            assert_eq!(e.index, self.applied + 1, "{}: apply out of order", self.id);
+            self.applied = e.index;
+            if e.data.is_empty() {
+                continue; // a new leader's empty entry
+            }
+            let p = Proposal::decode(&e.data);
+            let result = self.kv.apply(&p.op);
+            out.trace.push(
+                out.now,
+                TraceEvent::Applied {
+                    node: self.id,
+                    index: e.index,
+                    term: e.term,
+                    request: Some(p.request),
+                    summary: p.op.summary(),
+                },
+            );
+            if let Some(client) = self.waits.remove(&p.request) {
+                let body = self.kv_body(result);
+                self.reply(client, p.request, Ok(body), out);
+            }
+        }
+        let applied = self.applied;
+        self.raw().advance_apply_to(applied);
+        self.published.applied = applied;
+        self.serve_reads(out);
+    }
+
+    fn read_state(&mut self, ctx: Vec<u8>, index: u64) {
+        let Ok(bytes) = <[u8; 8]>::try_from(ctx.as_slice()) else {
+            return;
+        };
+        if let Some(p) = self.reads.get_mut(&RequestId(u64::from_be_bytes(bytes))) {
+            p.index.get_or_insert(index);
+        }
+    }
+
+    fn serve_reads(&mut self, out: &mut Out) {
+        let applied = self.applied;
+        let ready: Vec<RequestId> = self
+            .reads
+            .iter()
+            .filter(|(_, p)| p.index.is_some_and(|i| i <= applied))
+            .map(|(r, _)| *r)
+            .collect();
+        for r in ready {
+            let p = self.reads.remove(&r).expect("listed above");
+            let result = self.kv.get(&p.key);
+            let body = self.kv_body(result);
+            self.reply(p.client, r, Ok(body), out);
+        }
+    }
+
+    fn publish(&mut self) {
+        let raw = self.raw.as_ref().expect("running");
+        self.published.term = raw.raft.term;
+        self.published.leader = raw.raft.leader_id;
+        self.published.role_leader = raw.raft.state == raft::StateRole::Leader;
+        self.published.committed = raw.raft.raft_log.committed;
+        self.published.applied = self.applied;
+    }
+
+    fn trace_role(&mut self, out: &mut Out) {
+        let raw = self.raw.as_ref().expect("running");
+        let now = (
+            Role::from_raft(raw.raft.state),
+            raw.raft.term,
+            raw.raft.leader_id,
+        );
+        if self.last_role != Some(now) {
+            self.last_role = Some(now);
+            out.trace.push(
+                out.now,
+                TraceEvent::RoleChanged {
+                    node: self.id,
+                    role: now.0,
+                    term: now.1,
+                    leader: now.2,
+                },
+            );
+        }
+    }
+}

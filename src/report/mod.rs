@@ -1,0 +1,4 @@
+//! Views of a run: the text timeline, etcdctl-style outputs, JSON.
+
+pub mod etcdctl;
+pub mod timeline;

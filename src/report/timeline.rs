@@ -1,0 +1,145 @@
+//! The human-readable timeline of a run, derived from the trace.
+
+use crate::run::RunResult;
+use crate::sim::trace::{Role, TraceEvent};
+use std::fmt::Write as _;
+
+/// Renders the timeline, the final member table, the verdicts and the summary line.
+pub fn render(r: &RunResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "raftsim: {} (seed {})", r.scenario.name, r.seed);
+    let _ = writeln!(s, "{}", r.scenario.description.trim());
+    let _ = writeln!(
+        s,
+        "cluster: {} members, persist={}, heartbeat {}, election timeout {}, pre_vote={}, check_quorum={}",
+        r.scenario.cluster.nodes,
+        format!("{:?}", r.scenario.cluster.persist).to_lowercase(),
+        r.scenario.cluster.heartbeat_interval,
+        r.scenario.cluster.election_timeout,
+        r.scenario.cluster.pre_vote,
+        r.scenario.cluster.check_quorum
+    );
+    s.push('\n');
+    for t in &r.trace {
+        if let Some(line) = describe(&t.event) {
+            for (i, l) in line.lines().enumerate() {
+                if i == 0 {
+                    let _ = writeln!(s, "[{:>9}] {l}", t.at.to_string());
+                } else {
+                    let _ = writeln!(s, "{:12}{l}", "");
+                }
+            }
+        }
+    }
+    s.push('\n');
+    s.push_str(&members_table(r));
+    s.push('\n');
+    for v in &r.verdicts {
+        let _ = writeln!(
+            s,
+            "{} {:?}",
+            if v.passed { "PASS" } else { "FAIL" },
+            v.check
+        );
+        let _ = writeln!(s, "     {}", v.detail);
+        if let Some(w) = &v.why {
+            let _ = writeln!(s, "     why: {w}");
+        }
+    }
+    s.push('\n');
+    s.push_str(&summary_line(r));
+    s.push('\n');
+    s
+}
+
+/// The one-line summary: scenario, seed, trace hash, verdict.
+pub fn summary_line(r: &RunResult) -> String {
+    let passed = r.verdicts.iter().filter(|v| v.passed).count();
+    format!(
+        "summary: scenario={} seed={} trace={} events={} simulated={} expectations={}/{} {}",
+        r.scenario.name,
+        r.seed,
+        r.trace_hash,
+        r.events_handled,
+        r.sim_end,
+        passed,
+        r.verdicts.len(),
+        if r.passed() { "PASS" } else { "FAIL" }
+    )
+}
+
+fn describe(e: &TraceEvent) -> Option<String> {
+    Some(match e {
+        TraceEvent::RoleChanged { node, role: Role::Leader, term, .. } => format!("{node} became leader (term {term})"),
+        TraceEvent::RoleChanged { node, role: Role::Candidate, term, .. } => {
+            format!("{node} started an election (term {term})")
+        }
+        TraceEvent::FaultStarted { what, .. } => format!("FAULT {what}"),
+        TraceEvent::FaultEnded { what, .. } => format!("FAULT END {what}"),
+        TraceEvent::Crashed { node, reason, lost_writes, durable_last_index } => format!(
+            "{node} crashed ({reason}); {lost_writes} unsynced write(s) lost, durable log ends at {durable_last_index}"
+        ),
+        TraceEvent::Restarted { node, term, durable_last_index, .. } => {
+            format!("{node} restarted from its durable state (term {term}, log to {durable_last_index})")
+        }
+        TraceEvent::Resumed { node, inbox } => format!("{node} handles the {inbox} message(s) and request(s) queued while paused"),
+        TraceEvent::DiskParked { node, io } => format!("{node} {io} write blocked by the stall; raft loop waits"),
+        TraceEvent::FsyncFailed { node, .. } => format!("{node} WAL fsync failed: EIO"),
+        TraceEvent::RequestExpired { node, request } => {
+            format!("{node} read request #{:x} after its deadline: dropped, not applied", request.0)
+        }
+        TraceEvent::ServerTimeout { node, request } => {
+            format!("{node} answers request #{:x}: etcdserver: request timed out", request.0)
+        }
+        TraceEvent::CommandStarted { text, .. } => format!("$ {text}"),
+        TraceEvent::CommandOutput { lines, took_us, .. } => {
+            let mut out = String::new();
+            for l in lines {
+                let _ = writeln!(out, "  {l}");
+            }
+            let _ = write!(out, "  (exit after {})", crate::sim::time::SimDuration(*took_us));
+            out.trim_start().to_string()
+        }
+        TraceEvent::TimedOutWriteApplied { node, key, value, overwrote_acknowledged, .. } => format!(
+            "{node} applied `{key}={value}`, a write its client saw fail{}",
+            if *overwrote_acknowledged { "; it OVERWROTE a value acknowledged later" } else { "" }
+        ),
+        _ => return None,
+    })
+}
+
+fn members_table(r: &RunResult) -> String {
+    let header = [
+        "MEMBER",
+        "STATUS",
+        "ROLE",
+        "TERM",
+        "COMMIT",
+        "APPLIED",
+        "DURABLE LAST",
+        "TICKS SKIPPED",
+    ];
+    let rows: Vec<Vec<String>> = r
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.id.name(),
+                format!("{:?}", n.status).to_lowercase(),
+                n.role
+                    .map_or("-".into(), |x| format!("{x:?}").to_lowercase()),
+                n.term.to_string(),
+                n.commit.to_string(),
+                n.applied.to_string(),
+                n.durable_last_index.to_string(),
+                n.stats.ticks_skipped.to_string(),
+            ]
+        })
+        .collect();
+    let mut s = String::from("members at the end of the run:\n");
+    for l in super::etcdctl::table(&header, &rows) {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,42 @@
+//! The scenarios shipped in `sim-scenarios/`, compiled into the binary so `raftsim run NAME`
+//! works from any directory.
+
+/// (name, file name, TOML text), in the order `raftsim list` shows them.
+pub const BUILTIN: &[(&str, &str, &str)] = &[
+    (
+        "etcd-follower-frozen",
+        "sim-scenarios/etcd-follower-frozen.toml",
+        include_str!("../../sim-scenarios/etcd-follower-frozen.toml"),
+    ),
+    (
+        "etcd-follower-fsync-stall",
+        "sim-scenarios/etcd-follower-fsync-stall.toml",
+        include_str!("../../sim-scenarios/etcd-follower-fsync-stall.toml"),
+    ),
+    (
+        "etcd-leader-crash",
+        "sim-scenarios/etcd-leader-crash.toml",
+        include_str!("../../sim-scenarios/etcd-leader-crash.toml"),
+    ),
+];
+
+/// The scenario `raftsim run` uses without a FILE.
+pub const DEFAULT: &str = "etcd-follower-frozen";
+
+/// Finds a built-in scenario by name.
+pub fn find(name: &str) -> Option<(&'static str, &'static str)> {
+    BUILTIN
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, f, t)| (*f, *t))
+}
+
+/// Loads a built-in scenario by name.
+pub fn load(name: &str) -> Option<Result<super::Scenario, super::ScenarioError>> {
+    find(name).map(|(file, text)| {
+        super::Scenario::parse(text, file).map(|mut s| {
+            s.source = Some(file.into());
+            s
+        })
+    })
+}

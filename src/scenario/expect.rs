@@ -1,0 +1,218 @@
+//! Expected outcomes a scenario states (`[[expect]]`), validated. Evaluation against a run lives
+//! in `check::expect`.
+
+use super::file::{CheckName, FileExpect, OutcomeName, RoleName};
+use super::{Positions, ScenarioError};
+use crate::sim::ids::NodeId;
+use crate::sim::time::{SimDuration, SimTime};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOutcome {
+    Ok,
+    Timeout,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum Check {
+    /// Every operation of the command(s) with this id (optionally only those routed to some
+    /// members) ended this way.
+    Command {
+        id: String,
+        routed_to: Option<Vec<NodeId>>,
+        outcome: Option<ExpectedOutcome>,
+        latency: Option<SimDuration>,
+        latency_max: Option<SimDuration>,
+        /// `Some(Some(v))`: found with value v; `Some(None)`: not found.
+        value: Option<Option<String>>,
+        error_contains: Option<String>,
+    },
+    /// One member's row of an `endpoint status` command.
+    Status {
+        id: String,
+        node: NodeId,
+        answered: bool,
+        index_behind_leader: Option<bool>,
+        is_leader: Option<bool>,
+    },
+    /// Whether the write(s) of command `id` ever took effect on any member.
+    WriteApplied { id: String, applied: bool },
+    /// Whether a write whose client saw a timeout or error took effect after a later write to
+    /// the same key had been acknowledged, overwriting it.
+    TimedOutWriteOverwrote { key: String, expected: bool },
+    /// No member changed term between `from` and `until`.
+    NoElection { from: SimTime, until: SimTime },
+    /// `node` had this role at time `at`.
+    Role {
+        node: NodeId,
+        at: SimTime,
+        role: RoleName,
+    },
+    /// `node` applied as far as the most advanced member by `by`, and stayed caught up.
+    CaughtUp { node: NodeId, by: SimTime },
+    /// Every acknowledged write is reflected in every member's final state (or overwritten later).
+    NoLostAcknowledgedWrites,
+    /// All members end with the same applied index and key-value contents.
+    Converged,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    pub check: Check,
+    /// The author's explanation, shown with the verdict.
+    pub why: Option<String>,
+}
+
+impl Serialize for RoleName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            RoleName::Leader => "leader",
+            RoleName::Follower => "follower",
+        })
+    }
+}
+
+pub(crate) fn validate(
+    v: &impl Positions,
+    e: &FileExpect,
+    n: u64,
+    end: SimTime,
+    ids: &[String],
+) -> Result<Expect, ScenarioError> {
+    let kind = &e.check;
+    let name = format!("check = {:?}", kind.get_ref()).to_lowercase();
+    let need = |present: bool, field: &str| -> Result<(), ScenarioError> {
+        if present {
+            Ok(())
+        } else {
+            Err(v.err_span(kind, format!("{name} needs `{field}`")))
+        }
+    };
+    let id = || -> Result<String, ScenarioError> {
+        let s =
+            e.id.as_ref()
+                .ok_or_else(|| v.err_span(kind, format!("{name} needs `id` (a command id)")))?;
+        if !ids.contains(s.get_ref()) {
+            let mut known: Vec<&String> = ids.iter().collect();
+            known.dedup();
+            return Err(v.err_span(
+                s,
+                format!("no command has id `{}`; known ids: {known:?}", s.get_ref()),
+            ));
+        }
+        Ok(s.get_ref().clone())
+    };
+    let node = || -> Result<NodeId, ScenarioError> {
+        let s = e
+            .node
+            .as_ref()
+            .ok_or_else(|| v.err_span(kind, format!("{name} needs `node`")))?;
+        v.node_id(s, n)
+    };
+    let time =
+        |d: &Option<crate::scenario::file::Dur>, field: &str| -> Result<SimTime, ScenarioError> {
+            let s = d
+                .as_ref()
+                .ok_or_else(|| v.err_span(kind, format!("{name} needs `{field}`")))?;
+            v.time(s, end, field)
+        };
+    let check = match kind.get_ref() {
+        CheckName::Command => {
+            if e.value.is_some() && e.found == Some(false) {
+                return Err(v.err_span(
+                    kind,
+                    "`value` and `found = false` contradict each other".into(),
+                ));
+            }
+            let value = match (&e.value, e.found) {
+                (Some(x), _) => Some(Some(x.clone())),
+                (None, Some(false)) => Some(None),
+                _ => None,
+            };
+            Check::Command {
+                id: id()?,
+                routed_to: e
+                    .routed_to
+                    .as_ref()
+                    .map(|r| v.node_list(r, n))
+                    .transpose()?,
+                outcome: e.outcome.map(|o| match o {
+                    OutcomeName::Ok => ExpectedOutcome::Ok,
+                    OutcomeName::Timeout => ExpectedOutcome::Timeout,
+                    OutcomeName::Error => ExpectedOutcome::Error,
+                }),
+                latency: e.latency.as_ref().map(|d| d.get_ref().0),
+                latency_max: e.latency_max.as_ref().map(|d| d.get_ref().0),
+                value,
+                error_contains: e.error_contains.clone(),
+            }
+        }
+        CheckName::Status => {
+            need(e.answered.is_some(), "answered")?;
+            Check::Status {
+                id: id()?,
+                node: node()?,
+                answered: e.answered.unwrap_or(true),
+                index_behind_leader: e.index_behind_leader,
+                is_leader: e.is_leader,
+            }
+        }
+        CheckName::WriteApplied => {
+            need(e.applied.is_some(), "applied")?;
+            Check::WriteApplied {
+                id: id()?,
+                applied: e.applied.unwrap_or(false),
+            }
+        }
+        CheckName::TimedOutWriteOverwrote => {
+            need(e.key.is_some(), "key")?;
+            need(e.expected.is_some(), "expected")?;
+            Check::TimedOutWriteOverwrote {
+                key: e.key.clone().unwrap_or_default(),
+                expected: e.expected.unwrap_or(false),
+            }
+        }
+        CheckName::NoElection => {
+            let from = time(&e.from, "from")?;
+            let until = time(&e.until, "until")?;
+            if until <= from {
+                return Err(v.err_span(
+                    e.until.as_ref().expect("checked"),
+                    format!("window ends ({until}) before it starts ({from})"),
+                ));
+            }
+            Check::NoElection { from, until }
+        }
+        CheckName::Role => {
+            need(e.role.is_some(), "role")?;
+            Check::Role {
+                node: node()?,
+                at: time(&e.at, "at")?,
+                role: e.role.unwrap_or(RoleName::Follower),
+            }
+        }
+        CheckName::CaughtUp => Check::CaughtUp {
+            node: node()?,
+            by: time(&e.by, "by")?,
+        },
+        CheckName::NoLostAcknowledgedWrites => Check::NoLostAcknowledgedWrites,
+        CheckName::Converged => Check::Converged,
+    };
+    Ok(Expect {
+        check,
+        why: e.why.clone(),
+    })
+}
+
+impl Expect {
+    /// The instant at which the run must sample every member's progress for this check.
+    pub fn probe_time(&self) -> Option<SimTime> {
+        match self.check {
+            Check::CaughtUp { by, .. } => Some(by),
+            _ => None,
+        }
+    }
+}

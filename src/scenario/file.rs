@@ -1,0 +1,258 @@
+//! The on-disk scenario format (TOML), exactly as users write it. Every table denies unknown
+//! fields; values that need cross-checks keep their position (`Spanned`) so validation errors
+//! can name file, line and column. See `docs/scenario-format.md`.
+
+use crate::sim::rng::Ratio;
+use crate::sim::time::SimDurationText;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub type Dur = Spanned<SimDurationText>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoot {
+    pub name: Spanned<String>,
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub duration: Dur,
+    #[serde(default)]
+    pub cluster: FileCluster,
+    #[serde(default)]
+    pub network: FileNetwork,
+    #[serde(default)]
+    pub disk: FileDisk,
+    #[serde(default)]
+    pub client: FileClient,
+    #[serde(default)]
+    pub fault: Vec<Spanned<FileFault>>,
+    #[serde(default)]
+    pub command: Vec<Spanned<FileCommand>>,
+    #[serde(default)]
+    pub expect: Vec<Spanned<FileExpect>>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileCluster {
+    pub nodes: Option<Spanned<u64>>,
+    pub persist: Option<PersistName>,
+    pub heartbeat_interval: Option<Dur>,
+    pub election_timeout: Option<Dur>,
+    pub pre_vote: Option<bool>,
+    pub check_quorum: Option<bool>,
+    pub read_only: Option<ReadOnlyName>,
+    pub initial_leader: Option<Spanned<u64>>,
+    pub request_timeout: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum PersistName {
+    Sync,
+    Async,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadOnlyName {
+    Safe,
+    LeaseBased,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileNetwork {
+    pub latency_min: Option<Dur>,
+    pub latency_max: Option<Dur>,
+    pub drop: Option<Ratio>,
+    pub duplicate: Option<Ratio>,
+    pub reorder: Option<Ratio>,
+    pub client_latency_min: Option<Dur>,
+    pub client_latency_max: Option<Dur>,
+    #[serde(default)]
+    pub link: Vec<Spanned<FileLinkOverride>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileLinkOverride {
+    pub from: Spanned<u64>,
+    pub to: Spanned<u64>,
+    pub latency_min: Option<Dur>,
+    pub latency_max: Option<Dur>,
+    pub drop: Option<Ratio>,
+    pub duplicate: Option<Ratio>,
+    pub reorder: Option<Ratio>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileDisk {
+    pub wal_latency_min: Option<Dur>,
+    pub wal_latency_max: Option<Dur>,
+    pub apply_latency_min: Option<Dur>,
+    pub apply_latency_max: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileClient {
+    pub command_timeout: Option<Dur>,
+    pub dial_timeout: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKindName {
+    Pause,
+    Crash,
+    DiskStall,
+    DiskSlow,
+    FsyncError,
+    Partition,
+    OneWay,
+    Degrade,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IoName {
+    Wal,
+    Apply,
+}
+
+/// One `[[fault]]`: `kind` says which of the optional fields apply.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileFault {
+    pub kind: Spanned<FaultKindName>,
+    pub at: Dur,
+    pub until: Option<Dur>,
+    pub node: Option<Spanned<NodeRef>>,
+    pub io: Option<Spanned<IoName>>,
+    pub latency_min: Option<Dur>,
+    pub latency_max: Option<Dur>,
+    pub groups: Option<Spanned<Vec<Vec<u64>>>>,
+    pub from: Option<Spanned<u64>>,
+    pub to: Option<Spanned<u64>>,
+    pub nodes: Option<Spanned<Vec<u64>>>,
+    pub drop: Option<Ratio>,
+    pub duplicate: Option<Ratio>,
+    pub reorder: Option<Ratio>,
+    pub extra_latency_max: Option<Dur>,
+}
+
+/// One `[[command]]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileCommand {
+    pub id: Option<Spanned<String>>,
+    pub at: Dur,
+    pub run: Spanned<String>,
+    pub endpoints: Option<Spanned<Vec<u64>>>,
+    pub session: Option<Spanned<String>>,
+    pub timeout: Option<Dur>,
+    pub repeat: Option<Spanned<u64>>,
+    pub every: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    Command,
+    Status,
+    WriteApplied,
+    TimedOutWriteOverwrote,
+    NoElection,
+    Role,
+    CaughtUp,
+    NoLostAcknowledgedWrites,
+    Converged,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeName {
+    Ok,
+    Timeout,
+    Error,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Leader,
+    Follower,
+}
+
+/// One `[[expect]]`: `check` says which of the optional fields apply.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileExpect {
+    pub check: Spanned<CheckName>,
+    pub why: Option<String>,
+    pub id: Option<Spanned<String>>,
+    pub node: Option<Spanned<u64>>,
+    pub routed_to: Option<Spanned<Vec<u64>>>,
+    pub outcome: Option<OutcomeName>,
+    pub latency: Option<Dur>,
+    pub latency_max: Option<Dur>,
+    pub value: Option<String>,
+    pub found: Option<bool>,
+    pub error_contains: Option<String>,
+    pub answered: Option<bool>,
+    pub index_behind_leader: Option<bool>,
+    pub is_leader: Option<bool>,
+    pub applied: Option<bool>,
+    pub key: Option<String>,
+    pub expected: Option<bool>,
+    pub from: Option<Dur>,
+    pub until: Option<Dur>,
+    pub at: Option<Dur>,
+    pub by: Option<Dur>,
+    pub role: Option<RoleName>,
+}
+
+/// A fault's target as written: a node id, or a role resolved when the fault starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRef {
+    Id(u64),
+    Leader,
+    Follower,
+}
+
+impl<'de> Deserialize<'de> for NodeRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NodeRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a node id (1, 2, ...) or \"leader\" or \"follower\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeRef, E> {
+                u64::try_from(v)
+                    .map(NodeRef::Id)
+                    .map_err(|_| E::custom(format!("node {v} does not exist: node ids start at 1")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeRef, E> {
+                Ok(NodeRef::Id(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeRef, E> {
+                match v {
+                    "leader" => Ok(NodeRef::Leader),
+                    "follower" => Ok(NodeRef::Follower),
+                    _ => Err(E::custom(format!(
+                        "unknown node `{v}`: expected a node id (1, 2, ...), \"leader\" or \"follower\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

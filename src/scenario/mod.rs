@@ -1,0 +1,843 @@
+//! Scenarios: what to simulate, which faults to inject when, which client commands to run, and
+//! the outcome the run must show.
+//!
+//! A scenario comes from a TOML file (format in `docs/scenario-format.md`, structs in [`file`])
+//! or is built in code. Loading validates everything before a simulation starts: unknown fields,
+//! wrong types, out-of-range or contradictory values are reported as
+//! `file:line:column: message` naming the allowed values. Nothing is silently defaulted except
+//! the documented defaults (etcd's and etcdctl's own).
+
+pub mod builtin;
+pub mod expect;
+pub mod file;
+
+use crate::client::command::{self, Command};
+use crate::client::ClientConfig;
+use crate::disk::{DiskModel, IoClass};
+use crate::net::{Degrade, LinkModel};
+use crate::node::{PersistMode, ReadOnly};
+use crate::sim::ids::NodeId;
+use crate::sim::time::{SimDuration, SimDurationText, SimTime};
+use expect::Expect;
+use file::*;
+use serde::Serialize;
+use serde_spanned::Spanned;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// An invalid scenario, with its position.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterSpec {
+    pub nodes: u64,
+    pub persist: PersistMode,
+    pub heartbeat_interval: SimDuration,
+    pub election_timeout: SimDuration,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub read_only: ReadOnly,
+    pub initial_leader: Option<NodeId>,
+    pub request_timeout: SimDuration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkSpec {
+    pub link: LinkModel,
+    pub links: Vec<((NodeId, NodeId), LinkModel)>,
+    pub client_latency_min: SimDuration,
+    pub client_latency_max: SimDuration,
+}
+
+/// Which member a fault hits: a fixed one, or a role resolved when the fault starts (the lowest
+/// id holding it); the fault ends on the member it started on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Node(NodeId),
+    Leader,
+    Follower,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Node(n) => write!(f, "{n}"),
+            Target::Leader => write!(f, "the leader"),
+            Target::Follower => write!(f, "a follower"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    Pause {
+        node: Target,
+    },
+    Crash {
+        node: Target,
+    },
+    DiskStall {
+        node: Target,
+        io: IoClass,
+    },
+    DiskSlow {
+        node: Target,
+        io: IoClass,
+        latency_min: SimDuration,
+        latency_max: SimDuration,
+    },
+    FsyncError {
+        node: Target,
+    },
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
+    OneWay {
+        from: NodeId,
+        to: NodeId,
+    },
+    Degrade(Degrade),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fault {
+    pub at: SimTime,
+    /// When the fault ends (resume, restart, unstall, heal); `None`: lasts to the end.
+    pub until: Option<SimTime>,
+    pub kind: FaultKind,
+}
+
+impl FaultKind {
+    /// The member this fault targets, if it targets one.
+    pub fn target(&self) -> Option<Target> {
+        match self {
+            FaultKind::Pause { node }
+            | FaultKind::Crash { node }
+            | FaultKind::DiskStall { node, .. }
+            | FaultKind::DiskSlow { node, .. }
+            | FaultKind::FsyncError { node } => Some(*node),
+            _ => None,
+        }
+    }
+
+    /// The same fault with its target fixed to `n`.
+    pub fn resolved(&self, n: NodeId) -> FaultKind {
+        let mut k = self.clone();
+        match &mut k {
+            FaultKind::Pause { node }
+            | FaultKind::Crash { node }
+            | FaultKind::DiskStall { node, .. }
+            | FaultKind::DiskSlow { node, .. }
+            | FaultKind::FsyncError { node } => *node = Target::Node(n),
+            _ => {}
+        }
+        k
+    }
+}
+
+impl Fault {
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            FaultKind::Pause { node } => format!("{node} paused (process frozen, sockets still accept)"),
+            FaultKind::Crash { node } => format!("{node} crashed (unsynced writes lost)"),
+            FaultKind::DiskStall { node, io } => format!("{node} disk stall on {} I/O (process and network up)", io.name()),
+            FaultKind::DiskSlow { node, io, latency_min, latency_max } => {
+                format!("{node} {} I/O slowed to {latency_min}..{latency_max}", io.name())
+            }
+            FaultKind::FsyncError { node } => format!("{node} WAL fsync returns EIO"),
+            FaultKind::Partition { groups } => {
+                let g: Vec<String> = groups
+                    .iter()
+                    .map(|g| g.iter().map(|n| n.0.to_string()).collect::<Vec<_>>().join(","))
+                    .collect();
+                format!("partition {{{}}}", g.join("} | {"))
+            }
+            FaultKind::OneWay { from, to } => format!("one-way cut {from} -> {to}"),
+            FaultKind::Degrade(d) => format!(
+                "network degraded (drop {}/{}, duplicate {}/{}, reorder {}/{}, extra latency up to {})",
+                d.drop.num, d.drop.den, d.duplicate.num, d.duplicate.den, d.reorder.num, d.reorder.den, d.extra_latency_max
+            ),
+        }
+    }
+
+    pub fn describe_end(&self) -> String {
+        match &self.kind {
+            FaultKind::Pause { node } => format!("{node} resumed"),
+            FaultKind::Crash { node } => format!("{node} restarted"),
+            FaultKind::DiskStall { node, io } => format!("{node} {} I/O stall ended", io.name()),
+            FaultKind::DiskSlow { node, io, .. } => {
+                format!("{node} {} I/O back to normal", io.name())
+            }
+            FaultKind::FsyncError { node } => format!("{node} fsync errors stopped"),
+            FaultKind::Partition { .. } | FaultKind::OneWay { .. } => "network healed".into(),
+            FaultKind::Degrade(_) => "network degradation ended".into(),
+        }
+    }
+}
+
+/// One client command to run (repetitions are expanded, one entry each).
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandSpec {
+    /// The `id` given in the file (shared by all repetitions), used by expectations.
+    pub id: Option<String>,
+    pub at: SimTime,
+    pub text: String,
+    pub command: Command,
+    pub endpoints: Vec<NodeId>,
+    /// Commands with the same session share one long-lived client; others run as a fresh
+    /// etcdctl process each.
+    pub session: Option<String>,
+    pub timeout: SimDuration,
+}
+
+impl CommandSpec {
+    /// The command line as a user would type it.
+    pub fn display(&self) -> String {
+        let eps: Vec<String> = self.endpoints.iter().map(|n| n.endpoint()).collect();
+        format!("etcdctl --endpoints={} {}", eps.join(","), self.text)
+    }
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub cluster: ClusterSpec,
+    pub network: NetworkSpec,
+    pub disk: DiskModel,
+    pub client: ClientConfig,
+    pub faults: Vec<Fault>,
+    pub commands: Vec<CommandSpec>,
+    pub expects: Vec<Expect>,
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let mut s = Scenario::parse(&text, &path.display().to_string())?;
+        s.source = Some(path.to_path_buf());
+        Ok(s)
+    }
+
+    /// Parses and validates scenario text; `file` names it in error messages.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let v = Validator { src: text, file };
+        let root: FileRoot = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            v.err_at(at, e.message().to_string())
+        })?;
+        v.scenario(root)
+    }
+
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        (1..=self.cluster.nodes).map(NodeId).collect()
+    }
+}
+
+struct Validator<'a> {
+    src: &'a str,
+    file: &'a str,
+}
+
+type R<T> = Result<T, ScenarioError>;
+
+fn dur(d: &Option<Dur>, default: SimDuration) -> SimDuration {
+    d.as_ref().map_or(default, |d| d.get_ref().0)
+}
+
+impl<'a> Validator<'a> {
+    fn err_at(&self, byte: usize, message: String) -> ScenarioError {
+        let before = &self.src[..byte.min(self.src.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn err<T>(&self, span: &Spanned<T>, message: String) -> ScenarioError {
+        self.err_at(span.span().start, message)
+    }
+
+    fn scenario(&self, root: FileRoot) -> R<Scenario> {
+        if root.name.get_ref().trim().is_empty() {
+            return Err(self.err(&root.name, "name must not be empty".into()));
+        }
+        let duration = root.duration.get_ref().0;
+        if duration == SimDuration::ZERO {
+            return Err(self.err(&root.duration, "duration must be greater than 0s".into()));
+        }
+        let cluster = self.cluster(&root.cluster)?;
+        let n = cluster.nodes;
+        let network = self.network(&root.network, n)?;
+        let disk = self.disk(&root.disk)?;
+        let client = ClientConfig {
+            command_timeout: self.positive(
+                &root.client.command_timeout,
+                SimDuration::from_secs(5),
+                "command_timeout",
+            )?,
+            dial_timeout: self.positive(
+                &root.client.dial_timeout,
+                SimDuration::from_secs(2),
+                "dial_timeout",
+            )?,
+        };
+        let end = SimTime::ZERO + duration;
+        let faults = root
+            .fault
+            .iter()
+            .map(|f| self.fault(f.get_ref(), n, end))
+            .collect::<R<Vec<_>>>()?;
+        let mut commands = Vec::new();
+        let mut sessions: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+        for c in &root.command {
+            self.command(c.get_ref(), n, end, &client, &mut sessions, &mut commands)?;
+        }
+        let ids: Vec<String> = commands.iter().filter_map(|c| c.id.clone()).collect();
+        let expects = root
+            .expect
+            .iter()
+            .map(|e| self.expect(e.get_ref(), n, end, &ids))
+            .collect::<R<Vec<_>>>()?;
+        Ok(Scenario {
+            name: root.name.into_inner(),
+            description: root.description,
+            seed: root.seed,
+            duration,
+            cluster,
+            network,
+            disk,
+            client,
+            faults,
+            commands,
+            expects,
+            source: None,
+        })
+    }
+
+    fn positive(&self, d: &Option<Dur>, default: SimDuration, what: &str) -> R<SimDuration> {
+        match d {
+            Some(s) if s.get_ref().0 == SimDuration::ZERO => {
+                Err(self.err(s, format!("{what} must be greater than 0s")))
+            }
+            _ => Ok(dur(d, default)),
+        }
+    }
+
+    fn node(&self, id: &Spanned<u64>, n: u64) -> R<NodeId> {
+        let v = *id.get_ref();
+        if v == 0 || v > n {
+            return Err(self.err(
+                id,
+                format!("node {v} does not exist: this cluster has nodes 1..={n}"),
+            ));
+        }
+        Ok(NodeId(v))
+    }
+
+    fn nodes(&self, ids: &Spanned<Vec<u64>>, n: u64) -> R<Vec<NodeId>> {
+        let mut out = Vec::new();
+        for v in ids.get_ref() {
+            if *v == 0 || *v > n {
+                return Err(self.err(
+                    ids,
+                    format!("node {v} does not exist: this cluster has nodes 1..={n}"),
+                ));
+            }
+            if out.contains(&NodeId(*v)) {
+                return Err(self.err(ids, format!("node {v} is listed twice")));
+            }
+            out.push(NodeId(*v));
+        }
+        Ok(out)
+    }
+
+    fn cluster(&self, c: &FileCluster) -> R<ClusterSpec> {
+        let nodes = c.nodes.as_ref().map_or(3, |s| *s.get_ref());
+        if !(1..=7).contains(&nodes) {
+            let s = c.nodes.as_ref().expect("default is in range");
+            return Err(self.err(
+                s,
+                format!("nodes = {nodes} is out of range: allowed 1..=7 (3 or 5 are usual)"),
+            ));
+        }
+        let heartbeat = self.positive(
+            &c.heartbeat_interval,
+            SimDuration::from_millis(100),
+            "heartbeat_interval",
+        )?;
+        let election = self.positive(
+            &c.election_timeout,
+            SimDuration::from_millis(1000),
+            "election_timeout",
+        )?;
+        let ticks = election.as_micros() / heartbeat.as_micros();
+        if election.as_micros() % heartbeat.as_micros() != 0 || ticks < 2 {
+            let s = c
+                .election_timeout
+                .as_ref()
+                .or(c.heartbeat_interval.as_ref())
+                .expect("defaults are valid");
+            return Err(self.err(
+                s,
+                format!("election_timeout ({election}) must be a whole multiple (>= 2) of heartbeat_interval ({heartbeat}); etcd's defaults are 1000ms and 100ms"),
+            ));
+        }
+        let read_only = match c.read_only {
+            None | Some(ReadOnlyName::Safe) => ReadOnly::Safe,
+            Some(ReadOnlyName::LeaseBased) => ReadOnly::LeaseBased,
+        };
+        let check_quorum = c.check_quorum.unwrap_or(false);
+        if read_only == ReadOnly::LeaseBased && !check_quorum {
+            return Err(self.err_at(0, "[cluster] read_only = \"lease_based\" requires check_quorum = true (raft-rs refuses it otherwise)".into()));
+        }
+        let initial_leader = c
+            .initial_leader
+            .as_ref()
+            .map(|s| self.node(s, nodes))
+            .transpose()?;
+        Ok(ClusterSpec {
+            nodes,
+            persist: match c.persist {
+                None | Some(PersistName::Sync) => PersistMode::Sync,
+                Some(PersistName::Async) => PersistMode::Async,
+            },
+            heartbeat_interval: heartbeat,
+            election_timeout: election,
+            pre_vote: c.pre_vote.unwrap_or(false),
+            check_quorum,
+            read_only,
+            initial_leader,
+            request_timeout: dur(&c.request_timeout, SimDuration::from_secs(5) + election * 2),
+        })
+    }
+
+    fn range(
+        &self,
+        lo: &Option<Dur>,
+        hi: &Option<Dur>,
+        default: (SimDuration, SimDuration),
+        what: &str,
+    ) -> R<(SimDuration, SimDuration)> {
+        let a = dur(lo, default.0);
+        let b = match hi {
+            Some(h) => h.get_ref().0,
+            None if lo.is_some() => a.max(default.1),
+            None => default.1,
+        };
+        if a > b {
+            let s = hi.as_ref().or(lo.as_ref()).expect("defaults are ordered");
+            return Err(self.err(
+                s,
+                format!("{what}_min ({a}) is greater than {what}_max ({b})"),
+            ));
+        }
+        Ok((a, b))
+    }
+
+    fn network(&self, f: &FileNetwork, n: u64) -> R<NetworkSpec> {
+        let d = LinkModel::default();
+        let (lo, hi) = self.range(
+            &f.latency_min,
+            &f.latency_max,
+            (d.latency_min, d.latency_max),
+            "latency",
+        )?;
+        let link = LinkModel {
+            latency_min: lo,
+            latency_max: hi,
+            drop: f.drop.unwrap_or(d.drop),
+            duplicate: f.duplicate.unwrap_or(d.duplicate),
+            reorder: f.reorder.unwrap_or(d.reorder),
+        };
+        let mut links = Vec::new();
+        for l in &f.link {
+            let l = l.get_ref();
+            let (from, to) = (self.node(&l.from, n)?, self.node(&l.to, n)?);
+            if from == to {
+                return Err(self.err(&l.to, "a link joins two different nodes".into()));
+            }
+            let (lo, hi) = self.range(
+                &l.latency_min,
+                &l.latency_max,
+                (link.latency_min, link.latency_max),
+                "latency",
+            )?;
+            links.push((
+                (from, to),
+                LinkModel {
+                    latency_min: lo,
+                    latency_max: hi,
+                    drop: l.drop.unwrap_or(link.drop),
+                    duplicate: l.duplicate.unwrap_or(link.duplicate),
+                    reorder: l.reorder.unwrap_or(link.reorder),
+                },
+            ));
+        }
+        let (clo, chi) = self.range(
+            &f.client_latency_min,
+            &f.client_latency_max,
+            (SimDuration::from_micros(200), SimDuration::from_micros(500)),
+            "client_latency",
+        )?;
+        Ok(NetworkSpec {
+            link,
+            links,
+            client_latency_min: clo,
+            client_latency_max: chi,
+        })
+    }
+
+    fn disk(&self, f: &FileDisk) -> R<DiskModel> {
+        let d = DiskModel::default();
+        let (wl, wh) = self.range(
+            &f.wal_latency_min,
+            &f.wal_latency_max,
+            (d.wal_latency_min, d.wal_latency_max),
+            "wal_latency",
+        )?;
+        let (al, ah) = self.range(
+            &f.apply_latency_min,
+            &f.apply_latency_max,
+            (d.apply_latency_min, d.apply_latency_max),
+            "apply_latency",
+        )?;
+        Ok(DiskModel {
+            wal_latency_min: wl,
+            wal_latency_max: wh,
+            apply_latency_min: al,
+            apply_latency_max: ah,
+        })
+    }
+
+    fn time_in_run(&self, d: &Dur, end: SimTime, what: &str) -> R<SimTime> {
+        let t = SimTime::ZERO + d.get_ref().0;
+        if t > end {
+            return Err(self.err(
+                d,
+                format!(
+                    "{what} {t} is after the end of the run ({end}); raise `duration` or move it"
+                ),
+            ));
+        }
+        Ok(t)
+    }
+
+    fn require<'b, T>(
+        &self,
+        v: &'b Option<T>,
+        kind: &Spanned<impl std::fmt::Debug>,
+        field: &str,
+        what: &str,
+    ) -> R<&'b T> {
+        v.as_ref()
+            .ok_or_else(|| self.err(kind, format!("{what} needs `{field}`")))
+    }
+
+    fn fault(&self, f: &FileFault, n: u64, end: SimTime) -> R<Fault> {
+        let at = self.time_in_run(&f.at, end, "fault start")?;
+        let until = match &f.until {
+            None => None,
+            Some(u) => {
+                let t = SimTime::ZERO + u.get_ref().0;
+                if t <= at {
+                    return Err(self.err(u, format!("fault window ends ({t}) before it starts ({at}): `until` must be after `at`")));
+                }
+                Some(t)
+            }
+        };
+        let kname = format!("kind = {:?}", f.kind.get_ref()).to_lowercase();
+        let node = || -> R<Target> {
+            let s = self.require(&f.node, &f.kind, "node", &kname)?;
+            Ok(match s.get_ref() {
+                NodeRef::Leader => Target::Leader,
+                NodeRef::Follower => Target::Follower,
+                NodeRef::Id(v) => {
+                    if *v == 0 || *v > n {
+                        return Err(self.err(
+                            s,
+                            format!("node {v} does not exist: this cluster has nodes 1..={n}"),
+                        ));
+                    }
+                    Target::Node(NodeId(*v))
+                }
+            })
+        };
+        let io = || -> R<IoClass> {
+            Ok(match f.io.as_ref().map(|s| *s.get_ref()) {
+                Some(IoName::Apply) => IoClass::Apply,
+                _ => IoClass::Wal,
+            })
+        };
+        use FaultKindName as K;
+        let allowed: &[&str] = match f.kind.get_ref() {
+            K::Pause | K::Crash | K::FsyncError => &["node"],
+            K::DiskStall => &["node", "io"],
+            K::DiskSlow => &["node", "io", "latency_min", "latency_max"],
+            K::Partition => &["groups"],
+            K::OneWay => &["from", "to"],
+            K::Degrade => &["nodes", "drop", "duplicate", "reorder", "extra_latency_max"],
+        };
+        self.only_fields(f, allowed)?;
+        let kind = match f.kind.get_ref() {
+            K::Pause => FaultKind::Pause { node: node()? },
+            K::Crash => FaultKind::Crash { node: node()? },
+            K::FsyncError => FaultKind::FsyncError { node: node()? },
+            K::DiskStall => FaultKind::DiskStall {
+                node: node()?,
+                io: io()?,
+            },
+            K::DiskSlow => {
+                self.require(&f.latency_max, &f.kind, "latency_max", &kname)?;
+                let (lo, hi) = self.range(
+                    &f.latency_min,
+                    &f.latency_max,
+                    (SimDuration::ZERO, SimDuration::ZERO),
+                    "latency",
+                )?;
+                FaultKind::DiskSlow {
+                    node: node()?,
+                    io: io()?,
+                    latency_min: lo,
+                    latency_max: hi,
+                }
+            }
+            K::Partition => {
+                let g = self.require(&f.groups, &f.kind, "groups", &kname)?;
+                let mut seen = Vec::new();
+                let mut groups = Vec::new();
+                for grp in g.get_ref() {
+                    let mut ids = Vec::new();
+                    for v in grp {
+                        if *v == 0 || *v > n || seen.contains(v) {
+                            return Err(self.err(g, format!("groups must list existing nodes (1..={n}) at most once each; problem with {v}")));
+                        }
+                        seen.push(*v);
+                        ids.push(NodeId(*v));
+                    }
+                    groups.push(ids);
+                }
+                if groups.len() < 2 {
+                    return Err(self.err(
+                        g,
+                        "a partition needs at least two groups, e.g. [[1], [2, 3]]".into(),
+                    ));
+                }
+                FaultKind::Partition { groups }
+            }
+            K::OneWay => {
+                let from = self.node(self.require(&f.from, &f.kind, "from", &kname)?, n)?;
+                let to_s = self.require(&f.to, &f.kind, "to", &kname)?;
+                let to = self.node(to_s, n)?;
+                if from == to {
+                    return Err(self.err(to_s, "`from` and `to` must differ".into()));
+                }
+                FaultKind::OneWay { from, to }
+            }
+            K::Degrade => FaultKind::Degrade(Degrade {
+                only: f
+                    .nodes
+                    .as_ref()
+                    .map(|s| self.nodes(s, n))
+                    .transpose()?
+                    .unwrap_or_default(),
+                extra_latency_max: dur(&f.extra_latency_max, SimDuration::ZERO),
+                drop: f.drop.unwrap_or(crate::sim::rng::Ratio::NEVER),
+                duplicate: f.duplicate.unwrap_or(crate::sim::rng::Ratio::NEVER),
+                reorder: f.reorder.unwrap_or(crate::sim::rng::Ratio::NEVER),
+            }),
+        };
+        Ok(Fault { at, until, kind })
+    }
+
+    /// Rejects fields that do not belong to the fault's kind (they would be silently ignored).
+    fn only_fields(&self, f: &FileFault, allowed: &[&str]) -> R<()> {
+        let present: [(&str, Option<usize>); 12] = [
+            ("node", f.node.as_ref().map(|s| s.span().start)),
+            ("io", f.io.as_ref().map(|s| s.span().start)),
+            (
+                "latency_min",
+                f.latency_min.as_ref().map(|s| s.span().start),
+            ),
+            (
+                "latency_max",
+                f.latency_max.as_ref().map(|s| s.span().start),
+            ),
+            ("groups", f.groups.as_ref().map(|s| s.span().start)),
+            ("from", f.from.as_ref().map(|s| s.span().start)),
+            ("to", f.to.as_ref().map(|s| s.span().start)),
+            ("nodes", f.nodes.as_ref().map(|s| s.span().start)),
+            (
+                "extra_latency_max",
+                f.extra_latency_max.as_ref().map(|s| s.span().start),
+            ),
+            ("drop", f.drop.map(|_| f.kind.span().start)),
+            ("duplicate", f.duplicate.map(|_| f.kind.span().start)),
+            ("reorder", f.reorder.map(|_| f.kind.span().start)),
+        ];
+        for (name, at) in present {
+            if let Some(at) = at {
+                if !allowed.contains(&name) {
+                    return Err(self.err_at(
+                        at,
+                        format!(
+                        "`{name}` does not apply to kind = \"{}\"; its fields are: at, until, {}",
+                        format!("{:?}", f.kind.get_ref()).to_lowercase(),
+                        allowed.join(", ")
+                    ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn command(
+        &self,
+        c: &FileCommand,
+        n: u64,
+        end: SimTime,
+        client: &ClientConfig,
+        sessions: &mut BTreeMap<String, Vec<NodeId>>,
+        out: &mut Vec<CommandSpec>,
+    ) -> R<()> {
+        let at = self.time_in_run(&c.at, end, "command time")?;
+        let endpoints = match &c.endpoints {
+            Some(e) if e.get_ref().is_empty() => {
+                return Err(self.err(e, "endpoints must list at least one node".into()))
+            }
+            Some(e) => self.nodes(e, n)?,
+            None => (1..=n).map(NodeId).collect(),
+        };
+        let timeout = self.positive(&c.timeout, client.command_timeout, "timeout")?;
+        let repeat = c.repeat.as_ref().map_or(1, |r| *r.get_ref());
+        if repeat == 0 {
+            return Err(self.err(
+                c.repeat.as_ref().expect("set"),
+                "repeat must be at least 1".into(),
+            ));
+        }
+        let every = match (&c.every, repeat) {
+            (None, 1) => SimDuration::ZERO,
+            (None, _) => {
+                return Err(self.err(
+                    c.repeat.as_ref().expect("set"),
+                    "repeat needs `every` (e.g. every = \"1s\")".into(),
+                ))
+            }
+            (Some(e), _) if e.get_ref().0 == SimDuration::ZERO => {
+                return Err(self.err(e, "every must be greater than 0s".into()))
+            }
+            (Some(e), _) => e.get_ref().0,
+        };
+        if let Some(s) = &c.session {
+            let prev = sessions
+                .entry(s.get_ref().clone())
+                .or_insert_with(|| endpoints.clone());
+            if *prev != endpoints {
+                return Err(self.err(s, format!("session `{}` was first used with other endpoints; a session keeps its endpoints", s.get_ref())));
+            }
+        }
+        for i in 0..repeat {
+            let text = c.run.get_ref().replace("{i}", &(i + 1).to_string());
+            let command = command::parse(&text).map_err(|e| {
+                // +1 skips the opening quote of the TOML string.
+                self.err_at(c.run.span().start + 1 + e.offset, e.message)
+            })?;
+            if let Some(session) = &c.session {
+                if matches!(command, Command::EndpointStatus | Command::EndpointHealth) {
+                    return Err(self.err(
+                        session,
+                        "endpoint commands dial each endpoint themselves; remove `session`".into(),
+                    ));
+                }
+            }
+            let t = at + every * i;
+            if t > end {
+                return Err(self.err(
+                    &c.at,
+                    format!(
+                        "repetition {} would run at {t}, after the end of the run ({end})",
+                        i + 1
+                    ),
+                ));
+            }
+            out.push(CommandSpec {
+                id: c.id.as_ref().map(|s| s.get_ref().clone()),
+                at: t,
+                text,
+                command,
+                endpoints: endpoints.clone(),
+                session: c.session.as_ref().map(|s| s.get_ref().clone()),
+                timeout,
+            });
+        }
+        Ok(())
+    }
+
+    fn expect(&self, e: &FileExpect, n: u64, end: SimTime, ids: &[String]) -> R<Expect> {
+        expect::validate(self, e, n, end, ids)
+    }
+}
+
+/// What validation of expectations needs from the validator.
+pub(crate) trait Positions {
+    fn err_span<T>(&self, span: &Spanned<T>, message: String) -> ScenarioError;
+    fn node_id(&self, id: &Spanned<u64>, n: u64) -> Result<NodeId, ScenarioError>;
+    fn node_list(&self, ids: &Spanned<Vec<u64>>, n: u64) -> Result<Vec<NodeId>, ScenarioError>;
+    fn time(
+        &self,
+        d: &Spanned<SimDurationText>,
+        end: SimTime,
+        what: &str,
+    ) -> Result<SimTime, ScenarioError>;
+}
+
+impl Positions for Validator<'_> {
+    fn err_span<T>(&self, span: &Spanned<T>, message: String) -> ScenarioError {
+        self.err(span, message)
+    }
+    fn node_id(&self, id: &Spanned<u64>, n: u64) -> Result<NodeId, ScenarioError> {
+        self.node(id, n)
+    }
+    fn node_list(&self, ids: &Spanned<Vec<u64>>, n: u64) -> Result<Vec<NodeId>, ScenarioError> {
+        self.nodes(ids, n)
+    }
+    fn time(
+        &self,
+        d: &Spanned<SimDurationText>,
+        end: SimTime,
+        what: &str,
+    ) -> Result<SimTime, ScenarioError> {
+        self.time_in_run(d, end, what)
+    }
+}
