@@ -478,6 +478,7 @@ impl Node {
                 TraceEvent::RequestExpired {
                     node: self.id,
                     request: req.request,
+                    op: req.op.summary(),
                 },
             );
             return;

@@ -1,7 +1,10 @@
 //! The human-readable timeline of a run, derived from the trace.
 
+use crate::client::Outcome;
 use crate::run::RunResult;
+use crate::sim::ids::RequestId;
 use crate::sim::trace::{Role, TraceEvent};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Renders the timeline, the final member table, the verdicts and the summary line.
@@ -20,8 +23,12 @@ pub fn render(r: &RunResult) -> String {
         r.scenario.cluster.check_quorum
     );
     s.push('\n');
+    let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
     for t in &r.trace {
-        if let Some(line) = describe(&t.event) {
+        if let TraceEvent::RequestRead { request, op, .. } = &t.event {
+            requests.insert(*request, op.clone());
+        }
+        if let Some(line) = describe(&t.event, r, &requests) {
             for (i, l) in line.lines().enumerate() {
                 if i == 0 {
                     let _ = writeln!(s, "[{:>9}] {l}", t.at.to_string());
@@ -68,7 +75,17 @@ pub fn summary_line(r: &RunResult) -> String {
     )
 }
 
-fn describe(e: &TraceEvent) -> Option<String> {
+fn describe(
+    e: &TraceEvent,
+    r: &RunResult,
+    requests: &BTreeMap<RequestId, String>,
+) -> Option<String> {
+    let req = |q: &RequestId| {
+        requests
+            .get(q)
+            .cloned()
+            .unwrap_or_else(|| format!("request #{:x}", q.0))
+    };
     Some(match e {
         TraceEvent::RoleChanged { node, role: Role::Leader, term, .. } => format!("{node} became leader (term {term})"),
         TraceEvent::RoleChanged { node, role: Role::Candidate, term, .. } => {
@@ -85,20 +102,31 @@ fn describe(e: &TraceEvent) -> Option<String> {
         TraceEvent::Resumed { node, inbox } => format!("{node} handles the {inbox} message(s) and request(s) queued while paused"),
         TraceEvent::DiskParked { node, io } => format!("{node} {io} write blocked by the stall; raft loop waits"),
         TraceEvent::FsyncFailed { node, .. } => format!("{node} WAL fsync failed: EIO"),
-        TraceEvent::RequestExpired { node, request } => {
-            format!("{node} read request #{:x} after its deadline: dropped, not applied", request.0)
+        TraceEvent::RequestExpired { node, op, .. } => {
+            format!("{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied")
         }
         TraceEvent::ServerTimeout { node, request } => {
-            format!("{node} answers request #{:x}: etcdserver: request timed out", request.0)
+            format!("{node} gives up on `{}`: etcdserver: request timed out", req(request))
         }
         TraceEvent::CommandStarted { text, .. } => format!("$ {text}"),
-        TraceEvent::CommandOutput { lines, took_us, .. } => {
-            let mut out = String::new();
-            for l in lines {
-                let _ = writeln!(out, "  {l}");
+        TraceEvent::CommandOutput { command, lines, took_us, .. } => {
+            let spec = &r.scenario.commands[*command];
+            let took = crate::sim::time::SimDuration(*took_us);
+            let mut out = format!("-> `{}` finished after {took}:", spec.text);
+            if lines.is_empty() {
+                out.push_str(" (no output)");
             }
-            let _ = write!(out, "  (exit after {})", crate::sim::time::SimDuration(*took_us));
-            out.trim_start().to_string()
+            for l in lines {
+                let _ = write!(out, "\n   {l}");
+            }
+            let never_sent = r
+                .history
+                .iter()
+                .any(|h| h.command == *command && h.outcome == Outcome::Timeout && h.routed_to.is_empty());
+            if never_sent {
+                out.push_str("\n   (never sent: no endpoint completed the connection handshake in time)");
+            }
+            out
         }
         TraceEvent::TimedOutWriteApplied { node, key, value, overwrote_acknowledged, .. } => format!(
             "{node} applied `{key}={value}`, a write its client saw fail{}",

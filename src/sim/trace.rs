@@ -168,6 +168,7 @@ pub enum TraceEvent {
     RequestExpired {
         node: NodeId,
         request: RequestId,
+        op: String,
     },
     ServerTimeout {
         node: NodeId,

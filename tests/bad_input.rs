@@ -1,0 +1,170 @@
+//! Bad scenario files get `file:line:column: message` errors naming what is allowed; never a
+//! panic, never a silent default.
+
+use raftsim::{Scenario, ScenarioError};
+
+const HEAD: &str = "name = \"x\"\ndescription = \"d\"\nduration = \"10s\"\n";
+
+fn err(body: &str) -> (usize, usize, String) {
+    let text = format!("{HEAD}{body}");
+    match Scenario::parse(&text, "bad.toml") {
+        Err(ScenarioError::Invalid {
+            file,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!(file, "bad.toml");
+            (line, column, message)
+        }
+        Err(e) => panic!("unexpected error kind: {e}"),
+        Ok(_) => panic!("accepted:\n{text}"),
+    }
+}
+
+#[test]
+fn valid_minimal_file_is_accepted_with_etcd_defaults() {
+    let s = Scenario::parse(HEAD, "ok.toml").unwrap();
+    assert_eq!(s.cluster.nodes, 3);
+    assert_eq!(
+        s.cluster.heartbeat_interval,
+        raftsim::SimDuration::from_millis(100)
+    );
+    assert_eq!(
+        s.cluster.election_timeout,
+        raftsim::SimDuration::from_millis(1000)
+    );
+    assert_eq!(
+        s.cluster.request_timeout,
+        raftsim::SimDuration::from_secs(7),
+        "etcd ReqTimeout = 5s + 2 x election"
+    );
+    assert_eq!(s.client.command_timeout, raftsim::SimDuration::from_secs(5));
+    assert_eq!(s.client.dial_timeout, raftsim::SimDuration::from_secs(2));
+}
+
+#[test]
+fn syntax_error() {
+    let (line, col, msg) = err("[cluster\nnodes = 3\n");
+    assert_eq!((line, col), (4, 9));
+    assert!(msg.contains("invalid table header"), "{msg}");
+}
+
+#[test]
+fn unknown_field_lists_allowed_ones() {
+    let (line, col, msg) = err("[cluster]\nnodez = 3\n");
+    assert_eq!((line, col), (5, 1));
+    assert!(
+        msg.contains("unknown field `nodez`") && msg.contains("`nodes`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_fault_kind_lists_kinds() {
+    let (line, col, msg) = err("[[fault]]\nkind = \"explode\"\nnode = 1\nat = \"1s\"\n");
+    assert_eq!((line, col), (5, 8));
+    assert!(
+        msg.contains("`explode`") && msg.contains("`disk_stall`") && msg.contains("`pause`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn negative_duration() {
+    let (line, _, msg) = err("[[fault]]\nkind = \"pause\"\nnode = 1\nat = \"-1s\"\n");
+    assert_eq!(line, 7);
+    assert!(msg.contains("negative"), "{msg}");
+}
+
+#[test]
+fn zero_duration() {
+    let text = "name = \"x\"\ndescription = \"d\"\nduration = \"0s\"\n";
+    match Scenario::parse(text, "z.toml") {
+        Err(ScenarioError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        }) => {
+            assert_eq!((line, column), (3, 12));
+            assert!(message.contains("greater than 0s"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_, _, msg) = err("[client]\ncommand_timeout = \"0ms\"\n");
+    assert!(
+        msg.contains("command_timeout must be greater than 0s"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn duration_without_unit_names_the_units() {
+    let (_, _, msg) = err("[cluster]\nheartbeat_interval = \"100\"\n");
+    assert!(msg.contains("us, ms, s, m, h"), "{msg}");
+}
+
+#[test]
+fn node_id_out_of_range() {
+    let (line, col, msg) = err("[[fault]]\nkind = \"pause\"\nnode = 4\nat = \"1s\"\n");
+    assert_eq!((line, col), (6, 8));
+    assert!(
+        msg.contains("node 4 does not exist") && msg.contains("1..=3"),
+        "{msg}"
+    );
+    let (_, _, msg) = err("[[command]]\nat = \"1s\"\nrun = \"get a\"\nendpoints = [0]\n");
+    assert!(msg.contains("node 0 does not exist"), "{msg}");
+}
+
+#[test]
+fn stall_window_that_ends_before_it_starts() {
+    let (line, col, msg) =
+        err("[[fault]]\nkind = \"disk_stall\"\nnode = 1\nat = \"5s\"\nuntil = \"2s\"\n");
+    assert_eq!((line, col), (8, 9));
+    assert!(
+        msg.contains("ends (2.000s) before it starts (5.000s)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn field_that_does_not_belong_to_the_fault_kind() {
+    let (_, _, msg) = err("[[fault]]\nkind = \"pause\"\nnode = 1\nio = \"wal\"\nat = \"1s\"\n");
+    assert!(
+        msg.contains("`io` does not apply to kind = \"pause\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let (_, _, msg) = err("[cluster]\nnodes = \"three\"\n");
+    assert!(msg.contains("expected u64"), "{msg}");
+}
+
+#[test]
+fn bad_command_points_into_the_string() {
+    let (line, col, msg) = err("[[command]]\nat = \"1s\"\nrun = \"put hello\"\n");
+    assert_eq!((line, col), (6, 17));
+    assert!(msg.contains("put KEY VALUE"), "{msg}");
+    let (_, _, msg) = err("[[command]]\nat = \"1s\"\nrun = \"frob x\"\n");
+    assert!(msg.contains("allowed commands"), "{msg}");
+}
+
+#[test]
+fn contradictory_values() {
+    let (_, _, msg) = err("[network]\nlatency_min = \"5ms\"\nlatency_max = \"1ms\"\n");
+    assert!(
+        msg.contains("latency_min (5ms) is greater than latency_max (1ms)"),
+        "{msg}"
+    );
+    let (_, _, msg) = err("[cluster]\nelection_timeout = \"150ms\"\n");
+    assert!(msg.contains("whole multiple"), "{msg}");
+    let (_, _, msg) = err("[[command]]\nat = \"20s\"\nrun = \"get a\"\n");
+    assert!(msg.contains("after the end of the run"), "{msg}");
+    let (_, _, msg) = err("[[expect]]\ncheck = \"command\"\nid = \"nope\"\n");
+    assert!(msg.contains("no command has id `nope`"), "{msg}");
+    let (_, _, msg) = err("[network]\ndrop = \"3/2\"\n");
+    assert!(msg.contains("0 <= num <= den"), "{msg}");
+}

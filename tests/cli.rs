@@ -1,0 +1,105 @@
+//! The command line: exit codes 0 (expectations hold), 1 (one failed), 2 (bad input), and the
+//! trace file.
+
+use std::process::Command;
+
+fn raftsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn temp(name: &str, text: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("raftsim-cli-{}-{name}", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn default_run_passes_and_ends_with_a_summary_line() {
+    let out = raftsim(&["run"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("summary: scenario=etcd-follower-frozen seed=1 trace="),
+        "{last}"
+    );
+    assert!(last.ends_with("PASS"), "{last}");
+    assert!(text.contains(
+        "Failed to get the status of endpoint localhost:12379 (context deadline exceeded)"
+    ));
+}
+
+#[test]
+fn no_arguments_runs_the_default_scenario() {
+    let a = raftsim(&[]);
+    let b = raftsim(&["run", "etcd-follower-frozen"]);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn failing_expectation_exits_1_naming_it_and_the_seed() {
+    let p = temp(
+        "fail.toml",
+        "name = \"f\"\ndescription = \"d\"\nduration = \"5s\"\n[[command]]\nid = \"p\"\nat = \"2s\"\nrun = \"put a b\"\n\
+         [[expect]]\ncheck = \"command\"\nid = \"p\"\noutcome = \"timeout\"\n",
+    );
+    let out = raftsim(&["run", p.to_str().unwrap(), "--seed", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("expectation failed") && err.contains("seed 7") && err.contains("--seed 7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_position() {
+    let p = temp(
+        "bad.toml",
+        "name = \"b\"\ndescription = \"d\"\nduration = \"5s\"\n[cluster]\nnodes = 9\n",
+    );
+    let out = raftsim(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(":5:9: nodes = 9 is out of range"), "{err}");
+    let out = raftsim(&["run", "no-such-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = raftsim(&["run", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_shows_builtins() {
+    let out = raftsim(&["list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("etcd-follower-frozen") && text.contains("(default)"));
+    assert!(text.contains("etcd-follower-fsync-stall"));
+}
+
+#[test]
+fn trace_file_is_json_lines_and_json_format_parses() {
+    let p = std::env::temp_dir().join(format!("raftsim-cli-{}-trace.jsonl", std::process::id()));
+    let out = raftsim(&[
+        "run",
+        "etcd-leader-crash",
+        "--trace",
+        p.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scenario"]["name"], "etcd-leader-crash");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let n = text.lines().count();
+    assert!(n > 100);
+    for l in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(e["at"].is_u64() && e["event"].is_string(), "{l}");
+    }
+    assert_eq!(n as u64, v["trace"].as_array().unwrap().len() as u64);
+}

@@ -1,0 +1,346 @@
+//! Scenario A (frozen follower) and B (follower fsync stall), step by step, asserted on the
+//! run's structured result, not on its text.
+
+use raftsim::client::{HistoryOp, Outcome};
+use raftsim::node::kv::KvResult;
+use raftsim::node::rpc::{ReplyBody, StatusInfo};
+use raftsim::node::NodeStatus;
+use raftsim::scenario::builtin;
+use raftsim::sim::trace::TraceEvent;
+use raftsim::{run, NodeId, RunOptions, RunResult, SimDuration, SimTime};
+
+fn run_builtin(name: &str) -> RunResult {
+    let s = builtin::load(name).expect("built-in").expect("valid");
+    let r = run(&s, &RunOptions::default());
+    for v in r.failed_verdicts() {
+        panic!("{name}: expectation failed: {:?}: {}", v.check, v.detail);
+    }
+    r
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+fn one<'a>(r: &'a RunResult, id: &str) -> &'a HistoryOp {
+    let ops = r.ops(id);
+    assert_eq!(ops.len(), 1, "{id}");
+    ops[0]
+}
+
+fn status_rows(r: &RunResult, id: &str) -> Vec<(NodeId, Outcome, Option<StatusInfo>)> {
+    r.ops(id)
+        .into_iter()
+        .map(|h| {
+            let s = match &h.reply {
+                Some(ReplyBody::Status(s)) => Some(s.clone()),
+                _ => None,
+            };
+            (h.endpoints[0], h.outcome.clone(), s)
+        })
+        .collect()
+}
+
+fn get_value(h: &HistoryOp) -> Option<String> {
+    match &h.reply {
+        Some(ReplyBody::Kv {
+            result: KvResult::Get { kv, .. },
+            ..
+        }) => kv.as_ref().map(|kv| kv.value.clone()),
+        other => panic!("not a get reply: {other:?}"),
+    }
+}
+
+fn took(h: &HistoryOp) -> SimDuration {
+    h.completed.expect("completed").since(h.invoked)
+}
+
+#[test]
+fn a1_healthy_status_table_has_one_leader() {
+    let r = run_builtin("etcd-follower-frozen");
+    let rows = status_rows(&r, "status-healthy");
+    assert_eq!(rows.len(), 3);
+    let leaders: Vec<_> = rows
+        .iter()
+        .filter(|(n, _, s)| s.as_ref().unwrap().leader == n.0)
+        .collect();
+    assert_eq!(leaders.len(), 1);
+    let terms: Vec<u64> = rows
+        .iter()
+        .map(|(_, _, s)| s.as_ref().unwrap().raft_term)
+        .collect();
+    assert!(terms.windows(2).all(|w| w[0] == w[1]), "{terms:?}");
+    let run = r.command_run("status-healthy").unwrap();
+    assert_eq!(
+        run.output[1]
+            .split('|')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>(),
+        [
+            "ENDPOINT",
+            "ID",
+            "VERSION",
+            "DB SIZE",
+            "IS LEADER",
+            "IS LEARNER",
+            "RAFT TERM",
+            "RAFT INDEX",
+            "RAFT APPLIED INDEX",
+            "ERRORS"
+        ]
+    );
+}
+
+#[test]
+fn a2_a3_frozen_follower_row_fails_others_keep_quorum_and_advance() {
+    let r = run_builtin("etcd-follower-frozen");
+    let before = status_rows(&r, "status-frozen");
+    let (frozen, healthy): (Vec<_>, Vec<_>) = before.iter().partition(|(n, _, _)| *n == NodeId(1));
+    assert_eq!(frozen[0].1, Outcome::Timeout);
+    let out = &r.command_run("status-frozen").unwrap().output;
+    assert_eq!(
+        out[0],
+        "Failed to get the status of endpoint localhost:12379 (context deadline exceeded)"
+    );
+    let h: Vec<&StatusInfo> = healthy
+        .iter()
+        .map(|(_, _, s)| s.as_ref().unwrap())
+        .collect();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0].raft_term, h[1].raft_term);
+    assert_eq!(h[0].leader, h[1].leader);
+    // The index advances on the healthy pair while etcd-1 is frozen.
+    let later = status_rows(&r, "status-resumed");
+    let idx = |rows: &[(NodeId, Outcome, Option<StatusInfo>)], n: u64| {
+        rows.iter()
+            .find(|x| x.0 == NodeId(n))
+            .unwrap()
+            .2
+            .as_ref()
+            .unwrap()
+            .raft_applied_index
+    };
+    assert!(idx(&later, 2) > h.iter().map(|s| s.raft_applied_index).max().unwrap());
+    // The frozen member was a follower, and the cluster kept its leader.
+    assert!(r.trace.iter().any(|t| t.at <= secs(10)
+        && matches!(
+            t.event,
+            TraceEvent::RoleChanged {
+                node: NodeId(2),
+                role: raftsim::sim::trace::Role::Leader,
+                ..
+            }
+        )));
+}
+
+#[test]
+fn a4_pinned_put_times_out_after_exactly_5s_and_get_returns_nothing() {
+    let r = run_builtin("etcd-follower-frozen");
+    let put = one(&r, "put-pinned");
+    assert_eq!(put.outcome, Outcome::Timeout);
+    assert_eq!(took(put), SimDuration::from_secs(5));
+    assert_eq!(
+        r.command_run("put-pinned").unwrap().output,
+        ["Error: context deadline exceeded"]
+    );
+    let get = one(&r, "get-after-pinned");
+    assert_eq!(get.outcome, Outcome::Ok);
+    assert_eq!(get_value(get), None);
+    assert!(r.command_run("get-after-pinned").unwrap().output.is_empty());
+}
+
+#[test]
+fn a5_put_through_all_endpoints_succeeds() {
+    let r = run_builtin("etcd-follower-frozen");
+    let put = one(&r, "put-all");
+    assert_eq!(put.outcome, Outcome::Ok);
+    assert_ne!(put.routed_to, [NodeId(1)]);
+    assert_eq!(r.command_run("put-all").unwrap().output, ["OK"]);
+    let get = one(&r, "get-after-all");
+    assert_eq!(
+        r.command_run("get-after-all").unwrap().output,
+        ["hello", "world"]
+    );
+    assert_eq!(get_value(get).as_deref(), Some("world"));
+}
+
+#[test]
+fn a6_resumed_member_catches_up_timed_out_writes_not_applied_nothing_lost() {
+    let r = run_builtin("etcd-follower-frozen");
+    for id in ["put-pinned", "app-put"] {
+        let op = one(&r, id);
+        assert!(
+            !r.first_applied.contains_key(&op.op),
+            "{id} must not take effect"
+        );
+    }
+    // The write sent over the established connection was read after its deadline and dropped.
+    assert!(r.trace.iter().any(|t| t.at == secs(40)
+        && matches!(&t.event, TraceEvent::RequestExpired { node: NodeId(1), op, .. } if op == "put hello world-from-app")));
+    let n1 = &r.nodes[0];
+    assert_eq!(n1.status, NodeStatus::Running);
+    assert!(r
+        .nodes
+        .iter()
+        .all(|n| n.applied == n1.applied && n.kv == n1.kv));
+    assert_eq!(
+        get_value(one(&r, "get-on-resumed")).as_deref(),
+        Some("world")
+    );
+    // No term change after the first election.
+    assert!(r.nodes.iter().all(|n| n.term == r.nodes[1].term));
+}
+
+#[test]
+fn b_stalled_follower_status_answers_with_frozen_index() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let rows = status_rows(&r, "status-stalled");
+    assert!(
+        rows.iter().all(|(_, o, _)| *o == Outcome::Ok),
+        "the stalled member still answers"
+    );
+    let s1 = rows[0].2.as_ref().unwrap();
+    let max = rows
+        .iter()
+        .map(|x| x.2.as_ref().unwrap().raft_index)
+        .max()
+        .unwrap();
+    assert!(s1.raft_index < max);
+    // Its index is the same as at the moment the stall blocked its loop (frozen), not merely behind.
+    let healthy = status_rows(&r, "status-healthy");
+    assert!(s1.raft_index <= healthy[0].2.as_ref().unwrap().raft_index + 1);
+    assert!(took(r.ops("status-stalled")[0]) < SimDuration::from_millis(50));
+}
+
+#[test]
+fn b_pinned_put_and_linearizable_get_time_out_serializable_get_is_stale() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let put = one(&r, "put-pinned");
+    assert_eq!(
+        (put.outcome.clone(), took(put)),
+        (Outcome::Timeout, SimDuration::from_secs(5))
+    );
+    let lin = one(&r, "get-linearizable");
+    assert_eq!(
+        (lin.outcome.clone(), took(lin)),
+        (Outcome::Timeout, SimDuration::from_secs(5))
+    );
+    let ser = one(&r, "get-serializable");
+    assert_eq!(ser.outcome, Outcome::Ok);
+    assert_eq!(
+        get_value(ser).as_deref(),
+        Some("world0"),
+        "stale: the value from before the stall"
+    );
+    assert!(took(ser) < SimDuration::from_millis(10));
+}
+
+#[test]
+fn b_round_robin_puts_fail_exactly_when_sent_to_the_stalled_member() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let ops = r.ops("rr-put");
+    assert_eq!(ops.len(), 6);
+    let to1 = ops.iter().filter(|h| h.routed_to == [NodeId(1)]).count();
+    assert!(
+        (1..=3).contains(&to1),
+        "round-robin sends the stalled member its share: {to1}"
+    );
+    for h in ops {
+        let expect = if h.routed_to == [NodeId(1)] {
+            Outcome::Timeout
+        } else {
+            Outcome::Ok
+        };
+        assert_eq!(h.outcome, expect, "{:?}", h.routed_to);
+    }
+}
+
+#[test]
+fn b_queued_writes_commit_after_the_stall_and_overwrite_an_acknowledged_value() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let put = one(&r, "put-pinned");
+    let (_, at) = r.first_applied[&put.op];
+    assert!(
+        at >= secs(40) && at < secs(41),
+        "applied right after the stall ends: {at}"
+    );
+    let overwrite = r.trace.iter().find(|t| {
+        matches!(&t.event, TraceEvent::TimedOutWriteApplied { key, overwrote_acknowledged: true, .. } if key == "hello")
+    });
+    let t = overwrite
+        .expect("the timeline shows when the timed-out write overwrote an acknowledged one");
+    assert!(t.at >= secs(40));
+    // The final value is one no client was told succeeded.
+    let last_ok: Vec<&HistoryOp> = r
+        .ops("rr-put")
+        .into_iter()
+        .filter(|h| h.outcome == Outcome::Ok)
+        .collect();
+    let final_get = get_value(one(&r, "get-final")).unwrap();
+    assert!(
+        !last_ok
+            .iter()
+            .any(|h| h.kind.summary().ends_with(&format!(" {final_get}"))),
+        "{final_get}"
+    );
+}
+
+#[test]
+fn b_stalled_follower_goes_silent_and_never_campaigns() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let blocked = r
+        .trace
+        .iter()
+        .find(|t| {
+            matches!(
+                t.event,
+                TraceEvent::DiskParked {
+                    node: NodeId(1),
+                    ..
+                }
+            )
+        })
+        .expect("the stall blocked a WAL write")
+        .at;
+    let sent = r.trace.iter().filter(|t| {
+        t.at > blocked
+            && t.at < secs(40)
+            && matches!(
+                t.event,
+                TraceEvent::MsgSent {
+                    from: NodeId(1),
+                    ..
+                }
+            )
+    });
+    assert_eq!(
+        sent.count(),
+        0,
+        "a sync-mode member waiting on fsync sends nothing"
+    );
+    assert!(
+        r.nodes[0].stats.ticks_skipped >= 290,
+        "no ticks for ~30s: {}",
+        r.nodes[0].stats.ticks_skipped
+    );
+    assert!(
+        r.nodes.iter().all(|n| n.term == r.nodes[0].term),
+        "no election"
+    );
+}
+
+#[test]
+fn b_async_persistence_keeps_the_stalled_member_ticking() {
+    let mut s = builtin::load("etcd-follower-fsync-stall").unwrap().unwrap();
+    s.cluster.persist = raftsim::node::PersistMode::Async;
+    let r = run(&s, &RunOptions::default());
+    assert_eq!(r.nodes[0].stats.ticks_skipped, 0);
+    // Its raft loop keeps handling Readies, so the published commit index moves, but its
+    // applied index cannot pass what it has persisted.
+    let rows = status_rows(&r, "status-stalled");
+    let s1 = rows[0].2.as_ref().unwrap();
+    assert!(s1.raft_index > s1.raft_applied_index, "{s1:?}");
+    // Held messages still wait for durability: writes pinned to it still time out.
+    assert_eq!(one(&r, "put-pinned").outcome, Outcome::Timeout);
+}
