@@ -12,9 +12,14 @@ use raftsim::{run, NodeId, RunOptions, RunResult, SimDuration, SimTime};
 fn run_builtin(name: &str) -> RunResult {
     let s = builtin::load(name).expect("built-in").expect("valid");
     let r = run(&s, &RunOptions::default());
-    for v in r.failed_verdicts() {
-        panic!("{name}: expectation failed: {:?}: {}", v.check, v.detail);
-    }
+    let failed: Vec<String> = r
+        .failed_verdicts()
+        .map(|v| format!("{:?}: {}", v.check, v.detail))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{name}: expectations failed: {failed:#?}"
+    );
     r
 }
 
