@@ -192,6 +192,14 @@ impl KvStore {
         e.version += 1;
     }
 
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     /// Every key and value, in key order (for convergence checks).
     pub fn snapshot(&self) -> Vec<(String, String)> {
         self.data
