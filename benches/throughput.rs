@@ -41,13 +41,19 @@ fn bare_raft(n: u64) -> std::time::Duration {
     for i in 0..n {
         let p = Proposal {
             request: RequestId(i),
-            op: KvOp::Put { key: "bench".into(), value: i.to_string() },
+            op: KvOp::Put {
+                key: "bench".into(),
+                value: i.to_string(),
+            },
         };
         nodes[0].propose(vec![], p.encode()).unwrap();
         drive(&mut nodes, &mut kvs);
     }
     let took = start.elapsed();
-    assert!(kvs.iter().all(|k| k.revision() == n), "every member applied every proposal");
+    assert!(
+        kvs.iter().all(|k| k.revision() == n),
+        "every member applied every proposal"
+    );
     took
 }
 
@@ -113,7 +119,11 @@ fn raftsim_same_work(n: u64) -> std::time::Duration {
     let start = Instant::now();
     let r = run(&s, &RunOptions::default());
     let took = start.elapsed();
-    let ok = r.history.iter().filter(|h| h.outcome == raftsim::client::Outcome::Ok).count() as u64;
+    let ok = r
+        .history
+        .iter()
+        .filter(|h| h.outcome == raftsim::client::Outcome::Ok)
+        .count() as u64;
     assert_eq!(ok, n, "every put acknowledged");
     assert!(r.nodes.iter().all(|m| m.kv.len() == 1 && m.applied >= n));
     took
@@ -123,7 +133,13 @@ fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
     let s = builtin::load(name).unwrap().unwrap();
     let start = Instant::now();
     for seed in 0..runs {
-        let r = run(&s, &RunOptions { seed: Some(seed as u64 + 1), ..Default::default() });
+        let r = run(
+            &s,
+            &RunOptions {
+                seed: Some(seed as u64 + 1),
+                ..Default::default()
+            },
+        );
         assert!(r.passed());
     }
     let wall = start.elapsed().as_secs_f64() / runs as f64;
@@ -140,12 +156,25 @@ fn main() {
     println!("raftsim benchmarks ({} proposals)", n);
     let a = bare_raft(n);
     let b = raftsim_same_work(n);
-    println!("  (a) bare raft-rs loop, MemStorage, instant delivery: {:>8.1} ms  ({:.0} proposals/s)", a.as_secs_f64() * 1e3, n as f64 / a.as_secs_f64());
-    println!("  (b) raftsim, zero-latency network and disk:          {:>8.1} ms  ({:.0} proposals/s)", b.as_secs_f64() * 1e3, n as f64 / b.as_secs_f64());
-    println!("  ratio b/a = {:.2} (goal <= 1.5)", b.as_secs_f64() / a.as_secs_f64());
+    println!(
+        "  (a) bare raft-rs loop, MemStorage, instant delivery: {:>8.1} ms  ({:.0} proposals/s)",
+        a.as_secs_f64() * 1e3,
+        n as f64 / a.as_secs_f64()
+    );
+    println!(
+        "  (b) raftsim, zero-latency network and disk:          {:>8.1} ms  ({:.0} proposals/s)",
+        b.as_secs_f64() * 1e3,
+        n as f64 / b.as_secs_f64()
+    );
+    println!(
+        "  ratio b/a = {:.2} (goal <= 1.5)",
+        b.as_secs_f64() / a.as_secs_f64()
+    );
     let runs = if quick { 3 } else { 200 };
     for (name, _, _) in builtin::BUILTIN {
         let (speed, ms) = sim_speed(name, runs);
-        println!("  {name:<28} {speed:>10.0} simulated s per wall s ({ms:.2} ms per run, {runs} seeds)");
+        println!(
+            "  {name:<28} {speed:>10.0} simulated s per wall s ({ms:.2} ms per run, {runs} seeds)"
+        );
     }
 }

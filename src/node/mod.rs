@@ -488,7 +488,6 @@ impl Node {
             TraceEvent::RequestRead {
                 node: self.id,
                 request: req.request,
-                op: req.op.summary(),
             },
         );
         match req.op {
@@ -826,7 +825,6 @@ impl Node {
                     index: e.index,
                     term: e.term,
                     request: Some(p.request),
-                    summary: p.op.summary(),
                 },
             );
             if let Some(client) = self.waits.remove(&p.request) {

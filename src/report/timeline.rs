@@ -25,8 +25,8 @@ pub fn render(r: &RunResult) -> String {
     s.push('\n');
     let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
     for t in &r.trace {
-        if let TraceEvent::RequestRead { request, op, .. } = &t.event {
-            requests.insert(*request, op.clone());
+        if let TraceEvent::RequestSent { request, op, .. } = &t.event {
+            requests.insert(*request, r.history[op.0 as usize].kind.summary());
         }
         if let Some(line) = describe(&t.event, r, &requests) {
             for (i, l) in line.lines().enumerate() {
@@ -108,7 +108,7 @@ fn describe(
         TraceEvent::ServerTimeout { node, request } => {
             format!("{node} gives up on `{}`: etcdserver: request timed out", req(request))
         }
-        TraceEvent::CommandStarted { text, .. } => format!("$ {text}"),
+        TraceEvent::CommandStarted { command } => format!("$ {}", r.scenario.commands[*command].display()),
         TraceEvent::CommandOutput { command, lines, took_us, .. } => {
             let spec = &r.scenario.commands[*command];
             let took = crate::sim::time::SimDuration(*took_us);

@@ -322,6 +322,7 @@ impl<'a> Validator<'a> {
         for c in &root.command {
             self.command(c.get_ref(), n, end, &client, &mut sessions, &mut commands)?;
         }
+        commands.sort_by_key(|c| c.at); // stable: same-time commands keep file order
         let ids: Vec<String> = commands.iter().filter_map(|c| c.id.clone()).collect();
         let expects = root
             .expect

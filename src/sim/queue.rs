@@ -9,38 +9,20 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<Keyed<E>>>,
+    /// Only small keys move during heap operations; payloads stay put in `slots`.
+    heap: BinaryHeap<Reverse<(SimTime, u64, u32)>>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
     now: SimTime,
-}
-
-/// A payload ordered by its key only, so `E` needs no `Ord`.
-struct Keyed<E> {
-    key: (SimTime, u64),
-    event: E,
-}
-
-impl<E> PartialEq for Keyed<E> {
-    fn eq(&self, o: &Self) -> bool {
-        self.key == o.key
-    }
-}
-impl<E> Eq for Keyed<E> {}
-impl<E> PartialOrd for Keyed<E> {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<E> Ord for Keyed<E> {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&o.key)
-    }
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
         }
@@ -60,21 +42,32 @@ impl<E> EventQueue<E> {
         );
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Keyed {
-            key: (at, seq),
-            event,
-        }));
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slots.push(Some(event));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
+            }
+        };
+        self.heap.push(Reverse((at, seq, slot)));
     }
 
     /// Pops the next event if it is due at or before `limit`, advancing `now` to its time.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
-        let at = self.heap.peek()?.0.key.0;
+        let Reverse((at, _, _)) = *self.heap.peek()?;
         if at > limit {
             return None;
         }
-        let Reverse(k) = self.heap.pop().expect("peeked");
+        let Reverse((_, _, slot)) = self.heap.pop().expect("peeked");
         self.now = at;
-        Some((at, k.event))
+        self.free.push(slot);
+        let e = self.slots[slot as usize]
+            .take()
+            .expect("every heap entry has a payload");
+        Some((at, e))
     }
 
     pub fn len(&self) -> usize {

@@ -2,8 +2,8 @@
 //!
 //! Contract: every component reports what it did as a [`TraceEvent`] stamped with simulated
 //! time. The trace is the single source for every view (timeline, tables, JSON lines) and for the
-//! trace hash, so the views cannot disagree. The hash is FNV-1a (64 bit) over each record's
-//! `Hash` encoding, fed in order: the same seed and scenario give the same hash on every run and
+//! trace hash, so the views cannot disagree. The hash is a word-at-a-time multiplicative hash over each
+//! record's `Hash` encoding, fed in order: the same seed and scenario give the same hash on every run and
 //! in debug and release builds (on the same target architecture).
 
 use super::ids::{ClientId, NodeId, OpId, RequestId};
@@ -84,19 +84,16 @@ pub enum TraceEvent {
         term: u64,
         leader: u64,
     },
+    /// A message left `from`; it arrives after `latency_us` (and a duplicate after
+    /// `duplicate_latency_us`) unless a later `MsgDropped` says otherwise.
     MsgSent {
         from: NodeId,
         to: NodeId,
         kind: &'static str,
         term: u64,
         index: u64,
-        copies: u8,
-    },
-    MsgDelivered {
-        from: NodeId,
-        to: NodeId,
-        kind: &'static str,
-        term: u64,
+        latency_us: u64,
+        duplicate_latency_us: Option<u64>,
     },
     MsgDropped {
         from: NodeId,
@@ -130,7 +127,6 @@ pub enum TraceEvent {
         index: u64,
         term: u64,
         request: Option<RequestId>,
-        summary: String,
     },
     Crashed {
         node: NodeId,
@@ -163,7 +159,6 @@ pub enum TraceEvent {
     RequestRead {
         node: NodeId,
         request: RequestId,
-        op: String,
     },
     RequestExpired {
         node: NodeId,
@@ -184,13 +179,12 @@ pub enum TraceEvent {
         ok: bool,
     },
     // ---- clients ----
+    /// Scenario command number `command` started (its text is in the scenario).
     CommandStarted {
         command: usize,
-        text: String,
     },
     CommandOutput {
         command: usize,
-        text: String,
         lines: Vec<String>,
         took_us: u64,
     },
@@ -207,7 +201,7 @@ pub enum TraceEvent {
     OpCompleted {
         client: ClientId,
         op: OpId,
-        outcome: String,
+        outcome: crate::client::Outcome,
     },
     LateReply {
         client: ClientId,
@@ -234,7 +228,7 @@ pub struct TraceRecord {
 #[derive(Default)]
 pub struct Trace {
     pub records: Vec<TraceRecord>,
-    hasher: Fnv64,
+    hasher: TraceHasher,
 }
 
 impl Trace {
@@ -249,25 +243,53 @@ impl Trace {
     }
 }
 
-/// FNV-1a, 64 bit: tiny, fast, and stable across builds (unlike `DefaultHasher`).
-#[derive(Clone)]
-pub struct Fnv64(u64);
+/// A word-at-a-time multiplicative hash (the FxHash mixing step): fast, and stable across runs
+/// and builds (unlike `DefaultHasher`, which is randomly keyed). Bytes are read little-endian,
+/// so the value is the same on every platform of the same pointer width.
+#[derive(Clone, Default)]
+pub struct TraceHasher(u64);
 
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Fnv64(0xcbf2_9ce4_8422_2325)
+const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl TraceHasher {
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
     }
 }
 
-impl Hasher for Fnv64 {
+impl Hasher for TraceHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // One final avalanche so nearby inputs give distant hashes.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= *b as u64;
-            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
     }
 }
 
