@@ -167,6 +167,9 @@ pub struct Node {
     pub stats: NodeStats,
     logger: slog::Logger,
     last_role: Option<(Role, u64, u64)>,
+    /// Disk operations due at the current instant, completed inline by `drive` (a zero-latency
+    /// disk costs no event).
+    due_now: VecDeque<IoClass>,
 }
 
 impl Node {
@@ -197,6 +200,7 @@ impl Node {
             stats: NodeStats::default(),
             logger,
             last_role: None,
+            due_now: VecDeque::new(),
         };
         n.boot();
         n
@@ -428,6 +432,7 @@ impl Node {
         self.status = NodeStatus::Crashed;
         self.raw = None;
         self.inbox.clear();
+        self.due_now.clear();
         // Open connections break: every waiting client gets Unavailable.
         let waiting: Vec<(RequestId, ClientId)> = self
             .waits
@@ -642,10 +647,17 @@ impl Node {
 
     // ------------------------------------------------------------------ the raft loop
 
-    /// Handles Readies until there is nothing to do or the loop blocks on fsync.
+    /// Completes disk operations due now and handles Readies until there is nothing to do or
+    /// the loop blocks on fsync.
     fn drive(&mut self, out: &mut Out) {
-        while self.status == NodeStatus::Running && !self.loop_blocked() && self.raw().has_ready() {
-            self.handle_ready(out);
+        while self.status == NodeStatus::Running {
+            if let Some(class) = self.due_now.pop_front() {
+                self.disk_done(class, out);
+            } else if !self.loop_blocked() && self.raw().has_ready() {
+                self.handle_ready(out);
+            } else {
+                break;
+            }
         }
     }
 
@@ -722,7 +734,11 @@ impl Node {
         }
     }
 
-    fn disk_timer(&self, class: IoClass, due: SimTime, out: &mut Out) {
+    fn disk_timer(&mut self, class: IoClass, due: SimTime, out: &mut Out) {
+        if due == out.now {
+            self.due_now.push_back(class);
+            return;
+        }
         out.effects.push(Effect::Timer(
             due,
             NodeTimer::Disk {
@@ -806,6 +822,9 @@ impl Node {
     pub fn unstall(&mut self, class: IoClass, out: &mut Out) {
         if let Some(due) = self.disk.unstall(class, out.now) {
             self.disk_timer(class, due, out);
+        }
+        if self.status == NodeStatus::Running {
+            self.drive(out);
         }
     }
 
