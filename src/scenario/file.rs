@@ -160,6 +160,8 @@ pub struct FileCommand {
     pub timeout: Option<Dur>,
     pub repeat: Option<Spanned<u64>>,
     pub every: Option<Dur>,
+    /// Keep it out of the timeline (it still runs and is in the history): for background load.
+    pub quiet: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -204,6 +204,8 @@ pub struct CommandSpec {
     /// etcdctl process each.
     pub session: Option<String>,
     pub timeout: SimDuration,
+    /// Not shown in the timeline.
+    pub quiet: bool,
 }
 
 impl CommandSpec {
@@ -800,6 +802,7 @@ impl<'a> Validator<'a> {
                 endpoints: endpoints.clone(),
                 session: c.session.as_ref().map(|s| s.get_ref().clone()),
                 timeout,
+                quiet: c.quiet.unwrap_or(false),
             });
         }
         Ok(())
