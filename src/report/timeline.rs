@@ -80,6 +80,11 @@ fn describe(
     r: &RunResult,
     requests: &BTreeMap<RequestId, String>,
 ) -> Option<String> {
+    if let TraceEvent::CommandStarted { command } | TraceEvent::CommandOutput { command, .. } = e {
+        if r.scenario.commands[*command].quiet {
+            return None;
+        }
+    }
     let req = |q: &RequestId| {
         requests
             .get(q)
