@@ -96,13 +96,7 @@ fn main() -> ExitCode {
 fn list() -> Result<ExitCode, BadInput> {
     for (name, file, text) in builtin::BUILTIN {
         let s = Scenario::parse(text, file).map_err(|e| BadInput(e.into()))?;
-        let first = s
-            .description
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let first = one_line(&s.description);
         let mark = if *name == builtin::DEFAULT {
             " (default)"
         } else {
@@ -111,6 +105,15 @@ fn list() -> Result<ExitCode, BadInput> {
         println!("{name:<28} {first}{mark}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first sentence of a description, on one line.
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined.find(". ") {
+        Some(i) => joined[..=i].to_string(),
+        None => joined,
+    }
 }
 
 fn load(arg: Option<&str>) -> Result<Scenario, BadInput> {
@@ -154,7 +157,7 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     }
     for v in r.failed_verdicts() {
         eprintln!(
-            "expectation failed: {:?}: {} (seed {}; replay: {})",
+            "expectation failed: {}: {} (seed {}; replay: {})",
             v.check,
             v.detail,
             r.seed,

@@ -42,12 +42,7 @@ pub fn render(r: &RunResult) -> String {
     s.push_str(&members_table(r));
     s.push('\n');
     for v in &r.verdicts {
-        let _ = writeln!(
-            s,
-            "{} {:?}",
-            if v.passed { "PASS" } else { "FAIL" },
-            v.check
-        );
+        let _ = writeln!(s, "{} {}", if v.passed { "PASS" } else { "FAIL" }, v.check);
         let _ = writeln!(s, "     {}", v.detail);
         if let Some(w) = &v.why {
             let _ = writeln!(s, "     why: {w}");

@@ -216,3 +216,97 @@ impl Expect {
         }
     }
 }
+
+impl std::fmt::Display for Check {
+    /// The expectation in words, as the timeline and error messages show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Command {
+                id,
+                routed_to,
+                outcome,
+                latency,
+                latency_max,
+                value,
+                error_contains,
+            } => {
+                write!(f, "command `{id}`")?;
+                if let Some(r) = routed_to {
+                    let names: Vec<String> = r.iter().map(|n| n.to_string()).collect();
+                    write!(f, " routed to {}", names.join("/"))?;
+                }
+                if let Some(o) = outcome {
+                    write!(f, " ends {}", format!("{o:?}").to_lowercase())?;
+                }
+                if let Some(l) = latency {
+                    write!(f, " after exactly {l}")?;
+                }
+                if let Some(l) = latency_max {
+                    write!(f, " within {l}")?;
+                }
+                match value {
+                    Some(Some(v)) => write!(f, " reading {v:?}")?,
+                    Some(None) => write!(f, " finding nothing")?,
+                    None => {}
+                }
+                if let Some(e) = error_contains {
+                    write!(f, " with an error containing {e:?}")?;
+                }
+                Ok(())
+            }
+            Check::Status {
+                id,
+                node,
+                answered,
+                index_behind_leader,
+                is_leader,
+            } => {
+                write!(
+                    f,
+                    "`{id}`: {node} {}",
+                    if *answered {
+                        "answers"
+                    } else {
+                        "does not answer"
+                    }
+                )?;
+                if let Some(b) = index_behind_leader {
+                    write!(
+                        f,
+                        ", raft index {}behind the highest",
+                        if *b { "" } else { "not " }
+                    )?;
+                }
+                if let Some(l) = is_leader {
+                    write!(f, ", {}the leader", if *l { "" } else { "not " })?;
+                }
+                Ok(())
+            }
+            Check::WriteApplied { id, applied } => {
+                write!(
+                    f,
+                    "write `{id}` {} applied",
+                    if *applied { "is" } else { "is never" }
+                )
+            }
+            Check::TimedOutWriteOverwrote { key, expected } => write!(
+                f,
+                "a timed-out write to `{key}` {} an acknowledged value",
+                if *expected {
+                    "overwrites"
+                } else {
+                    "never overwrites"
+                }
+            ),
+            Check::NoElection { from, until } => write!(f, "no election from {from} to {until}"),
+            Check::Role { node, at, role } => write!(
+                f,
+                "{node} is {} at {at}",
+                format!("{role:?}").to_lowercase()
+            ),
+            Check::CaughtUp { node, by } => write!(f, "{node} caught up by {by}"),
+            Check::NoLostAcknowledgedWrites => write!(f, "no acknowledged write lost"),
+            Check::Converged => write!(f, "all live members converge"),
+        }
+    }
+}
