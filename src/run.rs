@@ -52,6 +52,10 @@ pub struct RunResult {
     pub commands: Vec<CommandRun>,
     pub nodes: Vec<NodeSummary>,
     pub probes: Vec<Probe>,
+    /// Each member's progress and role, once a second.
+    pub cluster_probes: Vec<Probe>,
+    /// Kubernetes nodes (masters, then workers) and the apiserver each kubelet uses at the end.
+    pub kubelets: Vec<(String, u64)>,
     pub first_applied: BTreeMap<OpId, (u64, SimTime)>,
     pub verdicts: Vec<Verdict>,
 }
@@ -76,7 +80,10 @@ impl RunResult {
     pub fn ops(&self, id: &str) -> Vec<&HistoryOp> {
         self.history
             .iter()
-            .filter(|h| self.scenario.commands[h.command].id.as_deref() == Some(id))
+            .filter(|h| {
+                h.command
+                    .is_some_and(|c| self.scenario.commands[c].id.as_deref() == Some(id))
+            })
             .collect()
     }
 
@@ -146,6 +153,12 @@ fn finish(sim: Sim) -> RunResult {
         history: sim.history,
         commands: sim.commands,
         probes: sim.probes,
+        cluster_probes: sim.cluster_probes,
+        kubelets: sim
+            .k8s
+            .as_ref()
+            .map(|k| k.kubelet_apiservers())
+            .unwrap_or_default(),
         trace: sim.trace.records,
         nodes,
         verdicts: vec![],

@@ -1,6 +1,8 @@
 //! Checkers: the scenario's stated expectations and the always-on durability and convergence
 //! checks, evaluated on a finished run's record (trace, history, final member states).
 
+pub mod kubernetes;
+
 use crate::client::{HistoryOp, Outcome};
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, ServerOp};
@@ -60,6 +62,21 @@ pub fn evaluate(r: &RunResult, e: &Expect) -> Verdict {
         Check::CaughtUp { node, by } => caught_up(r, *node, *by),
         Check::NoLostAcknowledgedWrites => no_lost_writes(r),
         Check::Converged => converged(r),
+        Check::NodeNotReady { nodes, min, max } => kubernetes::node_not_ready(r, nodes, *min, *max),
+        Check::NodesReady { nodes, from, until } => {
+            kubernetes::nodes_ready(r, nodes, *from, *until)
+        }
+        Check::RenewalsFail { nodes, from, until } => {
+            kubernetes::renewals_fail(r, nodes, *from, *until)
+        }
+        Check::RenewalsSucceed {
+            nodes,
+            from,
+            until,
+            max_gap,
+        } => kubernetes::renewals_succeed(r, nodes, *from, *until, *max_gap),
+        Check::QuorumKept { from, until } => kubernetes::quorum_kept(r, *from, *until),
+        Check::KcmLeader { master, at } => kubernetes::kcm_leader(r, *master, *at),
     };
     Verdict {
         check: e.check.clone(),
@@ -80,7 +97,10 @@ struct CommandExpect<'a> {
 fn ops_of<'a>(r: &'a RunResult, id: &str) -> Vec<&'a HistoryOp> {
     r.history
         .iter()
-        .filter(|h| r.scenario.commands[h.command].id.as_deref() == Some(id))
+        .filter(|h| {
+            h.command
+                .is_some_and(|c| r.scenario.commands[c].id.as_deref() == Some(id))
+        })
         .collect()
 }
 

@@ -51,8 +51,10 @@ impl Outcome {
 pub struct HistoryOp {
     pub op: OpId,
     pub client: ClientId,
-    /// Index of the scenario command that issued it.
-    pub command: usize,
+    /// Index of the scenario command that issued it (`None`: an apiserver's own request).
+    pub command: Option<usize>,
+    /// Who issued it: `etcdctl`, a session name, or `apiserver-N`.
+    pub actor: String,
     pub kind: ServerOp,
     /// The endpoints the issuing client was given.
     pub endpoints: Vec<NodeId>,

@@ -837,6 +837,13 @@ impl Node {
             }
             let p = Proposal::decode(&e.data);
             let result = self.kv.apply(&p.op);
+            let effective = !matches!(
+                result,
+                KvResult::Txn {
+                    succeeded: false,
+                    ..
+                } | KvResult::Delete { deleted: 0, .. }
+            );
             out.trace.push(
                 out.now,
                 TraceEvent::Applied {
@@ -844,6 +851,7 @@ impl Node {
                     index: e.index,
                     term: e.term,
                     request: Some(p.request),
+                    effective,
                 },
             );
             if let Some(client) = self.waits.remove(&p.request) {

@@ -1,4 +1,5 @@
 //! Views of a run: the text timeline, etcdctl-style outputs, JSON.
 
 pub mod etcdctl;
+pub mod kubernetes;
 pub mod timeline;

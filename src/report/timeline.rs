@@ -3,6 +3,7 @@
 use crate::client::Outcome;
 use crate::run::RunResult;
 use crate::sim::ids::RequestId;
+use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{Role, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,11 +25,17 @@ pub fn render(r: &RunResult) -> String {
     );
     s.push('\n');
     let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
+    let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
     for t in &r.trace {
         if let TraceEvent::RequestSent { request, op, .. } = &t.event {
-            requests.insert(*request, r.history[op.0 as usize].kind.summary());
+            // Requests of apiservers are shown through their callers (kubelets, controllers).
+            let h = &r.history[op.0 as usize];
+            if h.command.is_some() {
+                requests.insert(*request, h.kind.summary());
+            }
         }
-        if let Some(line) = describe(&t.event, r, &requests) {
+        let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);
+        if let Some(line) = k8s_line.or_else(|| describe(&t.event, r, &requests)) {
             for (i, l) in line.lines().enumerate() {
                 if i == 0 {
                     let _ = writeln!(s, "[{:>9}] {l}", t.at.to_string());
@@ -39,6 +46,15 @@ pub fn render(r: &RunResult) -> String {
         }
     }
     s.push('\n');
+    if r.scenario.kubernetes.is_some() {
+        s.push_str("$ kubectl get nodes\n");
+        for l in crate::report::kubernetes::get_nodes(r) {
+            let _ = writeln!(s, "{l}");
+        }
+        s.push('\n');
+        s.push_str(&crate::report::kubernetes::availability(r));
+        s.push('\n');
+    }
     s.push_str(&members_table(r));
     s.push('\n');
     for v in &r.verdicts {
@@ -105,6 +121,7 @@ fn describe(
         TraceEvent::RequestExpired { node, op, .. } => {
             format!("{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied")
         }
+        TraceEvent::ServerTimeout { request, .. } if !requests.contains_key(request) => return None,
         TraceEvent::ServerTimeout { node, request } => {
             format!("{node} gives up on `{}`: etcdserver: request timed out", req(request))
         }
@@ -122,7 +139,7 @@ fn describe(
             let never_sent = r
                 .history
                 .iter()
-                .any(|h| h.command == *command && h.outcome == Outcome::Timeout && h.routed_to.is_empty());
+                .any(|h| h.command == Some(*command) && h.outcome == Outcome::Timeout && h.routed_to.is_empty());
             if never_sent {
                 out.push_str("\n   (never sent: no endpoint completed the connection handshake in time)");
             }
@@ -170,4 +187,96 @@ fn members_table(r: &RunResult) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Kubernetes events in words; tracks since when each kubelet has been failing so the line that
+/// reports its recovery can say for how long.
+fn kubernetes_line(
+    e: &TraceEvent,
+    at: SimTime,
+    failing_since: &mut BTreeMap<String, SimTime>,
+) -> Option<String> {
+    Some(match e {
+        TraceEvent::LeaseRenewFailed {
+            node,
+            apiserver,
+            etcd,
+            request,
+            error,
+            attempt,
+            took_us,
+        } => {
+            failing_since.entry(node.clone()).or_insert(at);
+            let path = if etcd.is_empty() {
+                format!("kubelet -> apiserver-{apiserver}")
+            } else {
+                let members: Vec<String> = etcd.iter().map(|m| format!("etcd-{m}")).collect();
+                format!("kubelet -> apiserver-{apiserver} -> {}", members.join(","))
+            };
+            let attempt = if *attempt == 0 {
+                "backoffEnsureLease".to_string()
+            } else {
+                format!("attempt {attempt}")
+            };
+            format!(
+                "{node}: {request} failed ({attempt}, after {}): {path}: {error}",
+                SimDuration(*took_us)
+            )
+        }
+        TraceEvent::LeaseRenewed {
+            node, apiserver, ..
+        } => {
+            let since = failing_since.remove(node)?;
+            format!("{node}: lease renewed again via apiserver-{apiserver}, first success since failures began at {since}")
+        }
+        TraceEvent::KubeletReconnect { node, apiserver } => {
+            format!("{node}: repeated heartbeat failure, kubelet closes all connections and re-dials (now apiserver-{apiserver})")
+        }
+        TraceEvent::KcmLeadership {
+            kcm,
+            acquired: true,
+            reason,
+        } => format!("kube-controller-manager on master-{kcm}: {reason}"),
+        TraceEvent::KcmLeadership {
+            kcm,
+            acquired: false,
+            reason,
+        } => format!("kube-controller-manager on master-{kcm}: {reason}; its controllers stop"),
+        TraceEvent::NodeCondition {
+            node,
+            ready,
+            reason,
+            kcm,
+        } => {
+            format!("node-lifecycle-controller (master-{kcm}): {node} Ready={ready} ({reason})")
+        }
+        TraceEvent::NodeTaint {
+            node,
+            taint,
+            added: true,
+        } => format!("taint added: {node} {taint}"),
+        TraceEvent::NodeTaint {
+            node,
+            taint,
+            added: false,
+        } => format!("taint removed: {node} {taint}"),
+        TraceEvent::PodsEvicted {
+            node,
+            tainted_for_us,
+        } => {
+            format!(
+                "pods on {node} evicted: NoExecute taint outlived the {} toleration",
+                SimDuration(*tainted_for_us)
+            )
+        }
+        TraceEvent::LbBackend { apiserver, healthy } => format!(
+            "load balancer: apiserver-{apiserver} {} (/readyz)",
+            if *healthy {
+                "back in rotation"
+            } else {
+                "taken out of rotation"
+            }
+        ),
+        _ => return None,
+    })
 }

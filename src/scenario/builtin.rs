@@ -4,6 +4,11 @@
 /// (name, file name, TOML text), in the order `raftsim list` shows them.
 pub const BUILTIN: &[(&str, &str, &str)] = &[
     (
+        "k8s-local-etcd-follower-stall",
+        "sim-scenarios/k8s-local-etcd-follower-stall.toml",
+        include_str!("../../sim-scenarios/k8s-local-etcd-follower-stall.toml"),
+    ),
+    (
         "etcd-follower-frozen",
         "sim-scenarios/etcd-follower-frozen.toml",
         include_str!("../../sim-scenarios/etcd-follower-frozen.toml"),
@@ -21,7 +26,7 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
 ];
 
 /// The scenario `raftsim run` uses without a FILE.
-pub const DEFAULT: &str = "etcd-follower-frozen";
+pub const DEFAULT: &str = "k8s-local-etcd-follower-stall";
 
 /// Finds a built-in scenario by name.
 pub fn find(name: &str) -> Option<(&'static str, &'static str)> {

@@ -57,6 +57,38 @@ pub enum Check {
     NoLostAcknowledgedWrites,
     /// All members end with the same applied index and key-value contents.
     Converged,
+    /// Each node went Ready=Unknown, between `min` and `max` after its last successful lease
+    /// renewal before that.
+    NodeNotReady {
+        nodes: Vec<String>,
+        min: SimDuration,
+        max: SimDuration,
+    },
+    /// None of these nodes went Ready=Unknown between `from` and `until`.
+    NodesReady {
+        nodes: Vec<String>,
+        from: SimTime,
+        until: SimTime,
+    },
+    /// Every lease renewal these kubelets attempted between `from` and `until` failed (and they
+    /// attempted at least one).
+    RenewalsFail {
+        nodes: Vec<String>,
+        from: SimTime,
+        until: SimTime,
+    },
+    /// These kubelets renewed at least every `max_gap` between `from` and `until`.
+    RenewalsSucceed {
+        nodes: Vec<String>,
+        from: SimTime,
+        until: SimTime,
+        max_gap: SimDuration,
+    },
+    /// At every one-second probe between `from` and `until` some member led with the highest
+    /// term, and the commit index advanced in every 10 s window.
+    QuorumKept { from: SimTime, until: SimTime },
+    /// The controller-manager of this master held leadership at `at`.
+    KcmLeader { master: u64, at: SimTime },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -75,13 +107,20 @@ impl Serialize for RoleName {
     }
 }
 
+/// What expectation validation needs to know about the rest of the scenario.
+pub(crate) struct Context<'a> {
+    pub nodes: u64,
+    pub end: SimTime,
+    pub ids: &'a [String],
+    pub k8s_nodes: &'a [String],
+}
+
 pub(crate) fn validate(
     v: &impl Positions,
     e: &FileExpect,
-    n: u64,
-    end: SimTime,
-    ids: &[String],
+    cx: &Context,
 ) -> Result<Expect, ScenarioError> {
+    let (n, end, ids) = (cx.nodes, cx.end, cx.ids);
     let kind = &e.check;
     let name = format!("check = {:?}", kind.get_ref()).to_lowercase();
     let need = |present: bool, field: &str| -> Result<(), ScenarioError> {
@@ -200,6 +239,83 @@ pub(crate) fn validate(
         },
         CheckName::NoLostAcknowledgedWrites => Check::NoLostAcknowledgedWrites,
         CheckName::Converged => Check::Converged,
+        CheckName::NodeNotReady => {
+            let nodes = k8s_names(v, e, cx, &name)?;
+            let min = e.after_last_renewal_min.as_ref().ok_or_else(|| {
+                v.err_span(kind, format!("{name} needs `after_last_renewal_min`"))
+            })?;
+            let max = e.after_last_renewal_max.as_ref().ok_or_else(|| {
+                v.err_span(kind, format!("{name} needs `after_last_renewal_max`"))
+            })?;
+            if max.get_ref().0 < min.get_ref().0 {
+                return Err(v.err_span(
+                    max,
+                    "after_last_renewal_max is smaller than after_last_renewal_min".into(),
+                ));
+            }
+            Check::NodeNotReady {
+                nodes,
+                min: min.get_ref().0,
+                max: max.get_ref().0,
+            }
+        }
+        CheckName::NodesReady | CheckName::RenewalsFail | CheckName::RenewalsSucceed => {
+            let nodes = k8s_names(v, e, cx, &name)?;
+            let from = time(&e.from, "from")?;
+            let until = time(&e.until, "until")?;
+            if until <= from {
+                return Err(v.err_span(
+                    e.until.as_ref().expect("checked"),
+                    format!("window ends ({until}) before it starts ({from})"),
+                ));
+            }
+            match kind.get_ref() {
+                CheckName::NodesReady => Check::NodesReady { nodes, from, until },
+                CheckName::RenewalsFail => Check::RenewalsFail { nodes, from, until },
+                _ => {
+                    let gap = e
+                        .max_gap
+                        .as_ref()
+                        .ok_or_else(|| v.err_span(kind, format!("{name} needs `max_gap`")))?;
+                    Check::RenewalsSucceed {
+                        nodes,
+                        from,
+                        until,
+                        max_gap: gap.get_ref().0,
+                    }
+                }
+            }
+        }
+        CheckName::QuorumKept => {
+            let from = time(&e.from, "from")?;
+            let until = time(&e.until, "until")?;
+            if until <= from {
+                return Err(v.err_span(
+                    e.until.as_ref().expect("checked"),
+                    format!("window ends ({until}) before it starts ({from})"),
+                ));
+            }
+            Check::QuorumKept { from, until }
+        }
+        CheckName::KcmLeader => {
+            let m = e
+                .master
+                .as_ref()
+                .ok_or_else(|| v.err_span(kind, format!("{name} needs `master`")))?;
+            if cx.k8s_nodes.is_empty() {
+                return Err(v.err_span(kind, format!("{name} needs a [kubernetes] table")));
+            }
+            if *m.get_ref() == 0 || *m.get_ref() > n {
+                return Err(v.err_span(
+                    m,
+                    format!("master {} does not exist: masters are 1..={n}", m.get_ref()),
+                ));
+            }
+            Check::KcmLeader {
+                master: *m.get_ref(),
+                at: time(&e.at, "at")?,
+            }
+        }
     };
     Ok(Expect {
         check,
@@ -307,6 +423,67 @@ impl std::fmt::Display for Check {
             Check::CaughtUp { node, by } => write!(f, "{node} caught up by {by}"),
             Check::NoLostAcknowledgedWrites => write!(f, "no acknowledged write lost"),
             Check::Converged => write!(f, "all live members converge"),
+            Check::NodeNotReady { nodes, min, max } => write!(
+                f,
+                "{} go NotReady {min}..{max} after their last successful lease renewal",
+                nodes.join(", ")
+            ),
+            Check::NodesReady { nodes, from, until } => {
+                write!(f, "{} stay Ready from {from} to {until}", nodes.join(", "))
+            }
+            Check::RenewalsFail { nodes, from, until } => {
+                write!(
+                    f,
+                    "every lease renewal of {} fails from {from} to {until}",
+                    nodes.join(", ")
+                )
+            }
+            Check::RenewalsSucceed {
+                nodes,
+                from,
+                until,
+                max_gap,
+            } => write!(
+                f,
+                "{} renew their leases at least every {max_gap} from {from} to {until}",
+                nodes.join(", ")
+            ),
+            Check::QuorumKept { from, until } => {
+                write!(f, "etcd keeps a leader and commits from {from} to {until}")
+            }
+            Check::KcmLeader { master, at } => write!(
+                f,
+                "kube-controller-manager on master-{master} leads at {at}"
+            ),
         }
     }
+}
+
+fn k8s_names(
+    v: &impl Positions,
+    e: &FileExpect,
+    cx: &Context,
+    name: &str,
+) -> Result<Vec<String>, ScenarioError> {
+    let s = e.nodes.as_ref().ok_or_else(|| {
+        v.err_span(
+            &e.check,
+            format!("{name} needs `nodes` (Kubernetes node names)"),
+        )
+    })?;
+    if cx.k8s_nodes.is_empty() {
+        return Err(v.err_span(s, format!("{name} needs a [kubernetes] table")));
+    }
+    if s.get_ref().is_empty() {
+        return Err(v.err_span(s, "nodes must list at least one node".into()));
+    }
+    for x in s.get_ref() {
+        if !cx.k8s_nodes.contains(x) {
+            return Err(v.err_span(
+                s,
+                format!("no node named `{x}`; nodes are {}", cx.k8s_nodes.join(", ")),
+            ));
+        }
+    }
+    Ok(s.get_ref().clone())
 }

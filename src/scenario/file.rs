@@ -25,6 +25,11 @@ pub struct FileRoot {
     pub disk: FileDisk,
     #[serde(default)]
     pub client: FileClient,
+    pub kubernetes: Option<Spanned<FileKubernetes>>,
+    pub apiserver: Option<Spanned<FileApiserver>>,
+    pub kubelet: Option<Spanned<FileKubelet>>,
+    pub controller_manager: Option<Spanned<FileKcm>>,
+    pub load_balancer: Option<Spanned<FileLb>>,
     #[serde(default)]
     pub fault: Vec<Spanned<FileFault>>,
     #[serde(default)]
@@ -176,6 +181,12 @@ pub enum CheckName {
     CaughtUp,
     NoLostAcknowledgedWrites,
     Converged,
+    NodeNotReady,
+    NodesReady,
+    RenewalsFail,
+    RenewalsSucceed,
+    QuorumKept,
+    KcmLeader,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +230,11 @@ pub struct FileExpect {
     pub at: Option<Dur>,
     pub by: Option<Dur>,
     pub role: Option<RoleName>,
+    pub nodes: Option<Spanned<Vec<String>>>,
+    pub after_last_renewal_min: Option<Dur>,
+    pub after_last_renewal_max: Option<Dur>,
+    pub max_gap: Option<Dur>,
+    pub master: Option<Spanned<u64>>,
 }
 
 /// A fault's target as written: a node id, or a role resolved when the fault starts.
@@ -257,4 +273,70 @@ impl<'de> Deserialize<'de> for NodeRef {
         }
         d.deserialize_any(V)
     }
+}
+
+/// `[kubernetes]`: turns the Kubernetes layer on.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileKubernetes {
+    pub workers: Option<Spanned<u64>>,
+    /// `"1.31"` (grace period 40s) or `"1.32"` and later (50s).
+    pub version: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum EtcdServersName {
+    Local,
+    All,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileApiserver {
+    pub etcd_servers: Option<EtcdServersName>,
+    pub etcd_healthcheck_timeout: Option<Dur>,
+    pub request_timeout: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub enum KubeletPathName {
+    Pinned,
+    LbReadyz,
+    LbTcp,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileKubelet {
+    pub path: Option<KubeletPathName>,
+    /// For each worker in order, the master whose apiserver it is pinned to.
+    pub bind_workers: Option<Spanned<Vec<u64>>>,
+    pub lease_duration: Option<Dur>,
+    pub renew_interval: Option<Dur>,
+    pub heartbeat_timeout: Option<Dur>,
+    pub lease_update_retries: Option<Spanned<u32>>,
+    pub status_update_frequency: Option<Dur>,
+    pub status_report_frequency: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileKcm {
+    pub node_monitor_period: Option<Dur>,
+    pub node_monitor_grace_period: Option<Dur>,
+    pub eviction_toleration: Option<Dur>,
+    pub leader_lease_duration: Option<Dur>,
+    pub leader_renew_deadline: Option<Dur>,
+    pub leader_retry_period: Option<Dur>,
+    pub initial_leader: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileLb {
+    pub check_interval: Option<Dur>,
+    pub fall: Option<Spanned<u32>>,
+    pub rise: Option<Spanned<u32>>,
 }

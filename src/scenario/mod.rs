@@ -14,6 +14,7 @@ pub mod file;
 use crate::client::command::{self, Command};
 use crate::client::ClientConfig;
 use crate::disk::{DiskModel, IoClass};
+use crate::k8s::{EtcdServers, K8sSpec, KubeletPath};
 use crate::net::{Degrade, LinkModel};
 use crate::node::{PersistMode, ReadOnly};
 use crate::sim::ids::NodeId;
@@ -230,6 +231,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub commands: Vec<CommandSpec>,
     pub expects: Vec<Expect>,
+    /// The Kubernetes layer, when the file has a `[kubernetes]` table.
+    pub kubernetes: Option<K8sSpec>,
     #[serde(skip)]
     pub source: Option<PathBuf>,
 }
@@ -326,10 +329,21 @@ impl<'a> Validator<'a> {
         }
         commands.sort_by_key(|c| c.at); // stable: same-time commands keep file order
         let ids: Vec<String> = commands.iter().filter_map(|c| c.id.clone()).collect();
+        let kubernetes = self.kubernetes(&root, n)?;
+        let names = kubernetes
+            .as_ref()
+            .map(|k| k.node_names())
+            .unwrap_or_default();
+        let ctx = expect::Context {
+            nodes: n,
+            end,
+            ids: &ids,
+            k8s_nodes: &names,
+        };
         let expects = root
             .expect
             .iter()
-            .map(|e| self.expect(e.get_ref(), n, end, &ids))
+            .map(|e| expect::validate(self, e.get_ref(), &ctx))
             .collect::<R<Vec<_>>>()?;
         Ok(Scenario {
             name: root.name.into_inner(),
@@ -343,8 +357,216 @@ impl<'a> Validator<'a> {
             faults,
             commands,
             expects,
+            kubernetes,
             source: None,
         })
+    }
+
+    fn kubernetes(&self, root: &FileRoot, n: u64) -> R<Option<K8sSpec>> {
+        let Some(k) = &root.kubernetes else {
+            let stray = [
+                root.apiserver.as_ref().map(|s| s.span().start),
+                root.kubelet.as_ref().map(|s| s.span().start),
+                root.controller_manager.as_ref().map(|s| s.span().start),
+                root.load_balancer.as_ref().map(|s| s.span().start),
+            ];
+            if let Some(at) = stray.into_iter().flatten().next() {
+                return Err(self.err_at(at, "this table configures the Kubernetes layer: add a [kubernetes] table to turn it on".into()));
+            }
+            return Ok(None);
+        };
+        let kf = k.get_ref();
+        let workers = kf.workers.as_ref().map_or(6, |w| *w.get_ref());
+        if workers > 100 {
+            return Err(self.err(
+                kf.workers.as_ref().expect("set"),
+                format!("workers = {workers} is out of range: allowed 0..=100"),
+            ));
+        }
+        let grace_default = match &kf.version {
+            None => SimDuration::from_secs(50),
+            Some(v) => self.grace_for_version(v)?,
+        };
+        let api = root.apiserver.as_ref().map(|s| s.get_ref());
+        let kl = root.kubelet.as_ref().map(|s| s.get_ref());
+        let kcm = root.controller_manager.as_ref().map(|s| s.get_ref());
+        let lb = root.load_balancer.as_ref().map(|s| s.get_ref());
+        let none = None;
+        let d = |o: Option<&Option<Dur>>, def: SimDuration, what: &str| -> R<SimDuration> {
+            self.positive(o.unwrap_or(&none), def, what)
+        };
+        let bind = match kl.and_then(|k| k.bind_workers.as_ref()) {
+            None => (0..workers).map(|i| i % n + 1).collect::<Vec<u64>>(),
+            Some(b) => {
+                if b.get_ref().len() as u64 != workers {
+                    return Err(self.err(b, format!("bind_workers lists {} masters for {workers} workers: give one per worker", b.get_ref().len())));
+                }
+                if let Some(bad) = b.get_ref().iter().find(|m| **m == 0 || **m > n) {
+                    return Err(self.err(b, format!("a kubelet is bound to master {bad}, which does not exist: masters are 1..={n}")));
+                }
+                b.get_ref().clone()
+            }
+        };
+        let lease_duration = d(
+            kl.map(|k| &k.lease_duration),
+            SimDuration::from_secs(40),
+            "lease_duration",
+        )?;
+        let renew_interval = d(
+            kl.map(|k| &k.renew_interval),
+            SimDuration::from_micros(lease_duration.as_micros() / 4),
+            "renew_interval",
+        )?;
+        let grace = d(
+            kcm.map(|k| &k.node_monitor_grace_period),
+            grace_default,
+            "node_monitor_grace_period",
+        )?;
+        if grace <= renew_interval {
+            let at = kcm
+                .and_then(|k| k.node_monitor_grace_period.as_ref())
+                .map(|s| s.span().start)
+                .or(kl
+                    .and_then(|k| k.renew_interval.as_ref())
+                    .map(|s| s.span().start))
+                .unwrap_or(k.span().start);
+            return Err(self.err_at(at, format!("node_monitor_grace_period ({grace}) must be longer than the kubelet renew_interval ({renew_interval}), or every node flaps")));
+        }
+        let leader_lease = d(
+            kcm.map(|k| &k.leader_lease_duration),
+            SimDuration::from_secs(15),
+            "leader_lease_duration",
+        )?;
+        let renew_deadline = d(
+            kcm.map(|k| &k.leader_renew_deadline),
+            SimDuration::from_secs(10),
+            "leader_renew_deadline",
+        )?;
+        let retry = d(
+            kcm.map(|k| &k.leader_retry_period),
+            SimDuration::from_secs(2),
+            "leader_retry_period",
+        )?;
+        if renew_deadline >= leader_lease
+            || retry.as_micros() * 12 / 10 >= renew_deadline.as_micros()
+        {
+            return Err(self.err_at(
+                root.controller_manager.as_ref().map_or(k.span().start, |s| s.span().start),
+                format!("leader election needs leader_lease_duration ({leader_lease}) > leader_renew_deadline ({renew_deadline}) > 1.2 x leader_retry_period ({retry}), as client-go checks"),
+            ));
+        }
+        let initial = match kcm.and_then(|k| k.initial_leader.as_ref()) {
+            None => None,
+            Some(s) if *s.get_ref() == 0 || *s.get_ref() > n => {
+                return Err(self.err(
+                    s,
+                    format!("master {} does not exist: masters are 1..={n}", s.get_ref()),
+                ))
+            }
+            Some(s) => Some(*s.get_ref()),
+        };
+        let count = |o: Option<&Option<Spanned<u32>>>, def: u32, what: &str| -> R<u32> {
+            match o.and_then(|x| x.as_ref()) {
+                Some(s) if *s.get_ref() == 0 => {
+                    Err(self.err(s, format!("{what} must be at least 1")))
+                }
+                Some(s) => Ok(*s.get_ref()),
+                None => Ok(def),
+            }
+        };
+        Ok(Some(K8sSpec {
+            workers,
+            version: kf
+                .version
+                .as_ref()
+                .map_or_else(|| "1.32".to_string(), |v| v.get_ref().clone()),
+            etcd_servers: match api.and_then(|a| a.etcd_servers) {
+                None | Some(EtcdServersName::Local) => EtcdServers::Local,
+                Some(EtcdServersName::All) => EtcdServers::All,
+            },
+            apiserver_health_timeout: d(
+                api.map(|a| &a.etcd_healthcheck_timeout),
+                SimDuration::from_secs(2),
+                "etcd_healthcheck_timeout",
+            )?,
+            apiserver_request_timeout: d(
+                api.map(|a| &a.request_timeout),
+                SimDuration::from_secs(60),
+                "request_timeout",
+            )?,
+            kubelet_path: match kl.and_then(|k| k.path) {
+                None | Some(KubeletPathName::Pinned) => KubeletPath::Pinned,
+                Some(KubeletPathName::LbReadyz) => KubeletPath::LbReadyz,
+                Some(KubeletPathName::LbTcp) => KubeletPath::LbTcp,
+            },
+            kubelet_bind: (1..=n).chain(bind).collect(),
+            lease_duration,
+            renew_interval,
+            heartbeat_timeout: d(
+                kl.map(|k| &k.heartbeat_timeout),
+                SimDuration::from_secs(10),
+                "heartbeat_timeout",
+            )?,
+            lease_update_retries: count(
+                kl.map(|k| &k.lease_update_retries),
+                5,
+                "lease_update_retries",
+            )?,
+            status_update_frequency: d(
+                kl.map(|k| &k.status_update_frequency),
+                SimDuration::from_secs(10),
+                "status_update_frequency",
+            )?,
+            status_report_frequency: d(
+                kl.map(|k| &k.status_report_frequency),
+                SimDuration::from_secs(300),
+                "status_report_frequency",
+            )?,
+            node_monitor_period: d(
+                kcm.map(|k| &k.node_monitor_period),
+                SimDuration::from_secs(5),
+                "node_monitor_period",
+            )?,
+            node_monitor_grace_period: grace,
+            eviction_toleration: d(
+                kcm.map(|k| &k.eviction_toleration),
+                SimDuration::from_secs(300),
+                "eviction_toleration",
+            )?,
+            leader_lease_duration: leader_lease,
+            leader_renew_deadline: renew_deadline,
+            leader_retry_period: retry,
+            initial_kcm_leader: initial,
+            lb_check_interval: d(
+                lb.map(|l| &l.check_interval),
+                SimDuration::from_secs(2),
+                "check_interval",
+            )?,
+            lb_fall: count(lb.map(|l| &l.fall), 3, "fall")?,
+            lb_rise: count(lb.map(|l| &l.rise), 2, "rise")?,
+        }))
+    }
+
+    /// `--node-monitor-grace-period` default by Kubernetes version (kubernetes#126287).
+    fn grace_for_version(&self, v: &Spanned<String>) -> R<SimDuration> {
+        let bad = || {
+            self.err(
+                v,
+                format!(
+                    "version `{}` is not `MAJOR.MINOR` (e.g. \"1.31\", \"1.32\")",
+                    v.get_ref()
+                ),
+            )
+        };
+        let (maj, min) = v.get_ref().split_once('.').ok_or_else(bad)?;
+        let (maj, min): (u64, u64) = (
+            maj.parse().map_err(|_| bad())?,
+            min.parse().map_err(|_| bad())?,
+        );
+        if maj != 1 {
+            return Err(bad());
+        }
+        Ok(SimDuration::from_secs(if min >= 32 { 50 } else { 40 }))
     }
 
     fn positive(&self, d: &Option<Dur>, default: SimDuration, what: &str) -> R<SimDuration> {
@@ -806,10 +1028,6 @@ impl<'a> Validator<'a> {
             });
         }
         Ok(())
-    }
-
-    fn expect(&self, e: &FileExpect, n: u64, end: SimTime, ids: &[String]) -> R<Expect> {
-        expect::validate(self, e, n, end, ids)
     }
 }
 

@@ -17,6 +17,7 @@ pub enum Stream {
     ElectionJitter,
     TickPhase,
     Client(u64),
+    Kubernetes,
 }
 
 impl Stream {
@@ -28,6 +29,7 @@ impl Stream {
             Stream::TickPhase => 4,
             Stream::Disk(n) => 1_000 + n,
             Stream::Client(n) => 1_000_000 + n,
+            Stream::Kubernetes => 5,
         }
     }
 }

@@ -127,6 +127,9 @@ pub enum TraceEvent {
         index: u64,
         term: u64,
         request: Option<RequestId>,
+        /// False when the operation changed nothing (a transaction whose comparison failed,
+        /// a delete of an absent key).
+        effective: bool,
     },
     Crashed {
         node: NodeId,
@@ -206,6 +209,50 @@ pub enum TraceEvent {
     LateReply {
         client: ClientId,
         request: RequestId,
+    },
+    // ---- kubernetes ----
+    LeaseRenewed {
+        node: String,
+        apiserver: u64,
+        took_us: u64,
+    },
+    /// A lease request of a kubelet failed: the path is kubelet -> apiserver -> etcd members.
+    LeaseRenewFailed {
+        node: String,
+        apiserver: u64,
+        etcd: Vec<u64>,
+        request: String,
+        error: String,
+        attempt: u32,
+        took_us: u64,
+    },
+    KubeletReconnect {
+        node: String,
+        apiserver: u64,
+    },
+    KcmLeadership {
+        kcm: u64,
+        acquired: bool,
+        reason: String,
+    },
+    NodeCondition {
+        node: String,
+        ready: String,
+        reason: String,
+        kcm: u64,
+    },
+    NodeTaint {
+        node: String,
+        taint: String,
+        added: bool,
+    },
+    PodsEvicted {
+        node: String,
+        tainted_for_us: u64,
+    },
+    LbBackend {
+        apiserver: u64,
+        healthy: bool,
     },
     /// A write whose client saw it fail or time out took effect later (derived at the end).
     TimedOutWriteApplied {

@@ -15,8 +15,11 @@ use super::trace::{msg_kind, DropReason, Trace, TraceEvent};
 use crate::client::command::Command;
 use crate::client::{Client, ClientEffect, HistoryOp, Outcome};
 use crate::disk::Disk;
+use crate::k8s::actors::{Cx as K8sCx, K8sEvent, K8sOut};
+use crate::k8s::{EtcdServers, K8s, K8sSpec};
 use crate::net::{Network, Route};
-use crate::node::rpc::{Reply, ServerOp, ServerRequest};
+use crate::node::kv::KvResult;
+use crate::node::rpc::{Reply, ReplyBody, ServerOp, ServerRequest};
 use crate::node::{Effect, Node, NodeConfig, NodeStatus, NodeTimer, Out};
 use crate::report;
 use crate::scenario::{FaultKind, Scenario, Target};
@@ -37,6 +40,8 @@ enum Event {
     FaultStart(usize),
     FaultEnd(usize),
     Probe,
+    ClusterProbe,
+    K8s(K8sEvent),
 }
 
 /// Every member's raft progress at one instant (taken where an expectation needs it).
@@ -45,6 +50,19 @@ pub struct Probe {
     pub at: SimTime,
     pub applied: Vec<u64>,
     pub committed: Vec<u64>,
+    /// Each member's role and term as it believes them (`None`: crashed).
+    pub roles: Vec<Option<(Role, u64)>>,
+}
+
+impl Probe {
+    /// The member that leads with the highest term, if any (a stale leader does not count).
+    pub fn leader(&self) -> Option<NodeId> {
+        let top = self.roles.iter().flatten().map(|(_, t)| *t).max()?;
+        self.roles
+            .iter()
+            .position(|r| matches!(r, Some((Role::Leader, t)) if *t == top))
+            .map(|i| NodeId(i as u64 + 1))
+    }
 }
 
 /// Progress of one scenario command.
@@ -73,7 +91,7 @@ pub struct Sim {
     sessions: BTreeMap<String, ClientId>,
     next_client: u64,
     pub history: Vec<HistoryOp>,
-    op_command: Vec<usize>,
+    op_command: Vec<Option<usize>>,
     pub commands: Vec<CommandRun>,
     waiting_handshakes: BTreeMap<NodeId, Vec<ClientId>>,
     log_clock: LogClock,
@@ -85,6 +103,13 @@ pub struct Sim {
     scanned: usize,
     pub probes: Vec<Probe>,
     fault_nodes: BTreeMap<usize, NodeId>,
+    /// Every second: each member's progress and role (the availability oracle's input).
+    pub cluster_probes: Vec<Probe>,
+    pub k8s: Option<K8s>,
+    /// Per apiserver: its etcd client and its watch-cache client.
+    api_clients: Vec<(ClientId, ClientId)>,
+    op_owner: BTreeMap<OpId, (usize, u64)>,
+    kfx: Vec<K8sOut>,
 }
 
 impl Sim {
@@ -153,6 +178,11 @@ impl Sim {
             scanned: 0,
             probes: Vec::new(),
             fault_nodes: BTreeMap::new(),
+            cluster_probes: Vec::new(),
+            k8s: None,
+            api_clients: Vec::new(),
+            op_owner: BTreeMap::new(),
+            kfx: Vec::new(),
             scenario,
         };
         sim.schedule_start();
@@ -182,6 +212,10 @@ impl Sim {
         }
         for t in self.scenario.expects.iter().filter_map(|e| e.probe_time()) {
             self.queue.schedule(t, Event::Probe);
+        }
+        self.queue.schedule(SimTime::ZERO, Event::ClusterProbe);
+        if let Some(spec) = self.scenario.kubernetes.clone() {
+            self.start_kubernetes(spec);
         }
     }
 
@@ -237,6 +271,7 @@ impl Sim {
                 node,
                 index,
                 request: Some(req),
+                effective,
                 ..
             } = rec.event
             else {
@@ -254,14 +289,26 @@ impl Sim {
             let ServerOp::Write { op: kv } = &h.kind else {
                 continue;
             };
-            if matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
+            if !effective || matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
                 continue;
             }
             let key = kv.key().to_string();
+            let invoked = h.invoked;
+            // "Later": acknowledged after the failed write was issued, and applied before it.
             let overwrote = self.history.iter().any(|o| {
                 matches!(&o.kind, ServerOp::Write { op } if op.key() == key)
                     && o.outcome == Outcome::Ok
-                    && o.completed.is_some_and(|c| c <= at)
+                    && !matches!(
+                        &o.reply,
+                        Some(ReplyBody::Kv {
+                            result: KvResult::Txn {
+                                succeeded: false,
+                                ..
+                            },
+                            ..
+                        })
+                    )
+                    && o.completed.is_some_and(|c| c > invoked && c <= at)
                     && self
                         .first_applied
                         .get(&o.op)
@@ -303,13 +350,16 @@ impl Sim {
             Event::FaultStart(i) => self.fault(i, true),
             Event::FaultEnd(i) => self.fault(i, false),
             Event::Probe => {
-                let p = Probe {
-                    at: self.now(),
-                    applied: self.nodes.iter().map(|n| n.applied()).collect(),
-                    committed: self.nodes.iter().map(|n| n.commit_index()).collect(),
-                };
+                let p = self.probe();
                 self.probes.push(p);
             }
+            Event::ClusterProbe => {
+                let p = self.probe();
+                self.cluster_probes.push(p);
+                let next = self.now() + SimDuration::from_secs(1);
+                self.queue.schedule(next, Event::ClusterProbe);
+            }
+            Event::K8s(e) => self.k8s_handle(e),
         }
     }
 
@@ -578,7 +628,8 @@ impl Sim {
             self.history.push(HistoryOp {
                 op,
                 client,
-                command: i,
+                command: Some(i),
+                actor: spec.session.clone().unwrap_or_else(|| "etcdctl".into()),
                 kind: kind.clone(),
                 endpoints: self.clients[&client].endpoints().to_vec(),
                 invoked: now,
@@ -587,7 +638,7 @@ impl Sim {
                 routed_to: vec![],
                 reply: None,
             });
-            self.op_command.push(run);
+            self.op_command.push(Some(run));
             self.commands[run].ops.push(op);
             self.with_client(client, |c, now, fx| c.start(op, kind, deadline, now, fx));
         }
@@ -615,7 +666,22 @@ impl Sim {
         h.outcome = outcome;
         h.reply = reply;
         h.routed_to = routed_to;
-        let run = self.op_command[op.0 as usize];
+        let Some(run) = self.op_command[op.0 as usize] else {
+            let (apiserver, token) = self
+                .op_owner
+                .remove(&op)
+                .expect("an apiserver owns every op without a command");
+            let h = &self.history[op.0 as usize];
+            let ev = K8sEvent::EtcdDone {
+                apiserver,
+                token,
+                outcome: h.outcome.clone(),
+                reply: h.reply.clone(),
+                routed: h.routed_to.clone(),
+            };
+            self.k8s_handle(ev);
+            return;
+        };
         self.commands[run].remaining -= 1;
         if self.commands[run].remaining == 0 {
             let cr = &self.commands[run];
@@ -639,6 +705,97 @@ impl Sim {
     }
 
     // ------------------------------------------------------------------ faults
+
+    fn probe(&self) -> Probe {
+        Probe {
+            at: self.now(),
+            applied: self.nodes.iter().map(|n| n.applied()).collect(),
+            committed: self.nodes.iter().map(|n| n.commit_index()).collect(),
+            roles: self
+                .nodes
+                .iter()
+                .map(|n| n.role().map(|r| (r, n.term())))
+                .collect(),
+        }
+    }
+
+    // ------------------------------------------------------------------ kubernetes
+
+    fn start_kubernetes(&mut self, spec: K8sSpec) {
+        let mut rng = SimRng::fork(self.seed, Stream::Kubernetes);
+        let all = self.scenario.node_ids();
+        for a in 0..spec.masters() {
+            let local = NodeId(a + 1);
+            let (main, watch) = match spec.etcd_servers {
+                EtcdServers::Local => (vec![local], local),
+                // One clientv3 client over every member; the watch stream lands on one of them.
+                EtcdServers::All => (
+                    all.clone(),
+                    all[rng.between(0, all.len() as u64 - 1) as usize],
+                ),
+            };
+            let c = self.new_client(main, false);
+            let w = self.new_client(vec![watch], false);
+            self.api_clients.push((c, w));
+        }
+        let n = &self.scenario.network;
+        let k = K8s::new(spec, rng, (n.client_latency_min, n.client_latency_max));
+        self.k8s = Some(k);
+        self.with_k8s(|k, cx| k.start(cx));
+    }
+
+    fn k8s_handle(&mut self, e: K8sEvent) {
+        self.with_k8s(|k, cx| k.handle(e, cx));
+    }
+
+    fn with_k8s(&mut self, f: impl FnOnce(&mut K8s, &mut K8sCx)) {
+        let now = self.now();
+        let mut out = std::mem::take(&mut self.kfx);
+        {
+            let k = self.k8s.as_mut().expect("kubernetes layer is on");
+            let mut cx = K8sCx { now, out: &mut out };
+            f(k, &mut cx);
+        }
+        for o in out.drain(..) {
+            self.k8s_out(o);
+        }
+        self.kfx = out;
+    }
+
+    fn k8s_out(&mut self, o: K8sOut) {
+        let now = self.now();
+        match o {
+            K8sOut::At(at, e) => self.queue.schedule(at, Event::K8s(e)),
+            K8sOut::Trace(e) => self.trace.push(now, e),
+            K8sOut::Etcd {
+                apiserver,
+                via_cache,
+                token,
+                op: kind,
+                deadline,
+            } => {
+                let (main, watch) = self.api_clients[apiserver];
+                let client = if via_cache { watch } else { main };
+                let op = OpId(self.history.len() as u64);
+                self.history.push(HistoryOp {
+                    op,
+                    client,
+                    command: None,
+                    actor: format!("apiserver-{}", apiserver + 1),
+                    kind: kind.clone(),
+                    endpoints: self.clients[&client].endpoints().to_vec(),
+                    invoked: now,
+                    completed: None,
+                    outcome: Outcome::Pending,
+                    routed_to: vec![],
+                    reply: None,
+                });
+                self.op_command.push(None);
+                self.op_owner.insert(op, (apiserver, token));
+                self.with_client(client, |c, now, fx| c.start(op, kind, deadline, now, fx));
+            }
+        }
+    }
 
     /// The member a fault's target names right now (lowest id holding the role), if any.
     fn resolve(&self, t: Target) -> Option<NodeId> {
