@@ -1,9 +1,12 @@
 //! Kubernetes-level checks, evaluated on the trace (lease renewals, node conditions, leadership)
 //! and the once-a-second cluster probes.
 
+use crate::node::rpc::ServerOp;
 use crate::run::RunResult;
+use crate::sim::ids::RequestId;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Times of successful lease renewals of `node`.
 pub fn renewals(r: &RunResult, node: &str) -> Vec<SimTime> {
@@ -40,6 +43,37 @@ pub fn condition_changes(r: &RunResult, node: &str, ready: &str) -> Vec<SimTime>
         .collect()
 }
 
+/// When writes to `node`'s lease first took effect in etcd, whether or not the kubelet was told:
+/// a renewal that timed out at the kubelet can still commit, and the controller then sees it.
+pub fn lease_writes_effective(r: &RunResult, node: &str) -> Vec<SimTime> {
+    let key = crate::k8s::api::lease_key(node);
+    let ops: BTreeMap<RequestId, usize> = r
+        .trace
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::RequestSent { request, op, .. } => Some((request, op.0 as usize)),
+            _ => None,
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    r.trace
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::Applied {
+                request: Some(q),
+                effective: true,
+                ..
+            } if seen.insert(q) => {
+                let h = &r.history[*ops.get(&q)?];
+                matches!(&h.kind, ServerOp::Write { op } if op.key() == key).then_some(t.at)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each node went NotReady between `min` and `max` after the last renewal of its lease that
+/// took effect (acknowledged to the kubelet or not).
 pub fn node_not_ready(
     r: &RunResult,
     nodes: &[String],
@@ -51,7 +85,11 @@ pub fn node_not_ready(
         let Some(&unknown) = condition_changes(r, n, "Unknown").first() else {
             return (false, format!("{n} never went NotReady"));
         };
-        let Some(&last) = renewals(r, n).iter().rfind(|t| **t <= unknown) else {
+        let acked = renewals(r, n).into_iter().rfind(|t| *t <= unknown);
+        let effective = lease_writes_effective(r, n)
+            .into_iter()
+            .rfind(|t| *t <= unknown);
+        let Some(last) = acked.max(effective) else {
             return (
                 false,
                 format!("{n} went NotReady at {unknown} without ever renewing its lease"),
@@ -61,8 +99,13 @@ pub fn node_not_ready(
         if after < min || after > max {
             return (false, format!("{n}: NotReady at {unknown}, {after} after its last renewal at {last} (expected {min}..{max})"));
         }
+        let how = if effective > acked {
+            " (one its kubelet saw fail, committed anyway)"
+        } else {
+            ""
+        };
         parts.push(format!(
-            "{n}: last renewal {last}, NotReady at {unknown} (+{after})"
+            "{n}: last renewal {last}{how}, NotReady at {unknown} (+{after})"
         ));
     }
     (true, parts.join("; "))
@@ -201,4 +244,62 @@ pub fn kcm_leader(r: &RunResult, master: u64, at: SimTime) -> (bool, String) {
         ),
         None => (false, format!("no kube-controller-manager led at {at}")),
     }
+}
+
+/// Across these kubelets some lease requests failed in the window, yet every one of them still
+/// renewed: degraded, not down.
+pub fn renewals_degraded(
+    r: &RunResult,
+    nodes: &[String],
+    from: SimTime,
+    until: SimTime,
+) -> (bool, String) {
+    let inside = |ts: Vec<SimTime>| ts.into_iter().filter(|t| *t > from && *t <= until).count();
+    let mut failed = 0;
+    let mut parts = Vec::new();
+    for n in nodes {
+        let (ok, bad) = (inside(renewals(r, n)), inside(renewal_failures(r, n)));
+        if ok == 0 {
+            return (
+                false,
+                format!("{n} renewed not once in the window ({bad} failed request(s))"),
+            );
+        }
+        failed += bad;
+        parts.push(format!("{n} {ok}/{bad}"));
+    }
+    (
+        failed > 0,
+        format!(
+            "{failed} failed request(s); ok/failed: {}",
+            parts.join(", ")
+        ),
+    )
+}
+
+pub fn kcm_leadership_lost(
+    r: &RunResult,
+    from: SimTime,
+    until: SimTime,
+    expected: bool,
+) -> (bool, String) {
+    let lost: Vec<String> = r
+        .trace
+        .iter()
+        .filter(|t| t.at >= from && t.at <= until)
+        .filter_map(|t| match t.event {
+            TraceEvent::KcmLeadership {
+                kcm,
+                acquired: false,
+                ..
+            } => Some(format!("master-{kcm} at {}", t.at)),
+            _ => None,
+        })
+        .collect();
+    let detail = if lost.is_empty() {
+        "no controller-manager lost leadership".to_string()
+    } else {
+        format!("lost: {}", lost.join(", "))
+    };
+    (lost.is_empty() != expected, detail)
 }

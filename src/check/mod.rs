@@ -77,6 +77,15 @@ pub fn evaluate(r: &RunResult, e: &Expect) -> Verdict {
         } => kubernetes::renewals_succeed(r, nodes, *from, *until, *max_gap),
         Check::QuorumKept { from, until } => kubernetes::quorum_kept(r, *from, *until),
         Check::KcmLeader { master, at } => kubernetes::kcm_leader(r, *master, *at),
+        Check::RenewalsDegraded { nodes, from, until } => {
+            kubernetes::renewals_degraded(r, nodes, *from, *until)
+        }
+        Check::KcmLeadershipLost {
+            from,
+            until,
+            expected,
+        } => kubernetes::kcm_leadership_lost(r, *from, *until, *expected),
+        Check::ClaimedLeaders { at, count } => claimed_leaders(r, *at, *count),
     };
     Verdict {
         check: e.check.clone(),
@@ -457,4 +466,30 @@ pub fn was_applied(r: &RunResult, op: OpId) -> bool {
 pub fn indefinite(h: &HistoryOp) -> bool {
     matches!(h.kind, ServerOp::Write { .. })
         && matches!(h.outcome, Outcome::Timeout | Outcome::Failed(_))
+}
+
+fn claimed_leaders(r: &RunResult, at: SimTime, count: u64) -> (bool, String) {
+    let mut last: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
+    for t in r.trace.iter().take_while(|t| t.at <= at) {
+        match t.event {
+            TraceEvent::RoleChanged {
+                node, role, term, ..
+            } => {
+                last.insert(node, (role, term));
+            }
+            TraceEvent::Crashed { node, .. } => {
+                last.remove(&node);
+            }
+            _ => {}
+        }
+    }
+    let leaders: Vec<String> = last
+        .iter()
+        .filter(|(_, (r, _))| *r == Role::Leader)
+        .map(|(n, (_, term))| format!("{n} (term {term})"))
+        .collect();
+    (
+        leaders.len() as u64 == count,
+        format!("at {at} leadership claimed by: {}", leaders.join(", ")),
+    )
 }

@@ -9,6 +9,21 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/k8s-local-etcd-follower-stall.toml"),
     ),
     (
+        "k8s-all-endpoints-follower-stall",
+        "sim-scenarios/k8s-all-endpoints-follower-stall.toml",
+        include_str!("../../sim-scenarios/k8s-all-endpoints-follower-stall.toml"),
+    ),
+    (
+        "k8s-local-etcd-leader-stall",
+        "sim-scenarios/k8s-local-etcd-leader-stall.toml",
+        include_str!("../../sim-scenarios/k8s-local-etcd-leader-stall.toml"),
+    ),
+    (
+        "k8s-lb-readyz-follower-stall",
+        "sim-scenarios/k8s-lb-readyz-follower-stall.toml",
+        include_str!("../../sim-scenarios/k8s-lb-readyz-follower-stall.toml"),
+    ),
+    (
         "etcd-follower-frozen",
         "sim-scenarios/etcd-follower-frozen.toml",
         include_str!("../../sim-scenarios/etcd-follower-frozen.toml"),

@@ -57,8 +57,8 @@ pub enum Check {
     NoLostAcknowledgedWrites,
     /// All members end with the same applied index and key-value contents.
     Converged,
-    /// Each node went Ready=Unknown, between `min` and `max` after its last successful lease
-    /// renewal before that.
+    /// Each node went Ready=Unknown, between `min` and `max` after the last renewal of its lease
+    /// that took effect in etcd (acknowledged to the kubelet or not).
     NodeNotReady {
         nodes: Vec<String>,
         min: SimDuration,
@@ -89,6 +89,22 @@ pub enum Check {
     QuorumKept { from: SimTime, until: SimTime },
     /// The controller-manager of this master held leadership at `at`.
     KcmLeader { master: u64, at: SimTime },
+    /// Across these kubelets some lease requests failed in the window, yet each of them still
+    /// renewed: degraded, not down.
+    RenewalsDegraded {
+        nodes: Vec<String>,
+        from: SimTime,
+        until: SimTime,
+    },
+    /// Whether any controller-manager lost its leadership in the window.
+    KcmLeadershipLost {
+        from: SimTime,
+        until: SimTime,
+        expected: bool,
+    },
+    /// How many etcd members believed they were leader at `at` (a member whose loop is blocked
+    /// keeps its last belief).
+    ClaimedLeaders { at: SimTime, count: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -259,7 +275,10 @@ pub(crate) fn validate(
                 max: max.get_ref().0,
             }
         }
-        CheckName::NodesReady | CheckName::RenewalsFail | CheckName::RenewalsSucceed => {
+        CheckName::NodesReady
+        | CheckName::RenewalsFail
+        | CheckName::RenewalsSucceed
+        | CheckName::RenewalsDegraded => {
             let nodes = k8s_names(v, e, cx, &name)?;
             let from = time(&e.from, "from")?;
             let until = time(&e.until, "until")?;
@@ -272,6 +291,7 @@ pub(crate) fn validate(
             match kind.get_ref() {
                 CheckName::NodesReady => Check::NodesReady { nodes, from, until },
                 CheckName::RenewalsFail => Check::RenewalsFail { nodes, from, until },
+                CheckName::RenewalsDegraded => Check::RenewalsDegraded { nodes, from, until },
                 _ => {
                     let gap = e
                         .max_gap
@@ -296,6 +316,35 @@ pub(crate) fn validate(
                 ));
             }
             Check::QuorumKept { from, until }
+        }
+        CheckName::KcmLeadershipLost => {
+            need(e.expected.is_some(), "expected")?;
+            if cx.k8s_nodes.is_empty() {
+                return Err(v.err_span(kind, format!("{name} needs a [kubernetes] table")));
+            }
+            let from = time(&e.from, "from")?;
+            let until = time(&e.until, "until")?;
+            Check::KcmLeadershipLost {
+                from,
+                until,
+                expected: e.expected.unwrap_or(false),
+            }
+        }
+        CheckName::ClaimedLeaders => {
+            let c = e
+                .count
+                .as_ref()
+                .ok_or_else(|| v.err_span(kind, format!("{name} needs `count`")))?;
+            if *c.get_ref() > n {
+                return Err(v.err_span(
+                    c,
+                    format!("count {} is more than the {n} members", c.get_ref()),
+                ));
+            }
+            Check::ClaimedLeaders {
+                at: time(&e.at, "at")?,
+                count: *c.get_ref(),
+            }
         }
         CheckName::KcmLeader => {
             let m = e
@@ -425,7 +474,7 @@ impl std::fmt::Display for Check {
             Check::Converged => write!(f, "all live members converge"),
             Check::NodeNotReady { nodes, min, max } => write!(
                 f,
-                "{} go NotReady {min}..{max} after their last successful lease renewal",
+                "{} go NotReady {min}..{max} after their last lease renewal that took effect",
                 nodes.join(", ")
             ),
             Check::NodesReady { nodes, from, until } => {
@@ -455,6 +504,23 @@ impl std::fmt::Display for Check {
                 f,
                 "kube-controller-manager on master-{master} leads at {at}"
             ),
+            Check::RenewalsDegraded { nodes, from, until } => write!(
+                f,
+                "{} see failed lease requests yet keep renewing from {from} to {until}",
+                nodes.join(", ")
+            ),
+            Check::KcmLeadershipLost {
+                from,
+                until,
+                expected,
+            } => write!(
+                f,
+                "a kube-controller-manager {} leadership from {from} to {until}",
+                if *expected { "loses" } else { "never loses" }
+            ),
+            Check::ClaimedLeaders { at, count } => {
+                write!(f, "{count} etcd member(s) claim leadership at {at}")
+            }
         }
     }
 }

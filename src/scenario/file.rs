@@ -187,6 +187,9 @@ pub enum CheckName {
     RenewalsSucceed,
     QuorumKept,
     KcmLeader,
+    RenewalsDegraded,
+    KcmLeadershipLost,
+    ClaimedLeaders,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +238,7 @@ pub struct FileExpect {
     pub after_last_renewal_max: Option<Dur>,
     pub max_gap: Option<Dur>,
     pub master: Option<Spanned<u64>>,
+    pub count: Option<Spanned<u64>>,
 }
 
 /// A fault's target as written: a node id, or a role resolved when the fault starts.
