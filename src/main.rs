@@ -27,6 +27,32 @@ enum Cmd {
     Run(RunArgs),
     /// List the built-in scenarios with one-line descriptions.
     List,
+    /// Run a scenario as written and with settings changed (--set), same seed, and show what
+    /// changed in the outcome.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// Scenario file (TOML) or built-in scenario name.
+    file: Option<String>,
+    /// The change to try: a dotted path into the scenario file and a value
+    /// (e.g. apiserver.etcd_servers=all); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set, required = true)]
+    sets: Vec<(String, String)>,
+    /// Seed (overrides the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE (e.g. apiserver.etcd_servers=all)"))?;
+    if k.trim().is_empty() {
+        return Err(format!("`{s}` has an empty key"));
+    }
+    Ok((k.trim().to_string(), v.trim().to_string()))
 }
 
 #[derive(clap::Args, Default)]
@@ -45,6 +71,10 @@ struct RunArgs {
     /// Show raft-rs's own log lines on stderr, stamped with simulated time and node.
     #[arg(long, value_enum)]
     log_level: Option<LogLevel>,
+    /// Override a scenario setting: a dotted path into the file and a value, e.g.
+    /// apiserver.etcd_servers=all, cluster.persist=async, fault.0.until=90s; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    sets: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -83,6 +113,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd.unwrap_or(Cmd::Run(RunArgs::default())) {
         Cmd::List => list(),
         Cmd::Run(a) => run_cmd(a),
+        Cmd::Diff(a) => diff_cmd(a),
     };
     match result {
         Ok(code) => code,
@@ -116,13 +147,13 @@ fn one_line(text: &str) -> String {
     }
 }
 
-fn load(arg: Option<&str>) -> Result<Scenario, BadInput> {
+fn load(arg: Option<&str>, sets: &[(String, String)]) -> Result<Scenario, BadInput> {
     let name = arg.unwrap_or(builtin::DEFAULT);
     let path = PathBuf::from(name);
     if path.exists() {
-        return Scenario::load(&path).map_err(|e| BadInput(e.into()));
+        return Scenario::load_with_overrides(&path, sets).map_err(|e| BadInput(e.into()));
     }
-    match builtin::load(name) {
+    match builtin::load_with_overrides(name, sets) {
         Some(r) => r.map_err(|e| BadInput(e.into())),
         None => {
             let names: Vec<&str> = builtin::BUILTIN.iter().map(|b| b.0).collect();
@@ -135,7 +166,7 @@ fn load(arg: Option<&str>) -> Result<Scenario, BadInput> {
 }
 
 fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
-    let scenario = load(a.file.as_deref())?;
+    let scenario = load(a.file.as_deref(), &a.sets)?;
     let opts = RunOptions {
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
@@ -177,4 +208,24 @@ fn write_trace(path: &PathBuf, r: &raftsim::RunResult) -> Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {
+    let base = load(a.file.as_deref(), &[])?;
+    let alt = load(a.file.as_deref(), &a.sets)?;
+    let opts = RunOptions {
+        seed: a.seed,
+        ..Default::default()
+    };
+    let (rb, ra) = (run(&base, &opts), run(&alt, &opts));
+    let change: Vec<String> = a
+        .sets
+        .iter()
+        .map(|(k, v)| format!("--set {k}={v}"))
+        .collect();
+    print!(
+        "{}",
+        raftsim::report::diff::render(&rb, &ra, &change.join(" "))
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -53,8 +53,16 @@ pub fn find(name: &str) -> Option<(&'static str, &'static str)> {
 
 /// Loads a built-in scenario by name.
 pub fn load(name: &str) -> Option<Result<super::Scenario, super::ScenarioError>> {
+    load_with_overrides(name, &[])
+}
+
+/// Loads a built-in scenario by name with `--set` overrides.
+pub fn load_with_overrides(
+    name: &str,
+    sets: &[(String, String)],
+) -> Option<Result<super::Scenario, super::ScenarioError>> {
     find(name).map(|(file, text)| {
-        super::Scenario::parse(text, file).map(|mut s| {
+        super::Scenario::parse_with_overrides(text, file, sets).map(|mut s| {
             s.source = Some(file.into());
             s
         })

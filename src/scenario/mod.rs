@@ -36,6 +36,9 @@ pub enum ScenarioError {
         column: usize,
         message: String,
     },
+    /// A `--set` override made the scenario invalid.
+    #[error("{file}: {message}")]
+    Override { file: String, message: String },
     #[error("{file}: {source}")]
     Io {
         file: String,
@@ -240,11 +243,19 @@ pub struct Scenario {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with_overrides(path, &[])
+    }
+
+    /// Reads a scenario file and applies `--set` overrides (see [`Scenario::parse_with_overrides`]).
+    pub fn load_with_overrides(
+        path: &Path,
+        sets: &[(String, String)],
+    ) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             file: path.display().to_string(),
             source,
         })?;
-        let mut s = Scenario::parse(&text, &path.display().to_string())?;
+        let mut s = Scenario::parse_with_overrides(&text, &path.display().to_string(), sets)?;
         s.source = Some(path.to_path_buf());
         Ok(s)
     }
@@ -257,6 +268,38 @@ impl Scenario {
             v.err_at(at, e.message().to_string())
         })?;
         v.scenario(root)
+    }
+
+    /// Parses scenario text with settings overridden, as `--set a.b.c=value` does: each key is a
+    /// dotted path into the file's tables (a number indexes an array of tables, e.g.
+    /// `fault.0.until`), and each value is TOML (`all`, `"all"`, `90s`, `5`, `true`; a bare word
+    /// is taken as a string). The file itself is validated first, so its own errors keep their
+    /// positions; errors caused by an override name the override.
+    pub fn parse_with_overrides(
+        text: &str,
+        file: &str,
+        sets: &[(String, String)],
+    ) -> Result<Scenario, ScenarioError> {
+        let original = Scenario::parse(text, file)?;
+        if sets.is_empty() {
+            return Ok(original);
+        }
+        let described: Vec<String> = sets.iter().map(|(k, v)| format!("--set {k}={v}")).collect();
+        let bad = |message: String| ScenarioError::Override {
+            file: file.to_string(),
+            message: format!("{}: {message}", described.join(" ")),
+        };
+        let mut root: toml::Table =
+            toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        for (key, value) in sets {
+            set_path(&mut root, key, parse_value(value))
+                .map_err(|m| bad(format!("--set {key}: {m}")))?;
+        }
+        let edited = toml::to_string(&root).map_err(|e| bad(e.to_string()))?;
+        Scenario::parse(&edited, file).map_err(|e| match e {
+            ScenarioError::Invalid { message, .. } => bad(message),
+            other => other,
+        })
     }
 
     pub fn node_ids(&self) -> Vec<NodeId> {
@@ -1061,5 +1104,107 @@ impl Positions for Validator<'_> {
         what: &str,
     ) -> Result<SimTime, ScenarioError> {
         self.time_in_run(d, end, what)
+    }
+}
+
+/// A `--set` value: TOML if it parses as one, otherwise a plain string.
+fn parse_value(v: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_string()))
+}
+
+/// Sets `a.b.c` (numbers index arrays) in a TOML table, creating missing tables.
+fn set_path(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err("empty segment in the key; write it like apiserver.etcd_servers".into());
+    }
+    let (last, path) = parts.split_last().expect("split of a non-empty key");
+    if last.parse::<usize>().is_ok() {
+        return Err("the key must end with a field name".into());
+    }
+    let mut cur = root;
+    let mut i = 0;
+    while i < path.len() {
+        let p = path[i];
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            toml::Value::Array(items) => {
+                let seg = path.get(i + 1).copied().unwrap_or("");
+                let idx: usize = seg
+                    .parse()
+                    .map_err(|_| format!("`{p}` is a list: follow it with an index, e.g. {p}.0"))?;
+                let len = items.len();
+                i += 1;
+                match items.get_mut(idx) {
+                    Some(toml::Value::Table(t)) => t,
+                    Some(_) => return Err(format!("`{p}.{idx}` is not a table")),
+                    None => {
+                        return Err(format!(
+                            "`{p}` has {len} entries; index {idx} is out of range"
+                        ))
+                    }
+                }
+            }
+            _ => return Err(format!("`{p}` is a value, not a table")),
+        };
+        i += 1;
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    const TEXT: &str = "name = \"x\"\ndescription = \"d\"\nduration = \"10s\"\n[[fault]]\nkind = \"pause\"\nnode = 1\nat = \"1s\"\n";
+
+    fn sets(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn sets_tables_arrays_and_bare_words() {
+        let s = Scenario::parse_with_overrides(
+            TEXT,
+            "x.toml",
+            &sets(&[
+                ("cluster.persist", "async"),
+                ("fault.0.until", "5s"),
+                ("seed", "9"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.cluster.persist, PersistMode::Async);
+        assert_eq!(s.faults[0].until, Some(SimTime(5_000_000)));
+        assert_eq!(s.seed, 9);
+    }
+
+    #[test]
+    fn bad_overrides_name_themselves() {
+        let e =
+            Scenario::parse_with_overrides(TEXT, "x.toml", &sets(&[("cluster.persist", "fast")]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("--set cluster.persist=fast") && e.contains("`sync`"),
+            "{e}"
+        );
+        let e = Scenario::parse_with_overrides(TEXT, "x.toml", &sets(&[("fault.3.until", "5s")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("index 3 is out of range"), "{e}");
+        let e = Scenario::parse_with_overrides(TEXT, "x.toml", &sets(&[("cluster.nodez", "3")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `nodez`"), "{e}");
     }
 }
