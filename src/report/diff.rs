@@ -90,11 +90,7 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
     s.push('\n');
     if let Some(k) = &base.scenario.kubernetes {
         s.push_str("nodes that went NotReady\n");
-        let _ = writeln!(
-            s,
-            "  {:<10} {:<40} {}",
-            "NODE", "BASELINE", "COUNTERFACTUAL"
-        );
+        let _ = writeln!(s, "  {:<10} {:<40} COUNTERFACTUAL", "NODE", "BASELINE");
         for n in k.node_names() {
             let (a, b) = (
                 intervals_text(&not_ready_intervals(base, &n)),
