@@ -1107,12 +1107,16 @@ impl Positions for Validator<'_> {
     }
 }
 
-/// A `--set` value: TOML if it parses as one, otherwise a plain string.
+/// A `--set` value: TOML if it parses as one, otherwise a plain string. The format has no
+/// floating-point fields, so `1.31` stays the string `"1.31"` (a version).
 fn parse_value(v: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("v = {v}"))
+    match toml::from_str::<toml::Table>(&format!("v = {v}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(v.to_string()))
+    {
+        Some(toml::Value::Float(_)) | None => toml::Value::String(v.to_string()),
+        Some(x) => x,
+    }
 }
 
 /// Sets `a.b.c` (numbers index arrays) in a TOML table, creating missing tables.
