@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use raftsim::node::Bug;
 use raftsim::scenario::builtin;
 use raftsim::{run, RunOptions, Scenario};
 use std::io::Write;
@@ -75,6 +76,13 @@ struct RunArgs {
     /// apiserver.etcd_servers=all, cluster.persist=async, fault.0.until=90s; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
     sets: Vec<(String, String)>,
+    /// Run with a deliberately wrong driver behaviour from the bug zoo (see `raftsim explore --list-bugs`).
+    #[arg(long, value_parser = parse_bug)]
+    bug: Option<Bug>,
+}
+
+fn parse_bug(s: &str) -> Result<Bug, String> {
+    Bug::parse(s)
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -168,6 +176,7 @@ fn load(arg: Option<&str>, sets: &[(String, String)]) -> Result<Scenario, BadInp
 fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     let scenario = load(a.file.as_deref(), &a.sets)?;
     let opts = RunOptions {
+        bug: a.bug,
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
     };
@@ -185,6 +194,22 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     let _ = printed; // a closed pipe is not an error of the simulation
     if r.passed() {
         return Ok(ExitCode::SUCCESS);
+    }
+    for v in &r.violations {
+        let nodes: Vec<String> = v.nodes.iter().map(|n| n.to_string()).collect();
+        eprintln!(
+            "oracle {} failed at {} (nodes: {}; seed {}; replay: {}):\n{}",
+            v.oracle,
+            v.at,
+            if nodes.is_empty() {
+                "-".into()
+            } else {
+                nodes.join(", ")
+            },
+            r.seed,
+            r.replay_command(),
+            v.detail.trim_end()
+        );
     }
     for v in r.failed_verdicts() {
         eprintln!(

@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Sends raft-rs's own log lines to stderr at this level or above.
     pub log_level: Option<slog::Level>,
+    /// Runs with a deliberately wrong driver behaviour from the bug zoo.
+    pub bug: Option<crate::node::Bug>,
 }
 
 /// A member at the end of the run.
@@ -58,11 +60,16 @@ pub struct RunResult {
     pub kubelets: Vec<(String, u64)>,
     pub first_applied: BTreeMap<OpId, (u64, SimTime)>,
     pub verdicts: Vec<Verdict>,
+    /// What the always-on oracles found (Raft safety, Ready contract, linearizability,
+    /// durability); empty for a correct run.
+    pub violations: Vec<crate::check::OracleViolation>,
+    /// The bug-zoo entry the run used, if any.
+    pub bug: Option<crate::node::Bug>,
 }
 
 impl RunResult {
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.passed)
+        self.verdicts.iter().all(|v| v.passed) && self.violations.is_empty()
     }
 
     pub fn failed_verdicts(&self) -> impl Iterator<Item = &Verdict> {
@@ -93,16 +100,21 @@ impl RunResult {
             .source
             .as_ref()
             .map_or_else(|| self.scenario.name.clone(), |p| p.display().to_string());
-        format!("raftsim run {file} --seed {}", self.seed)
+        let bug = self
+            .bug
+            .map_or(String::new(), |b| format!(" --bug {}", b.name()));
+        format!("raftsim run {file} --seed {}{bug}", self.seed)
     }
 }
 
 /// Runs a scenario to its end and evaluates its expectations.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     let seed = opts.seed.unwrap_or(scenario.seed);
-    let mut sim = Sim::new(scenario.clone(), seed, opts.log_level);
+    let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
     sim.run_to_end();
-    finish(sim)
+    let mut r = finish(sim);
+    r.bug = opts.bug;
+    r
 }
 
 fn applied_requests(trace: &[TraceRecord], node: NodeId) -> Vec<RequestId> {
@@ -162,6 +174,8 @@ fn finish(sim: Sim) -> RunResult {
         trace: sim.trace.records,
         nodes,
         verdicts: vec![],
+        violations: vec![],
+        bug: None,
         scenario: sim.scenario,
     };
     r.sim_end = SimTime::ZERO + r.scenario.duration;
@@ -171,5 +185,6 @@ fn finish(sim: Sim) -> RunResult {
         .iter()
         .map(|e| check::evaluate(&r, e))
         .collect();
+    r.violations = check::oracle_violations(&r);
     r
 }

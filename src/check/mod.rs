@@ -1,7 +1,10 @@
 //! Checkers: the scenario's stated expectations and the always-on durability and convergence
 //! checks, evaluated on a finished run's record (trace, history, final member states).
 
+pub mod history;
 pub mod kubernetes;
+pub mod linearizability;
+pub mod safety;
 
 use crate::client::{HistoryOp, Outcome};
 use crate::node::kv::KvResult;
@@ -11,7 +14,7 @@ use crate::run::{NodeSummary, RunResult};
 use crate::scenario::expect::{Check, Expect, ExpectedOutcome};
 use crate::scenario::file::RoleName;
 use crate::sim::ids::{NodeId, OpId, RequestId};
-use crate::sim::time::SimTime;
+use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{Role, TraceEvent};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -492,4 +495,68 @@ fn claimed_leaders(r: &RunResult, at: SimTime, count: u64) -> (bool, String) {
         leaders.len() as u64 == count,
         format!("at {at} leadership claimed by: {}", leaders.join(", ")),
     )
+}
+
+/// A broken invariant found by an always-on oracle.
+#[derive(Clone, Debug, Serialize)]
+pub struct OracleViolation {
+    pub oracle: String,
+    pub at: SimTime,
+    pub nodes: Vec<NodeId>,
+    pub detail: String,
+}
+
+/// Every oracle's findings for a finished run: the online ones recorded in the trace (Raft
+/// safety, Ready contract), then linearizability of the client history, then durability of
+/// acknowledged writes (only when every fault healed at least 10 s before the end).
+pub fn oracle_violations(r: &RunResult) -> Vec<OracleViolation> {
+    let mut out: Vec<OracleViolation> = r
+        .trace
+        .iter()
+        .filter_map(|t| match &t.event {
+            TraceEvent::Violation {
+                oracle,
+                nodes,
+                detail,
+            } => Some(OracleViolation {
+                oracle: oracle.clone(),
+                at: t.at,
+                nodes: nodes.clone(),
+                detail: detail.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let h = history::of_run(&r.history);
+    if let Err(v) = linearizability::check(&h.ops) {
+        let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
+        out.push(OracleViolation {
+            oracle: "linearizability".into(),
+            at: SimTime(at),
+            nodes: vec![],
+            detail: v.to_string(),
+        });
+    }
+    if faults_healed(r) {
+        let (ok, detail) = no_lost_writes(r);
+        if !ok {
+            out.push(OracleViolation {
+                oracle: "durability".into(),
+                at: r.sim_end,
+                nodes: vec![],
+                detail,
+            });
+        }
+    }
+    out
+}
+
+/// Whether every fault ended at least 10 s before the run did (so members could converge).
+pub fn faults_healed(r: &RunResult) -> bool {
+    let settle = SimDuration::from_secs(10);
+    r.scenario
+        .faults
+        .iter()
+        .all(|f| f.until.is_some_and(|u| u + settle <= r.sim_end))
+        && r.nodes.iter().all(|n| n.status == NodeStatus::Running)
 }

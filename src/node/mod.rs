@@ -29,6 +29,7 @@
 //! Invariants (asserted): only committed entries are applied, in index order, each once per
 //! incarnation; held messages never leave before their write is durable; applied <= committed.
 
+pub mod bugs;
 pub mod kv;
 pub mod rpc;
 
@@ -36,7 +37,8 @@ use crate::disk::{ApplyBatch, Completion, Disk, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, NodeId, RequestId};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{msg_kind, DropReason, Role, Trace, TraceEvent};
-use kv::{KvResult, KvStore, Proposal};
+pub use bugs::Bug;
+use kv::{KvOp, KvResult, KvStore, Proposal};
 use raft::eraftpb::{ConfState, Entry, Message};
 use raft::storage::MemStorage;
 use raft::{RawNode, ReadOnlyOption};
@@ -73,6 +75,8 @@ pub struct NodeConfig {
     pub read_index_retry: SimDuration,
     /// Messages and requests a paused member's socket buffers hold before dropping.
     pub inbox_limit: usize,
+    /// A deliberately wrong driver behaviour, to prove the oracles can fail (off by default).
+    pub bug: Option<Bug>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -170,6 +174,12 @@ pub struct Node {
     /// Disk operations due at the current instant, completed inline by `drive` (a zero-latency
     /// disk costs no event).
     due_now: VecDeque<IoClass>,
+    /// Highest Ready number whose write is durable (held messages up to it may leave).
+    durable_ready: u64,
+    /// Entries the `apply-uncommitted` bug already applied.
+    bug_applied_upto: u64,
+    /// What this member had applied when it crashed: (index, term).
+    applied_before_crash: Option<(u64, u64)>,
 }
 
 impl Node {
@@ -201,6 +211,9 @@ impl Node {
             logger,
             last_role: None,
             due_now: VecDeque::new(),
+            durable_ready: 0,
+            bug_applied_upto: 0,
+            applied_before_crash: None,
         };
         n.boot();
         n
@@ -243,6 +256,8 @@ impl Node {
         self.kv = KvStore::default();
         self.applied = 0;
         self.apply_queued = 0;
+        self.durable_ready = 0;
+        self.bug_applied_upto = 0;
         self.status = NodeStatus::Running;
         self.incarnation += 1;
         self.published = Published::default();
@@ -413,6 +428,10 @@ impl Node {
         if self.status == NodeStatus::Crashed {
             return;
         }
+        if self.applied > 0 {
+            let term = self.log_term(self.applied).unwrap_or(0);
+            self.applied_before_crash = Some((self.applied, term));
+        }
         let lost = self.disk.crash();
         let held: usize = lost.iter().map(|w| w.held_msgs.len()).sum();
         for w in &lost {
@@ -461,6 +480,9 @@ impl Node {
             return;
         }
         self.election_timeout_ticks = election_timeout_ticks;
+        if !self.durable_state_sound(out) {
+            return; // raft-rs would panic on this state; the member stays down
+        }
         self.boot();
         out.trace.push(
             out.now,
@@ -472,6 +494,55 @@ impl Node {
             },
         );
         self.drive(out);
+    }
+
+    /// Ready-contract checks on what the disk kept, before raft-rs reads it back.
+    fn durable_state_sound(&mut self, out: &mut Out) -> bool {
+        let d = &self.disk.durable;
+        let (commit, last) = (d.hard_state.commit, d.last_index());
+        let last_term = d.entries.last().map_or(0, |e| e.term);
+        let mut ok = true;
+        if commit > last {
+            self.violation(out, "ready-contract", format!(
+                "hard state and entries were not persisted atomically: durable commit {commit} is beyond the durable log's end {last}"
+            ));
+            ok = false;
+        }
+        if d.hard_state.term < last_term {
+            self.violation(out, "ready-contract", format!(
+                "durable term {} is older than the last durable entry's term {last_term}: the hard state was not persisted with its entries",
+                d.hard_state.term
+            ));
+        }
+        if let Some((index, term)) = self.applied_before_crash {
+            let kept = d.entries.get(index as usize - 1).map(|e| e.term);
+            if kept != Some(term) {
+                self.violation(out, "ready-contract", format!(
+                    "entry {index} (term {term}) was applied before the crash but the disk kept {kept:?}"
+                ));
+            }
+        }
+        ok
+    }
+
+    fn violation(&self, out: &mut Out, oracle: &str, detail: String) {
+        out.trace.push(
+            out.now,
+            TraceEvent::Violation {
+                oracle: oracle.to_string(),
+                nodes: vec![self.id],
+                detail,
+            },
+        );
+    }
+
+    /// The term of the entry at `index` in this member's log.
+    pub fn log_term(&self, index: u64) -> Option<u64> {
+        let raw = self.raw.as_ref()?;
+        if index == 0 || index > raw.raft.raft_log.last_index() {
+            return None;
+        }
+        raw.raft.raft_log.term(index).ok()
     }
 
     // ------------------------------------------------------------------ client requests
@@ -500,18 +571,14 @@ impl Node {
                 let info = self.status_info();
                 self.reply(req.client, req.request, Ok(ReplyBody::Status(info)), out);
             }
-            ServerOp::Get {
-                key,
-                serializable: true,
-            } => {
+            ServerOp::Get { key, serializable }
+                if serializable || self.cfg.bug == Some(Bug::LocalLinearizableRead) =>
+            {
                 let result = self.kv.get(&key);
                 let body = self.kv_body(result);
                 self.reply(req.client, req.request, Ok(body), out);
             }
-            ServerOp::Get {
-                key,
-                serializable: false,
-            } => {
+            ServerOp::Get { key, .. } => {
                 self.reads.insert(
                     req.request,
                     PendingRead {
@@ -528,6 +595,7 @@ impl Node {
                 self.set_server_timeout(req.request, out);
             }
             ServerOp::Write { op } => {
+                let op_for_bug = op.clone();
                 self.waits.insert(req.request, req.client);
                 let data = Proposal {
                     request: req.request,
@@ -537,6 +605,24 @@ impl Node {
                 // A dropped proposal (no leader, transfer in progress) is answered by the
                 // server timeout, as in etcd.
                 let _ = self.raw().propose(vec![], data);
+                if self.cfg.bug == Some(Bug::AckBeforeCommit) && self.role() == Some(Role::Leader) {
+                    self.waits.remove(&req.request);
+                    let rev = self.kv.revision() + 1;
+                    let result = match &op_for_bug {
+                        KvOp::Put { .. } => KvResult::Put { revision: rev },
+                        KvOp::Delete { .. } => KvResult::Delete {
+                            revision: rev,
+                            deleted: 1,
+                        },
+                        KvOp::Txn { .. } => KvResult::Txn {
+                            revision: rev,
+                            succeeded: true,
+                        },
+                    };
+                    let body = self.kv_body(result);
+                    self.reply(req.client, req.request, Ok(body), out);
+                    return;
+                }
                 self.set_server_timeout(req.request, out);
             }
         }
@@ -625,6 +711,9 @@ impl Node {
     }
 
     fn read_retry(&mut self, request: RequestId, out: &mut Out) {
+        if self.cfg.bug == Some(Bug::NoReadindexRetry) {
+            return;
+        }
         let Some(p) = self.reads.get(&request) else {
             return;
         };
@@ -690,6 +779,9 @@ impl Node {
             }
         }
         self.raw().advance_append_async(rd);
+        if self.cfg.bug == Some(Bug::ApplyUncommitted) {
+            self.apply_on_append(&entries, out);
+        }
 
         let write = WalWrite {
             ready: number,
@@ -708,16 +800,54 @@ impl Node {
         self.serve_reads(out);
     }
 
+    /// Sends the messages of Ready `ready` that had to wait for its persistence; the
+    /// Ready-contract oracle checks that it is durable.
+    fn send_held(&mut self, ready: u64, msgs: Vec<Message>, out: &mut Out) {
+        if !msgs.is_empty() && ready > self.durable_ready {
+            self.violation(out, "ready-contract", format!(
+                "{} message(s) of Ready {ready} that must wait for persistence left before it was durable (durable up to Ready {})",
+                msgs.len(),
+                self.durable_ready
+            ));
+        }
+        for m in msgs {
+            out.effects.push(Effect::Send(m));
+        }
+    }
+
     /// Starts the WAL write for one Ready, or completes it at once when it needs no I/O and
     /// nothing is queued ahead of it.
-    fn persist(&mut self, w: WalWrite, out: &mut Out) {
+    fn persist(&mut self, mut w: WalWrite, out: &mut Out) {
+        if self.cfg.bug == Some(Bug::SendBeforePersist) {
+            let held = std::mem::take(&mut w.held_msgs);
+            self.send_held(w.ready, held, out);
+        }
         if !w.fsync && self.disk.wal_pending() == 0 {
             self.raw().on_persist_ready(w.ready);
-            for m in w.held_msgs {
-                out.effects.push(Effect::Send(m));
-            }
+            self.durable_ready = self.durable_ready.max(w.ready);
+            self.send_held(w.ready, std::mem::take(&mut w.held_msgs), out);
             return;
         }
+        if self.cfg.bug == Some(Bug::LoseHardstate) {
+            w.hard_state = None;
+        }
+        if self.cfg.bug == Some(Bug::NonAtomicPersist)
+            && w.fsync
+            && w.hard_state.is_some()
+            && !w.entries.is_empty()
+        {
+            let hs_only = WalWrite {
+                ready: 0,
+                hard_state: w.hard_state.take(),
+                fsync: true,
+                ..Default::default()
+            };
+            self.submit_wal(hs_only, out);
+        }
+        self.submit_wal(w, out);
+    }
+
+    fn submit_wal(&mut self, w: WalWrite, out: &mut Out) {
         out.trace.push(
             out.now,
             TraceEvent::WalSubmitted {
@@ -798,9 +928,8 @@ impl Node {
                     },
                 );
                 self.raw().on_persist_ready(w.ready);
-                for m in w.held_msgs {
-                    out.effects.push(Effect::Send(m));
-                }
+                self.durable_ready = self.durable_ready.max(w.ready);
+                self.send_held(w.ready, w.held_msgs, out);
             }
             Completion::Wal(Err(e)) => {
                 out.trace.push(
@@ -828,12 +957,36 @@ impl Node {
         }
     }
 
+    /// The `apply-uncommitted` bug: apply entries the moment they are appended.
+    fn apply_on_append(&mut self, entries: &[Entry], out: &mut Out) {
+        let from = self.bug_applied_upto;
+        for e in entries.iter().filter(|e| e.index > from) {
+            self.bug_applied_upto = e.index;
+            if e.index > self.commit_index() {
+                self.violation(
+                    out,
+                    "ready-contract",
+                    format!(
+                        "entry {} (term {}) applied before it was committed (commit {})",
+                        e.index,
+                        e.term,
+                        self.commit_index()
+                    ),
+                );
+            }
+            if !e.data.is_empty() {
+                let p = Proposal::decode(&e.data);
+                self.kv.apply(&p.op);
+            }
+        }
+    }
+
     fn apply(&mut self, batch: ApplyBatch, out: &mut Out) {
         for e in &batch.entries {
             assert_eq!(e.index, self.applied + 1, "{}: apply out of order", self.id);
             self.applied = e.index;
-            if e.data.is_empty() {
-                continue; // a new leader's empty entry
+            if e.data.is_empty() || e.index <= self.bug_applied_upto {
+                continue; // a new leader's empty entry, or applied early by the bug
             }
             let p = Proposal::decode(&e.data);
             let result = self.kv.apply(&p.op);

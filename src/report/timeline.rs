@@ -64,6 +64,23 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(s, "     why: {w}");
         }
     }
+    if r.violations.is_empty() {
+        s.push_str("oracles: raft safety, Ready contract, linearizability");
+        s.push_str(if crate::check::faults_healed(r) {
+            ", durability: no violation\n"
+        } else {
+            ": no violation (durability not checked: faults did not all heal)\n"
+        });
+    }
+    for v in &r.violations {
+        let _ = writeln!(
+            s,
+            "VIOLATION [{}] at {}: {}",
+            v.oracle,
+            v.at,
+            v.detail.trim_end()
+        );
+    }
     s.push('\n');
     s.push_str(&summary_line(r));
     s.push('\n');
@@ -74,14 +91,16 @@ pub fn render(r: &RunResult) -> String {
 pub fn summary_line(r: &RunResult) -> String {
     let passed = r.verdicts.iter().filter(|v| v.passed).count();
     format!(
-        "summary: scenario={} seed={} trace={} events={} simulated={} expectations={}/{} {}",
+        "summary: scenario={} seed={}{} trace={} events={} simulated={} expectations={}/{} violations={} {}",
         r.scenario.name,
         r.seed,
+        r.bug.map_or(String::new(), |b| format!(" bug={}", b.name())),
         r.trace_hash,
         r.events_handled,
         r.sim_end,
         passed,
         r.verdicts.len(),
+        r.violations.len(),
         if r.passed() { "PASS" } else { "FAIL" }
     )
 }

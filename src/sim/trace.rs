@@ -210,6 +210,12 @@ pub enum TraceEvent {
         client: ClientId,
         request: RequestId,
     },
+    /// An oracle found a broken invariant.
+    Violation {
+        oracle: String,
+        nodes: Vec<NodeId>,
+        detail: String,
+    },
     // ---- kubernetes ----
     LeaseRenewed {
         node: String,

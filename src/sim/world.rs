@@ -12,6 +12,7 @@ use super::rng::{SimRng, Stream};
 use super::time::{SimDuration, SimTime};
 use super::trace::Role;
 use super::trace::{msg_kind, DropReason, Trace, TraceEvent};
+use crate::check::safety::SafetyOracle;
 use crate::client::command::Command;
 use crate::client::{Client, ClientEffect, HistoryOp, Outcome};
 use crate::disk::Disk;
@@ -20,7 +21,7 @@ use crate::k8s::{EtcdServers, K8s, K8sSpec};
 use crate::net::{Network, Route};
 use crate::node::kv::KvResult;
 use crate::node::rpc::{Reply, ReplyBody, ServerOp, ServerRequest};
-use crate::node::{Effect, Node, NodeConfig, NodeStatus, NodeTimer, Out};
+use crate::node::{Bug, Effect, Node, NodeConfig, NodeStatus, NodeTimer, Out, ReadOnly};
 use crate::report;
 use crate::scenario::{FaultKind, Scenario, Target};
 use raft::eraftpb::Message;
@@ -110,11 +111,19 @@ pub struct Sim {
     api_clients: Vec<(ClientId, ClientId)>,
     op_owner: BTreeMap<OpId, (usize, u64)>,
     kfx: Vec<K8sOut>,
+    safety: SafetyOracle,
+    bug: Option<Bug>,
 }
 
 impl Sim {
-    pub fn new(scenario: Scenario, seed: u64, log_level: Option<slog::Level>) -> Sim {
+    pub fn new(
+        scenario: Scenario,
+        seed: u64,
+        log_level: Option<slog::Level>,
+        bug: Option<Bug>,
+    ) -> Sim {
         let c = &scenario.cluster;
+        let lease_drift = bug == Some(Bug::LeaseReadDrift);
         let tick_interval = c.heartbeat_interval;
         let election_ticks = (c.election_timeout.as_micros() / tick_interval.as_micros()) as usize;
         let cfg = NodeConfig {
@@ -122,11 +131,16 @@ impl Sim {
             heartbeat_ticks: 1,
             election_ticks,
             pre_vote: c.pre_vote,
-            check_quorum: c.check_quorum,
-            read_only: c.read_only,
+            check_quorum: c.check_quorum || lease_drift,
+            read_only: if lease_drift {
+                ReadOnly::LeaseBased
+            } else {
+                c.read_only
+            },
             server_request_timeout: c.request_timeout,
             read_index_retry: SimDuration::from_millis(500),
             inbox_limit: 10_000,
+            bug,
         };
         let log_clock = LogClock::default();
         let root = super::log::logger(&log_clock, log_level);
@@ -183,6 +197,8 @@ impl Sim {
             api_clients: Vec::new(),
             op_owner: BTreeMap::new(),
             kfx: Vec::new(),
+            safety: SafetyOracle::default(),
+            bug,
             scenario,
         };
         sim.schedule_start();
@@ -258,6 +274,17 @@ impl Sim {
             self.node_effect(id, e);
         }
         self.fx = fx;
+        let now = self.now();
+        for (nodes, detail) in self.safety.observe(&self.nodes) {
+            self.trace.push(
+                now,
+                TraceEvent::Violation {
+                    oracle: "raft-safety".into(),
+                    nodes,
+                    detail,
+                },
+            );
+        }
         self.scan_applied();
     }
 
@@ -267,6 +294,24 @@ impl Sim {
         while self.scanned < self.trace.records.len() {
             let rec = &self.trace.records[self.scanned];
             self.scanned += 1;
+            if let TraceEvent::Applied {
+                node, index, term, ..
+            } = rec.event
+            {
+                if let Some((nodes, detail)) = self.safety.applied(node, index, term) {
+                    let at = rec.at;
+                    self.trace.push(
+                        at,
+                        TraceEvent::Violation {
+                            oracle: "raft-safety".into(),
+                            nodes,
+                            detail,
+                        },
+                    );
+                    continue;
+                }
+            }
+            let rec = &self.trace.records[self.scanned - 1];
             let TraceEvent::Applied {
                 node,
                 index,
@@ -333,7 +378,13 @@ impl Sim {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Tick(id) => {
-                let at = self.now() + self.tick_interval;
+                // The lease-read-drift bug: etcd-1's clock runs at a third of the others' rate.
+                let drift = if self.bug == Some(Bug::LeaseReadDrift) && id == NodeId(1) {
+                    3
+                } else {
+                    1
+                };
+                let at = self.now() + self.tick_interval * drift;
                 self.queue.schedule(at, Event::Tick(id));
                 self.with_node(id, |n, o| n.tick(o));
             }

@@ -1,0 +1,331 @@
+//! Client histories as data: taken from a run, or read from / written to a JSON-lines file
+//! (`raftsim check-history FILE`, `raftsim run --history FILE`). One operation per line:
+//!
+//! ```json
+//! {"client":1,"key":"k","op":"put","value":"v","invoke_us":0,"complete_us":900,"outcome":"ok","revision":7}
+//! {"client":2,"key":"k","op":"get","invoke_us":50,"complete_us":800,"outcome":"ok","found":true,"value":"v","mod_revision":7}
+//! {"client":3,"key":"k","op":"txn","if_mod_rev":7,"then_put":"w","invoke_us":60,"outcome":"timeout"}
+//! {"client":1,"key":"k","op":"del","invoke_us":1000,"complete_us":1500,"outcome":"ok","deleted":true}
+//! ```
+//!
+//! `outcome` is `ok`, `timeout` or `error`; `complete_us` is required for `ok`. A txn compares
+//! `if_value` or `if_mod_rev` (0: absent) and reports `succeeded` and `revision`. A get may say
+//! `"serializable":true`: such reads are checked as stale reads, not for linearizability.
+
+use super::linearizability::{LinKind, LinOp, LinResult};
+use crate::client::{HistoryOp, Outcome};
+use crate::node::kv::{Compare, KvOp, KvResult};
+use crate::node::rpc::{ReplyBody, ServerOp};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryLine {
+    pub client: u64,
+    pub key: String,
+    pub op: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_mod_rev: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then_put: Option<String>,
+    pub invoke_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_us: Option<u64>,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mod_revision: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub serializable: bool,
+}
+
+/// A bad history line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct HistoryError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed history: the linearizable part and the serializable reads.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub ops: Vec<LinOp>,
+    pub serializable_reads: Vec<LinOp>,
+}
+
+/// Parses JSON-lines history text.
+pub fn parse(text: &str, file: &str) -> Result<History, HistoryError> {
+    let mut h = History::default();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let err = |message: String| HistoryError {
+            file: file.to_string(),
+            line: i + 1,
+            message,
+        };
+        let l: HistoryLine =
+            serde_json::from_str(raw).map_err(|e| err(format!("column {}: {e}", e.column())))?;
+        let serializable = l.serializable;
+        if let Some(op) = to_op(l).map_err(err)? {
+            if serializable {
+                h.serializable_reads.push(op);
+            } else {
+                h.ops.push(op);
+            }
+        }
+    }
+    Ok(h)
+}
+
+fn need<T: Clone>(v: &Option<T>, what: &str, op: &str) -> Result<T, String> {
+    v.clone()
+        .ok_or_else(|| format!("`{op}` with outcome ok needs `{what}`"))
+}
+
+/// One line to an operation; `None` for a read that failed (it tells nothing).
+fn to_op(l: HistoryLine) -> Result<Option<LinOp>, String> {
+    let known = match l.outcome.as_str() {
+        "ok" => true,
+        "timeout" | "error" => false,
+        o => return Err(format!("unknown outcome `{o}`: allowed ok, timeout, error")),
+    };
+    if known && l.complete_us.is_none() {
+        return Err("outcome ok needs complete_us".into());
+    }
+    if let Some(c) = l.complete_us {
+        if c < l.invoke_us {
+            return Err(format!(
+                "complete_us {c} is before invoke_us {}",
+                l.invoke_us
+            ));
+        }
+    }
+    let op = l.op.as_str();
+    let (kind, result) = match op {
+        "put" => {
+            let r = if known {
+                Some(LinResult::Put {
+                    revision: need(&l.revision, "revision", op)?,
+                })
+            } else {
+                None
+            };
+            (
+                LinKind::Put {
+                    value: need(&l.value, "value", op)
+                        .map_err(|_| "`put` needs `value`".to_string())?,
+                },
+                r,
+            )
+        }
+        "get" => {
+            if !known {
+                return Ok(None);
+            }
+            let found = need(&l.found, "found", op)?;
+            let value = if found {
+                Some(need(&l.value, "value", op)?)
+            } else {
+                None
+            };
+            let mod_revision = if found {
+                need(&l.mod_revision, "mod_revision", op)?
+            } else {
+                0
+            };
+            (
+                LinKind::Get,
+                Some(LinResult::Get {
+                    value,
+                    mod_revision,
+                }),
+            )
+        }
+        "del" => {
+            let r = if known {
+                Some(LinResult::Delete {
+                    deleted: need(&l.deleted, "deleted", op)?,
+                })
+            } else {
+                None
+            };
+            (LinKind::Delete, r)
+        }
+        "txn" => {
+            let compare = match (&l.if_value, l.if_mod_rev) {
+                (Some(v), None) => Compare::Value(v.clone()),
+                (None, Some(r)) => Compare::ModRevision(r),
+                _ => return Err("`txn` needs exactly one of `if_value`, `if_mod_rev`".into()),
+            };
+            let then_put = l.then_put.clone().ok_or("`txn` needs `then_put`")?;
+            let r = if known {
+                Some(LinResult::Txn {
+                    succeeded: need(&l.succeeded, "succeeded", op)?,
+                    revision: need(&l.revision, "revision", op)?,
+                })
+            } else {
+                None
+            };
+            (LinKind::Txn { compare, then_put }, r)
+        }
+        other => return Err(format!("unknown op `{other}`: allowed put, get, del, txn")),
+    };
+    Ok(Some(LinOp {
+        client: l.client,
+        key: l.key,
+        kind,
+        result,
+        invoke_us: l.invoke_us,
+        complete_us: if known { l.complete_us } else { None },
+    }))
+}
+
+/// The history of a run, as lines (key-value operations only; `endpoint status` is left out).
+pub fn lines_of(history: &[HistoryOp]) -> Vec<HistoryLine> {
+    history.iter().filter_map(line_of).collect()
+}
+
+fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
+    let outcome = match h.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Timeout => "timeout",
+        Outcome::Failed(_) => "error",
+        Outcome::Pending => return None,
+    };
+    let result = match &h.reply {
+        Some(ReplyBody::Kv { result, .. }) if h.outcome == Outcome::Ok => Some(result),
+        _ => None,
+    };
+    let mut l = HistoryLine {
+        client: h.client.0,
+        invoke_us: h.invoked.as_micros(),
+        complete_us: h
+            .completed
+            .filter(|_| h.outcome == Outcome::Ok)
+            .map(|c| c.as_micros()),
+        outcome: outcome.into(),
+        ..Default::default()
+    };
+    match &h.kind {
+        ServerOp::Status => return None,
+        ServerOp::Get { key, serializable } => {
+            l.key = key.clone();
+            l.op = "get".into();
+            l.serializable = *serializable;
+            if let Some(KvResult::Get { kv, .. }) = result {
+                l.found = Some(kv.is_some());
+                l.value = kv.as_ref().map(|kv| kv.value.clone());
+                l.mod_revision = kv.as_ref().map(|kv| kv.mod_revision);
+            }
+        }
+        ServerOp::Write { op } => {
+            l.key = op.key().to_string();
+            match op {
+                KvOp::Put { value, .. } => {
+                    l.op = "put".into();
+                    l.value = Some(value.clone());
+                }
+                KvOp::Delete { .. } => l.op = "del".into(),
+                KvOp::Txn {
+                    compare, then_put, ..
+                } => {
+                    l.op = "txn".into();
+                    l.then_put = Some(then_put.clone());
+                    match compare {
+                        Compare::Value(v) => l.if_value = Some(v.clone()),
+                        Compare::ModRevision(r) => l.if_mod_rev = Some(*r),
+                    }
+                }
+            }
+            match result {
+                Some(KvResult::Put { revision }) => l.revision = Some(*revision),
+                Some(KvResult::Delete { deleted, .. }) => l.deleted = Some(*deleted > 0),
+                Some(KvResult::Txn {
+                    succeeded,
+                    revision,
+                }) => {
+                    l.succeeded = Some(*succeeded);
+                    l.revision = Some(*revision);
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(l)
+}
+
+/// A run's history, ready for the checker.
+pub fn of_run(history: &[HistoryOp]) -> History {
+    let text: Vec<String> = lines_of(history)
+        .iter()
+        .map(|l| serde_json::to_string(l).expect("serializes"))
+        .collect();
+    parse(&text.join("\n"), "<run>").expect("a run's own history is well formed")
+}
+
+/// A serializable read is stale when some write to its key was acknowledged before the read was
+/// issued and the read returned an older value. Returns (read, the newer acknowledged write).
+pub fn stale_reads(h: &History) -> Vec<(LinOp, LinOp)> {
+    let mut out = Vec::new();
+    for r in &h.serializable_reads {
+        let Some(LinResult::Get { mod_revision, .. }) = &r.result else {
+            continue;
+        };
+        let newer = h
+            .ops
+            .iter()
+            .filter(|w| w.key == r.key && w.complete_us.is_some_and(|c| c < r.invoke_us))
+            .find_map(|w| match &w.result {
+                Some(LinResult::Put { revision })
+                | Some(LinResult::Txn {
+                    succeeded: true,
+                    revision,
+                }) if revision > mod_revision => Some(w.clone()),
+                _ => None,
+            });
+        if let Some(w) = newer {
+            out.push((r.clone(), w));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_with_line_numbers() {
+        let ok = r#"{"client":1,"key":"k","op":"put","value":"v","invoke_us":0,"complete_us":9,"outcome":"ok","revision":1}
+{"client":2,"key":"k","op":"get","invoke_us":10,"complete_us":19,"outcome":"ok","found":true,"value":"v","mod_revision":1}
+{"client":3,"key":"k","op":"txn","if_mod_rev":1,"then_put":"w","invoke_us":20,"outcome":"timeout"}"#;
+        let h = parse(ok, "h.jsonl").unwrap();
+        assert_eq!(h.ops.len(), 3);
+        assert!(super::super::linearizability::check(&h.ops).is_ok());
+        let e = parse("{\"client\":1,\"key\":\"k\",\"op\":\"frob\",\"invoke_us\":0,\"outcome\":\"ok\",\"complete_us\":1}", "h.jsonl").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("unknown op `frob`"), "{e}");
+        let e = parse("\n{\"client\":1,\"key\":\"k\",\"op\":\"put\",\"value\":\"v\",\"invoke_us\":0,\"outcome\":\"ok\"}", "h.jsonl").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("needs complete_us"), "{e}");
+        let e = parse("{\"client\":1,\"key\":\"k\",\"op\":\"get\",\"invoke_us\":0,\"outcome\":\"ok\",\"complete_us\":1,\"colour\":1}", "h.jsonl").unwrap_err();
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        let e = parse("not json", "h.jsonl").unwrap_err();
+        assert!(e.message.contains("column"), "{e}");
+    }
+}

@@ -1,0 +1,580 @@
+//! Linearizability of key-value client histories (porcupine-class).
+//!
+//! Model: an etcd-like store where each key holds a value and a mod revision. Operations are
+//! put, get, delete and a compare-and-swap transaction comparing the value or the mod revision.
+//! Histories are checked per key (P-compositionality): revisions are global in etcd, so the model
+//! carries the revisions clients observed (from responses) and treats the revision written by an
+//! operation whose response was lost as unknown, matching any revision a later read reports.
+//!
+//! Algorithm: Wing & Gong's search with Lowe's memoisation of visited (linearized set, state)
+//! pairs, over a doubly linked list of call and return entries. An operation whose outcome is
+//! unknown to its client (a timed-out or failed write) has no return: it may take effect at any
+//! point after its call, or never (being linearized after everything else is the same as never).
+//! Reads that failed are dropped; serializable reads are not linearizable by design and are
+//! checked separately as stale reads.
+
+use crate::node::kv::Compare;
+use crate::sim::trace::TraceHasher;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::hash::BuildHasherDefault;
+
+/// One operation of a history, on one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinOp {
+    pub client: u64,
+    pub key: String,
+    pub kind: LinKind,
+    /// What the client saw; `None`: unknown (timed out or failed).
+    pub result: Option<LinResult>,
+    pub invoke_us: u64,
+    /// `None` for an operation whose outcome is unknown.
+    pub complete_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum LinKind {
+    Put { value: String },
+    Get,
+    Delete,
+    Txn { compare: Compare, then_put: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum LinResult {
+    Put {
+        revision: u64,
+    },
+    Get {
+        value: Option<String>,
+        mod_revision: u64,
+    },
+    Delete {
+        deleted: bool,
+    },
+    Txn {
+        succeeded: bool,
+        revision: u64,
+    },
+}
+
+/// The revision a key was last written at, as far as clients can know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Rev {
+    Absent,
+    Known(u64),
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct State {
+    value: Option<String>,
+    rev: Rev,
+}
+
+const EMPTY: State = State {
+    value: None,
+    rev: Rev::Absent,
+};
+
+/// Every state the key can be in after `op` from `s` (empty: impossible here).
+fn step(s: &State, op: &LinOp) -> Vec<State> {
+    let cond = |c: &Compare| -> (bool, bool) {
+        // (can be true, can be false)
+        match c {
+            Compare::Value(v) => {
+                let t = s.value.as_deref() == Some(v.as_str());
+                (t, !t)
+            }
+            Compare::ModRevision(n) => match s.rev {
+                Rev::Absent => (*n == 0, *n != 0),
+                Rev::Known(r) => (r == *n, r != *n),
+                Rev::Unknown => (*n != 0, true),
+            },
+        }
+    };
+    match (&op.kind, &op.result) {
+        (LinKind::Put { value }, r) => {
+            let rev = match r {
+                Some(LinResult::Put { revision }) => Rev::Known(*revision),
+                None => Rev::Unknown,
+                _ => return vec![],
+            };
+            vec![State {
+                value: Some(value.clone()),
+                rev,
+            }]
+        }
+        (LinKind::Delete, None) => vec![EMPTY],
+        (LinKind::Delete, Some(LinResult::Delete { deleted })) if *deleted == s.value.is_some() => {
+            vec![EMPTY]
+        }
+        (LinKind::Delete, _) => vec![],
+        (
+            LinKind::Get,
+            Some(LinResult::Get {
+                value,
+                mod_revision,
+            }),
+        ) => {
+            if value != &s.value {
+                return vec![];
+            }
+            match (s.rev, value) {
+                (_, None) => vec![s.clone()],
+                (Rev::Known(r), _) if r == *mod_revision => vec![s.clone()],
+                (Rev::Unknown, _) => vec![State {
+                    value: s.value.clone(),
+                    rev: Rev::Known(*mod_revision),
+                }],
+                _ => vec![],
+            }
+        }
+        (LinKind::Get, _) => vec![s.clone()],
+        (LinKind::Txn { compare, then_put }, r) => {
+            let (t, f) = cond(compare);
+            let written = |rev| State {
+                value: Some(then_put.clone()),
+                rev,
+            };
+            match r {
+                None => {
+                    let mut out = Vec::new();
+                    if t {
+                        out.push(written(Rev::Unknown));
+                    }
+                    if f {
+                        out.push(s.clone());
+                    }
+                    out
+                }
+                Some(LinResult::Txn {
+                    succeeded: true,
+                    revision,
+                }) if t => vec![written(Rev::Known(*revision))],
+                Some(LinResult::Txn {
+                    succeeded: false, ..
+                }) if f => vec![s.clone()],
+                _ => vec![],
+            }
+        }
+    }
+}
+
+/// Why a history is not linearizable.
+#[derive(Clone, Debug, Serialize)]
+pub struct Violation {
+    pub key: String,
+    /// The longest prefix that could be ordered, last few operations.
+    pub ordered_tail: Vec<LinOp>,
+    /// Operations that could not be placed after it (all were pending at that point).
+    pub stuck: Vec<LinOp>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "history of key `{}` is not linearizable", self.key)?;
+        writeln!(f, "  last operations that could be ordered:")?;
+        for o in &self.ordered_tail {
+            writeln!(f, "    {}", describe(o))?;
+        }
+        writeln!(f, "  none of these can come next:")?;
+        for o in &self.stuck {
+            writeln!(f, "    {}", describe(o))?;
+        }
+        Ok(())
+    }
+}
+
+fn describe(o: &LinOp) -> String {
+    let end = o
+        .complete_us
+        .map_or("?".to_string(), |c| format!("{:.6}s", c as f64 / 1e6));
+    format!(
+        "client {} [{:.6}s, {end}] {:?} -> {:?}",
+        o.client,
+        o.invoke_us as f64 / 1e6,
+        o.kind,
+        o.result
+    )
+}
+
+/// Checks a whole history, key by key. Returns the first violation found.
+pub fn check(history: &[LinOp]) -> Result<(), Violation> {
+    let mut by_key: BTreeMap<&str, Vec<&LinOp>> = BTreeMap::new();
+    for o in history {
+        by_key.entry(o.key.as_str()).or_default().push(o);
+    }
+    for (key, ops) in by_key {
+        check_key(key, &ops)?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    op: usize,
+    is_call: bool,
+    prev: usize,
+    next: usize,
+}
+
+const NIL: usize = usize::MAX;
+
+#[allow(clippy::disallowed_types)] // lookups only, never iterated: order cannot leak
+type Seen = std::collections::HashSet<(Vec<u64>, State), BuildHasherDefault<TraceHasher>>;
+
+fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
+    // Entries sorted by time; calls before returns at equal times (touching ops overlap).
+    let mut times: Vec<(u64, u8, usize)> = Vec::new();
+    for (i, o) in ops.iter().enumerate() {
+        times.push((o.invoke_us, 0, i));
+        times.push((o.complete_us.unwrap_or(u64::MAX), 1, i));
+    }
+    times.sort();
+    let n = times.len();
+    let mut entries: Vec<Entry> = times
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind, op))| Entry {
+            op: *op,
+            is_call: *kind == 0,
+            prev: if i == 0 { NIL } else { i - 1 },
+            next: if i + 1 == n { NIL } else { i + 1 },
+        })
+        .collect();
+    let mut ret_of = vec![0usize; ops.len()];
+    for (i, e) in entries.iter().enumerate() {
+        if !e.is_call {
+            ret_of[e.op] = i;
+        }
+    }
+    let mut head = if n == 0 { NIL } else { 0 };
+    let words = ops.len().div_ceil(64);
+    let mut linearized = vec![0u64; words];
+    let mut seen: Seen = Default::default();
+    let mut state = EMPTY;
+    // Stack of (call entry, state before it, other states still to try).
+    let mut stack: Vec<(usize, State, Vec<State>)> = Vec::new();
+    let (mut best, mut best_stuck): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
+    let mut cur = head;
+
+    let lift = |entries: &mut Vec<Entry>, head: &mut usize, i: usize| {
+        let (p, nx) = (entries[i].prev, entries[i].next);
+        if p == NIL {
+            *head = nx;
+        } else {
+            entries[p].next = nx;
+        }
+        if nx != NIL {
+            entries[nx].prev = p;
+        }
+    };
+    let unlift = |entries: &mut Vec<Entry>, head: &mut usize, i: usize| {
+        let (p, nx) = (entries[i].prev, entries[i].next);
+        if p == NIL {
+            *head = i;
+        } else {
+            entries[p].next = i;
+        }
+        if nx != NIL {
+            entries[nx].prev = i;
+        }
+    };
+
+    while head != NIL {
+        if cur == NIL {
+            cur = head;
+        }
+        let e = entries[cur];
+        if e.is_call {
+            let mut options = step(&state, ops[e.op]);
+            let mut placed = false;
+            while let Some(next_state) = options.pop() {
+                linearized[e.op / 64] |= 1 << (e.op % 64);
+                if seen.insert((linearized.clone(), next_state.clone())) {
+                    stack.push((cur, state.clone(), options));
+                    state = next_state;
+                    lift(&mut entries, &mut head, cur);
+                    lift(&mut entries, &mut head, ret_of[e.op]);
+                    cur = head;
+                    placed = true;
+                    break;
+                }
+                linearized[e.op / 64] &= !(1 << (e.op % 64));
+            }
+            if !placed {
+                cur = e.next;
+            }
+            continue;
+        }
+        // A return whose call could not be placed: backtrack.
+        if stack.len() >= best.len() {
+            best = stack.iter().map(|(c, _, _)| entries[*c].op).collect();
+            best_stuck = pending_at(&entries, head);
+        }
+        let Some((call, before, mut options)) = stack.pop() else {
+            return Err(violation(key, ops, &best, &best_stuck));
+        };
+        let op = entries[call].op;
+        unlift(&mut entries, &mut head, ret_of[op]);
+        unlift(&mut entries, &mut head, call);
+        linearized[op / 64] &= !(1 << (op % 64));
+        state = before;
+        // Try the other outcomes of the same op, else move past it.
+        let mut placed = false;
+        while let Some(next_state) = options.pop() {
+            linearized[op / 64] |= 1 << (op % 64);
+            if seen.insert((linearized.clone(), next_state.clone())) {
+                stack.push((call, state.clone(), options));
+                state = next_state;
+                lift(&mut entries, &mut head, call);
+                lift(&mut entries, &mut head, ret_of[op]);
+                cur = head;
+                placed = true;
+                break;
+            }
+            linearized[op / 64] &= !(1 << (op % 64));
+        }
+        if !placed {
+            cur = entries[call].next;
+        }
+    }
+    Ok(())
+}
+
+/// Calls still in the list before the first return: the operations that were candidates.
+fn pending_at(entries: &[Entry], head: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = head;
+    while i != NIL && entries[i].is_call {
+        out.push(entries[i].op);
+        i = entries[i].next;
+    }
+    if i != NIL {
+        out.push(entries[i].op);
+    }
+    out
+}
+
+fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Violation {
+    let tail = best.len().saturating_sub(5);
+    Violation {
+        key: key.to_string(),
+        ordered_tail: best[tail..].iter().map(|i| ops[*i].clone()).collect(),
+        stuck: stuck.iter().map(|i| ops[*i].clone()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(
+        client: u64,
+        kind: LinKind,
+        result: Option<LinResult>,
+        invoke: u64,
+        complete: Option<u64>,
+    ) -> LinOp {
+        LinOp {
+            client,
+            key: "k".into(),
+            kind,
+            result,
+            invoke_us: invoke,
+            complete_us: complete,
+        }
+    }
+    fn put(v: &str) -> LinKind {
+        LinKind::Put { value: v.into() }
+    }
+    fn put_ok(rev: u64) -> Option<LinResult> {
+        Some(LinResult::Put { revision: rev })
+    }
+    fn got(v: Option<&str>, rev: u64) -> Option<LinResult> {
+        Some(LinResult::Get {
+            value: v.map(String::from),
+            mod_revision: rev,
+        })
+    }
+
+    #[test]
+    fn sequential_history_is_linearizable() {
+        let h = vec![
+            op(1, put("a"), put_ok(1), 0, Some(10)),
+            op(2, LinKind::Get, got(Some("a"), 1), 20, Some(30)),
+            op(
+                1,
+                LinKind::Delete,
+                Some(LinResult::Delete { deleted: true }),
+                40,
+                Some(50),
+            ),
+            op(2, LinKind::Get, got(None, 0), 60, Some(70)),
+        ];
+        assert!(check(&h).is_ok());
+    }
+
+    #[test]
+    fn stale_read_after_write_completed_is_a_violation() {
+        let h = vec![
+            op(1, put("a"), put_ok(1), 0, Some(10)),
+            op(1, put("b"), put_ok(2), 20, Some(30)),
+            op(2, LinKind::Get, got(Some("a"), 1), 40, Some(50)),
+        ];
+        let v = check(&h).unwrap_err();
+        assert_eq!(v.key, "k");
+        assert!(v.stuck.iter().any(|o| o.kind == LinKind::Get), "{v}");
+    }
+
+    #[test]
+    fn concurrent_ops_may_be_ordered_either_way() {
+        let h = vec![
+            op(1, put("a"), put_ok(1), 0, Some(100)),
+            op(2, LinKind::Get, got(None, 0), 10, Some(20)),
+            op(3, LinKind::Get, got(Some("a"), 1), 30, Some(40)),
+            op(4, LinKind::Get, got(Some("a"), 1), 50, Some(60)),
+        ];
+        assert!(check(&h).is_ok());
+        // But not back again once observed.
+        let mut bad = h.clone();
+        bad.push(op(5, LinKind::Get, got(None, 0), 70, Some(80)));
+        assert!(check(&bad).is_err());
+    }
+
+    #[test]
+    fn timed_out_write_may_take_effect_later_or_never() {
+        // The timed-out put of "x" is only explained by it taking effect after "y" was
+        // acknowledged (etcd-observed row 6).
+        let h = vec![
+            op(1, put("x"), None, 0, None),
+            op(2, put("y"), put_ok(2), 100, Some(110)),
+            op(2, LinKind::Get, got(Some("y"), 2), 120, Some(130)),
+            op(2, LinKind::Get, got(Some("x"), 3), 500, Some(510)),
+        ];
+        assert!(check(&h).is_ok());
+        // Or it never happens at all.
+        let never = vec![
+            op(1, put("x"), None, 0, None),
+            op(2, LinKind::Get, got(None, 0), 100, Some(110)),
+        ];
+        assert!(check(&never).is_ok());
+        // But a value nobody wrote cannot appear.
+        let bogus = vec![
+            op(1, put("x"), None, 0, None),
+            op(2, LinKind::Get, got(Some("z"), 9), 100, Some(110)),
+        ];
+        assert!(check(&bogus).is_err());
+    }
+
+    #[test]
+    fn compare_and_swap_on_value_and_mod_revision() {
+        let txn = |c: Compare, v: &str| LinKind::Txn {
+            compare: c,
+            then_put: v.into(),
+        };
+        let ok = |s: bool, rev: u64| {
+            Some(LinResult::Txn {
+                succeeded: s,
+                revision: rev,
+            })
+        };
+        let h = vec![
+            op(
+                1,
+                txn(Compare::ModRevision(0), "a"),
+                ok(true, 1),
+                0,
+                Some(10),
+            ),
+            op(
+                2,
+                txn(Compare::ModRevision(0), "b"),
+                ok(false, 1),
+                20,
+                Some(30),
+            ),
+            op(
+                2,
+                txn(Compare::ModRevision(1), "b"),
+                ok(true, 2),
+                40,
+                Some(50),
+            ),
+            op(
+                1,
+                txn(Compare::Value("a".into()), "c"),
+                ok(false, 2),
+                60,
+                Some(70),
+            ),
+            op(1, LinKind::Get, got(Some("b"), 2), 80, Some(90)),
+        ];
+        assert!(check(&h).is_ok());
+        // Two creations of the same key cannot both succeed.
+        let both = vec![
+            op(
+                1,
+                txn(Compare::ModRevision(0), "a"),
+                ok(true, 1),
+                0,
+                Some(10),
+            ),
+            op(
+                2,
+                txn(Compare::ModRevision(0), "b"),
+                ok(true, 2),
+                0,
+                Some(10),
+            ),
+        ];
+        assert!(check(&both).is_err());
+    }
+
+    #[test]
+    fn ten_thousand_ops_check_quickly() {
+        // 5 clients, 10 keys, overlapping ops: a sequentially consistent store.
+        let mut h = Vec::new();
+        let mut rev = 0u64;
+        let mut vals: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        for i in 0..10_000u64 {
+            let key = format!("k{}", i % 10);
+            let t = i * 10;
+            let client = i % 5;
+            if i % 3 == 0 {
+                let (v, r) = vals
+                    .get(&key)
+                    .cloned()
+                    .map_or((None, 0), |(v, r)| (Some(v), r));
+                h.push(LinOp {
+                    client,
+                    key,
+                    kind: LinKind::Get,
+                    result: Some(LinResult::Get {
+                        value: v,
+                        mod_revision: r,
+                    }),
+                    invoke_us: t,
+                    complete_us: Some(t + 45),
+                });
+            } else {
+                rev += 1;
+                vals.insert(key.clone(), (i.to_string(), rev));
+                h.push(LinOp {
+                    client,
+                    key,
+                    kind: LinKind::Put {
+                        value: i.to_string(),
+                    },
+                    result: Some(LinResult::Put { revision: rev }),
+                    invoke_us: t,
+                    complete_us: Some(t + 5),
+                });
+            }
+        }
+        assert!(check(&h).is_ok());
+    }
+}

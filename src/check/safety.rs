@@ -1,0 +1,131 @@
+//! The Raft safety oracle, checked online after every event a member handles:
+//! - election safety: at most one leader per term;
+//! - log matching and state-machine safety: an index committed anywhere holds the same term
+//!   everywhere it is committed (and so the same entry and prefix);
+//! - leader completeness: a new leader's log holds every entry committed before it;
+//! - terms never go backwards on a member, across crash and restart too (the term is durable
+//!   state); the commit index never goes backwards within one incarnation (Raft keeps it in
+//!   volatile state, so a restart may legitimately start lower).
+
+use crate::node::{Node, NodeStatus};
+use crate::sim::ids::NodeId;
+use crate::sim::trace::Role;
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+pub struct SafetyOracle {
+    leaders: BTreeMap<u64, NodeId>,
+    /// index -> term, for every index some member has committed.
+    committed: BTreeMap<u64, u64>,
+    per_node: BTreeMap<NodeId, Seen>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Seen {
+    term: u64,
+    incarnation: u64,
+    commit: u64,
+    checked_upto: u64,
+    led_term: Option<u64>,
+}
+
+/// One finding: which nodes, and what.
+pub type Finding = (Vec<NodeId>, String);
+
+impl SafetyOracle {
+    /// Checks every running member; returns what broke.
+    pub fn observe(&mut self, nodes: &[Node]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for n in nodes.iter().filter(|n| n.status == NodeStatus::Running) {
+            self.observe_one(n, &mut out);
+        }
+        out
+    }
+
+    fn observe_one(&mut self, n: &Node, out: &mut Vec<Finding>) {
+        let mut seen = self.per_node.get(&n.id).copied().unwrap_or_default();
+        let (term, commit) = (n.term(), n.commit_index());
+        if term < seen.term {
+            out.push((
+                vec![n.id],
+                format!("term went backwards on {}: {} -> {term}", n.id, seen.term),
+            ));
+        }
+        if n.incarnation != seen.incarnation {
+            seen.incarnation = n.incarnation;
+            seen.checked_upto = 0;
+            seen.led_term = None;
+        } else if commit < seen.commit {
+            out.push((
+                vec![n.id],
+                format!(
+                    "commit index went backwards on {}: {} -> {commit}",
+                    n.id, seen.commit
+                ),
+            ));
+        }
+        seen.term = seen.term.max(term);
+        seen.commit = commit;
+        if n.role() == Some(Role::Leader) {
+            match self.leaders.get(&term) {
+                Some(other) if *other != n.id => out.push((
+                    vec![*other, n.id],
+                    format!("two leaders in term {term}: {other} and {}", n.id),
+                )),
+                _ => {
+                    self.leaders.insert(term, n.id);
+                }
+            }
+            if seen.led_term != Some(term) {
+                seen.led_term = Some(term);
+                self.leader_complete(n, term, out);
+            }
+        }
+        for idx in seen.checked_upto + 1..=commit {
+            let Some(t) = n.log_term(idx) else { break };
+            match self.committed.get(&idx) {
+                Some(&c) if c != t => out.push((
+                    vec![n.id],
+                    format!(
+                        "index {idx} committed with term {c} elsewhere but term {t} on {}",
+                        n.id
+                    ),
+                )),
+                Some(_) => {}
+                None => {
+                    self.committed.insert(idx, t);
+                }
+            }
+        }
+        seen.checked_upto = seen.checked_upto.max(commit);
+        self.per_node.insert(n.id, seen);
+    }
+
+    fn leader_complete(&self, n: &Node, term: u64, out: &mut Vec<Finding>) {
+        if let Some((idx, t)) = self
+            .committed
+            .iter()
+            .find(|(i, t)| n.log_term(**i) != Some(**t))
+        {
+            out.push((
+                vec![n.id],
+                format!("leader completeness: {} leads term {term} without committed entry {idx} (term {t})", n.id),
+            ));
+        }
+    }
+
+    /// An entry a member applied must be the one committed at that index.
+    pub fn applied(&mut self, node: NodeId, index: u64, term: u64) -> Option<Finding> {
+        match self.committed.get(&index) {
+            Some(&c) if c != term => Some((
+                vec![node],
+                format!("state machine safety: {node} applied index {index} from term {term}, but term {c} was committed there"),
+            )),
+            Some(_) => None,
+            None => {
+                self.committed.insert(index, term);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The bug zoo: deliberately wrong driver behaviours, compiled in and off by default, that prove
+//! the oracles can fail. Select one with `RunOptions::bug` or `--bug NAME`.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// Messages raft-rs said must wait for persistence leave before the fsync.
+    SendBeforePersist,
+    /// A client write is acknowledged as soon as the leader proposes it, before it commits.
+    AckBeforeCommit,
+    /// Entries are applied to the state machine as soon as they are appended.
+    ApplyUncommitted,
+    /// The hard state (term, vote, commit) is never fsynced, so a crash loses it.
+    LoseHardstate,
+    /// The hard state and the entries of one Ready are persisted as two separate writes.
+    NonAtomicPersist,
+    /// "Linearizable" reads are served from local state without ReadIndex.
+    LocalLinearizableRead,
+    /// A ReadIndex request that raft-rs dropped is never retried.
+    NoReadindexRetry,
+    /// Lease-based reads while etcd-1's clock (its tick rate) drifts to a third of the others'.
+    LeaseReadDrift,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 8] = [
+        Bug::SendBeforePersist,
+        Bug::AckBeforeCommit,
+        Bug::ApplyUncommitted,
+        Bug::LoseHardstate,
+        Bug::NonAtomicPersist,
+        Bug::LocalLinearizableRead,
+        Bug::NoReadindexRetry,
+        Bug::LeaseReadDrift,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::SendBeforePersist => "send-before-persist",
+            Bug::AckBeforeCommit => "ack-before-commit",
+            Bug::ApplyUncommitted => "apply-uncommitted",
+            Bug::LoseHardstate => "lose-hardstate",
+            Bug::NonAtomicPersist => "non-atomic-persist",
+            Bug::LocalLinearizableRead => "local-linearizable-read",
+            Bug::NoReadindexRetry => "no-readindex-retry",
+            Bug::LeaseReadDrift => "lease-read-drift",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bug::SendBeforePersist => {
+                "persisted messages (votes, append acks) leave before their Ready is fsynced"
+            }
+            Bug::AckBeforeCommit => {
+                "a client write is acknowledged when proposed, before it commits"
+            }
+            Bug::ApplyUncommitted => {
+                "entries are applied as soon as they are appended, committed or not"
+            }
+            Bug::LoseHardstate => {
+                "the hard state (term, vote, commit) is never fsynced and is lost on crash"
+            }
+            Bug::NonAtomicPersist => {
+                "a Ready's hard state and entries are persisted as two separate writes"
+            }
+            Bug::LocalLinearizableRead => {
+                "linearizable reads are served locally, without ReadIndex"
+            }
+            Bug::NoReadindexRetry => "a ReadIndex request that raft-rs dropped is never retried",
+            Bug::LeaseReadDrift => {
+                "lease-based reads while etcd-1 ticks three times slower than the others"
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Bug, String> {
+        Bug::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+                format!(
+                    "unknown bug `{name}`; the bug zoo has: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
