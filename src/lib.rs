@@ -14,6 +14,7 @@
 pub mod check;
 pub mod client;
 pub mod disk;
+pub mod explore;
 pub mod k8s;
 pub mod net;
 pub mod node;

@@ -4,6 +4,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use raftsim::check::{history, linearizability};
+use raftsim::explore;
 use raftsim::node::Bug;
 use raftsim::scenario::builtin;
 use raftsim::{run, RunOptions, Scenario};
@@ -31,6 +33,55 @@ enum Cmd {
     /// Run a scenario as written and with settings changed (--set), same seed, and show what
     /// changed in the outcome.
     Diff(DiffArgs),
+    /// Random fault schedules, one simulation per seed, every oracle on; failures are shrunk and
+    /// written as scenario files.
+    Explore(ExploreArgs),
+    /// Re-run a saved case (a scenario file) and report what the oracles say.
+    Replay(ReplayArgs),
+    /// Check a client history (JSON lines) for linearizability and stale reads.
+    CheckHistory(CheckHistoryArgs),
+}
+
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// How many seeds (starting at --start).
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    start: u64,
+    /// Worker threads (each simulation stays single-threaded and deterministic).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Run only shard i of n of the seeds (1-based), e.g. 2/4 on the second of four machines.
+    #[arg(long, value_parser = explore::parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Where to write shrunk failing cases.
+    #[arg(long, default_value = "explore-failures")]
+    out: PathBuf,
+    /// Explore with a deliberately wrong driver behaviour from the bug zoo.
+    #[arg(long, value_parser = parse_bug)]
+    bug: Option<Bug>,
+    /// List the bug zoo and exit.
+    #[arg(long)]
+    list_bugs: bool,
+    /// Do not shrink failures (faster; the unshrunk case is still written).
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// A scenario file (for example one written by explore).
+    file: PathBuf,
+    #[arg(long, value_parser = parse_bug)]
+    bug: Option<Bug>,
+}
+
+#[derive(clap::Args)]
+struct CheckHistoryArgs {
+    /// JSON-lines history (format in docs/exploration.md).
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -122,6 +173,13 @@ fn main() -> ExitCode {
         Cmd::List => list(),
         Cmd::Run(a) => run_cmd(a),
         Cmd::Diff(a) => diff_cmd(a),
+        Cmd::Explore(a) => explore_cmd(a),
+        Cmd::Replay(a) => run_cmd(RunArgs {
+            file: Some(a.file.display().to_string()),
+            bug: a.bug,
+            ..Default::default()
+        }),
+        Cmd::CheckHistory(a) => check_history_cmd(a),
     };
     match result {
         Ok(code) => code,
@@ -253,4 +311,175 @@ fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {
         raftsim::report::diff::render(&rb, &ra, &change.join(" "))
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))
+        .map_err(BadInput)?;
+    let h = history::parse(&text, &a.file.display().to_string()).map_err(|e| BadInput(e.into()))?;
+    let stale = history::stale_reads(&h);
+    println!(
+        "{} operations, {} serializable reads",
+        h.ops.len(),
+        h.serializable_reads.len()
+    );
+    for (read, newer) in &stale {
+        println!("stale read (serializable, allowed): {read:?}\n  a newer write was acknowledged before it: {newer:?}");
+    }
+    match linearizability::check(&h.ops) {
+        Ok(()) => {
+            println!("linearizable: yes");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(v) => {
+            println!("linearizable: NO\n{v}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the progress line measures wall time; threads run whole simulations
+fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
+    if a.list_bugs {
+        for b in Bug::ALL {
+            println!("{:<24} {}", b.name(), b.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.jobs == 0 {
+        return Err(BadInput(anyhow::anyhow!("--jobs must be at least 1")));
+    }
+    let seeds = explore::shard_seeds(a.start, a.seeds, a.shard.unwrap_or((1, 1)));
+    // A panic inside a simulation is reported as a finding of that seed, not printed here.
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = std::time::Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..a.jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let o = explore::explore_seed(seed, a.bug, !a.no_shrink);
+                if !o.failures.is_empty() {
+                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                results.lock().expect("no worker panicked").push(o);
+            });
+        }
+        let mut last = std::time::Instant::now();
+        loop {
+            let done = results.lock().expect("no worker panicked").len();
+            if last.elapsed().as_millis() >= 200 || done == seeds.len() {
+                last = std::time::Instant::now();
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprint!(
+                    "\r[{}/{}] {:.0} seeds/s, failures so far: {}   ",
+                    done,
+                    seeds.len(),
+                    rate,
+                    failed.load(std::sync::atomic::Ordering::Relaxed)
+                );
+            }
+            if done == seeds.len() {
+                eprintln!();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    let mut results = results.into_inner().expect("no worker panicked");
+    results.sort_by_key(|o| o.seed);
+    let wall = started.elapsed().as_secs_f64();
+    print!("{}", explore_summary(&results, wall, a.jobs));
+    let failures: Vec<&explore::SeedOutcome> =
+        results.iter().filter(|o| !o.failures.is_empty()).collect();
+    if failures.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))
+        .map_err(BadInput)?;
+    for o in &failures {
+        let path = a.out.join(format!("seed-{}.toml", o.seed));
+        let text = match &o.shrunk {
+            Some(s) => s.toml.clone(),
+            None => explore::case_for_seed(o.seed)
+                .to_scenario_toml(o.seed, "Found by raftsim explore (not shrunk)."),
+        };
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(BadInput)?;
+        let bug = a
+            .bug
+            .map_or(String::new(), |b| format!(" --bug {}", b.name()));
+        println!(
+            "seed {}: {} -> {} (replay: raftsim run {}{bug})",
+            o.seed,
+            o.detail
+                .as_deref()
+                .unwrap_or("?")
+                .lines()
+                .next()
+                .unwrap_or(""),
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn explore_summary(results: &[explore::SeedOutcome], wall_s: f64, jobs: usize) -> String {
+    use std::collections::BTreeMap;
+    let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut violations: BTreeMap<String, u64> = BTreeMap::new();
+    for o in results {
+        for (k, v) in &o.faults {
+            *faults.entry(k).or_insert(0) += v;
+        }
+        for f in &o.failures {
+            *violations.entry(f.clone()).or_insert(0) += 1;
+        }
+    }
+    let sim: f64 = results.iter().map(|o| o.simulated_s).sum();
+    let elections: u64 = results.iter().map(|o| o.elections).sum();
+    let mut s = String::new();
+    s.push_str(&format!("seeds               {}\n", results.len()));
+    s.push_str(&format!(
+        "simulated time      {:.0}s ({:.0} simulated s per wall s)\n",
+        sim,
+        sim / wall_s.max(1e-9)
+    ));
+    s.push_str(&format!(
+        "wall time           {:.2}s on {} job(s) ({:.1} seeds/s)\n",
+        wall_s,
+        jobs,
+        results.len() as f64 / wall_s.max(1e-9)
+    ));
+    s.push_str(&format!("elections           {elections}\n"));
+    s.push_str("faults injected     ");
+    s.push_str(
+        &faults
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    s.push('\n');
+    s.push_str("violations          ");
+    if violations.is_empty() {
+        s.push_str("none");
+    } else {
+        s.push_str(
+            &violations
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    s.push('\n');
+    s
 }

@@ -110,11 +110,33 @@ impl RunResult {
 /// Runs a scenario to its end and evaluates its expectations.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     let seed = opts.seed.unwrap_or(scenario.seed);
-    let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
-    sim.run_to_end();
-    let mut r = finish(sim);
-    r.bug = opts.bug;
-    r
+    // A panic inside the simulation is a bug (of raftsim, or one injected from the bug zoo):
+    // re-raise it with what is needed to replay it.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
+        sim.run_to_end();
+        finish(sim)
+    }));
+    match outcome {
+        Ok(mut r) => {
+            r.bug = opts.bug;
+            r
+        }
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            let bug = opts
+                .bug
+                .map_or(String::new(), |b| format!(" --bug {}", b.name()));
+            panic!(
+                "simulation of `{}` with seed {seed}{bug} panicked: {msg}",
+                scenario.name
+            )
+        }
+    }
 }
 
 fn applied_requests(trace: &[TraceRecord], node: NodeId) -> Vec<RequestId> {

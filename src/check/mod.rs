@@ -89,6 +89,7 @@ pub fn evaluate(r: &RunResult, e: &Expect) -> Verdict {
             expected,
         } => kubernetes::kcm_leadership_lost(r, *from, *until, *expected),
         Check::ClaimedLeaders { at, count } => claimed_leaders(r, *at, *count),
+        Check::ReadLiveness { id, within } => read_liveness(r, id, *within),
     };
     Verdict {
         check: e.check.clone(),
@@ -559,4 +560,64 @@ pub fn faults_healed(r: &RunResult) -> bool {
         .iter()
         .all(|f| f.until.is_some_and(|u| u + settle <= r.sim_end))
         && r.nodes.iter().all(|n| n.status == NodeStatus::Running)
+}
+
+/// The first time at or after `t` when some member led in the highest term any member had
+/// (a leader of an older term is not one the others follow), from the role changes.
+fn leader_from(r: &RunResult, t: SimTime) -> Option<SimTime> {
+    let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
+    let led = |roles: &BTreeMap<NodeId, (Role, u64)>| {
+        let top = roles.values().map(|(_, t)| *t).max().unwrap_or(0);
+        roles
+            .values()
+            .any(|(role, term)| *role == Role::Leader && *term == top)
+    };
+    let mut checked_t = false;
+    for x in &r.trace {
+        if x.at >= t && !checked_t {
+            checked_t = true;
+            if led(&roles) {
+                return Some(t);
+            }
+        }
+        match x.event {
+            TraceEvent::RoleChanged {
+                node, role, term, ..
+            } => {
+                roles.insert(node, (role, term));
+            }
+            TraceEvent::Crashed { node, .. } => {
+                roles.remove(&node);
+            }
+            _ => continue,
+        }
+        if checked_t && led(&roles) {
+            return Some(x.at);
+        }
+    }
+    None
+}
+
+fn read_liveness(r: &RunResult, id: &str, within: SimDuration) -> (bool, String) {
+    let ops = ops_of(r, id);
+    for h in &ops {
+        if h.outcome == Outcome::Ok {
+            continue;
+        }
+        let end = h.completed.unwrap_or(r.sim_end);
+        match leader_from(r, h.invoked) {
+            Some(l) if l + within < end => {
+                return (false, format!("read to {:?} issued at {} failed ({:?}) although a leader existed from {l}", h.endpoints, h.invoked, h.outcome));
+            }
+            _ => {}
+        }
+    }
+    let ok = ops.iter().filter(|h| h.outcome == Outcome::Ok).count();
+    (
+        true,
+        format!(
+            "{ok}/{} read(s) completed; the rest had no leader in time",
+            ops.len()
+        ),
+    )
 }

@@ -3,9 +3,10 @@
 //! - log matching and state-machine safety: an index committed anywhere holds the same term
 //!   everywhere it is committed (and so the same entry and prefix);
 //! - leader completeness: a new leader's log holds every entry committed before it;
-//! - terms never go backwards on a member, across crash and restart too (the term is durable
-//!   state); the commit index never goes backwards within one incarnation (Raft keeps it in
-//!   volatile state, so a restart may legitimately start lower).
+//! - terms never go backwards on a member; across a crash and restart, a member never comes back
+//!   with a term lower than one it already sent messages in (a term bump it never made durable
+//!   nor acted on may be lost, which is safe); the commit index never goes backwards within one
+//!   incarnation (Raft keeps it in volatile state, so a restart may legitimately start lower).
 
 use crate::node::{Node, NodeStatus};
 use crate::sim::ids::NodeId;
@@ -18,6 +19,8 @@ pub struct SafetyOracle {
     /// index -> term, for every index some member has committed.
     committed: BTreeMap<u64, u64>,
     per_node: BTreeMap<NodeId, Seen>,
+    /// Highest term each member has sent a message in.
+    sent_term: BTreeMap<NodeId, u64>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -45,16 +48,23 @@ impl SafetyOracle {
     fn observe_one(&mut self, n: &Node, out: &mut Vec<Finding>) {
         let mut seen = self.per_node.get(&n.id).copied().unwrap_or_default();
         let (term, commit) = (n.term(), n.commit_index());
-        if term < seen.term {
+        if n.incarnation != seen.incarnation {
+            let sent = self.sent_term.get(&n.id).copied().unwrap_or(0);
+            if term < sent {
+                out.push((vec![n.id], format!(
+                    "term went backwards across a restart of {}: it had sent messages in term {sent} but came back in term {term} (its hard state was not durable)",
+                    n.id
+                )));
+            }
+            seen.incarnation = n.incarnation;
+            seen.checked_upto = 0;
+            seen.led_term = None;
+            seen.term = term;
+        } else if term < seen.term {
             out.push((
                 vec![n.id],
                 format!("term went backwards on {}: {} -> {term}", n.id, seen.term),
             ));
-        }
-        if n.incarnation != seen.incarnation {
-            seen.incarnation = n.incarnation;
-            seen.checked_upto = 0;
-            seen.led_term = None;
         } else if commit < seen.commit {
             out.push((
                 vec![n.id],

@@ -35,6 +35,7 @@ pub mod rpc;
 
 use crate::disk::{ApplyBatch, Completion, Disk, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, NodeId, RequestId};
+use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{msg_kind, DropReason, Role, Trace, TraceEvent};
 pub use bugs::Bug;
@@ -166,8 +167,12 @@ pub struct Node {
     waits: BTreeMap<RequestId, ClientId>,
     reads: BTreeMap<RequestId, PendingRead>,
     pub published: Published,
-    /// This incarnation's election timeout in ticks (see `raft_config`).
+    /// The current randomized election timeout in ticks (see `fix_jitter`).
     pub election_timeout_ticks: u64,
+    /// This member's election-jitter stream (from the seed).
+    jitter: SimRng,
+    /// (term, role, leader) when the timeout was last drawn: a change means raft-rs reset it.
+    jitter_key: Option<(u64, raft::StateRole, u64)>,
     pub stats: NodeStats,
     logger: slog::Logger,
     last_role: Option<(Role, u64, u64)>,
@@ -180,6 +185,9 @@ pub struct Node {
     bug_applied_upto: u64,
     /// What this member had applied when it crashed: (index, term).
     applied_before_crash: Option<(u64, u64)>,
+    /// Requests already applied: a proposal the network delivered twice (a duplicated forwarded
+    /// MsgPropose) is appended twice but takes effect once.
+    applied_requests: std::collections::BTreeSet<RequestId>,
 }
 
 impl Node {
@@ -188,7 +196,7 @@ impl Node {
         cfg: NodeConfig,
         voters: Vec<u64>,
         disk: Disk,
-        election_timeout_ticks: u64,
+        jitter: SimRng,
         logger: slog::Logger,
     ) -> Node {
         let mut n = Node {
@@ -206,7 +214,9 @@ impl Node {
             waits: BTreeMap::new(),
             reads: BTreeMap::new(),
             published: Published::default(),
-            election_timeout_ticks,
+            election_timeout_ticks: 0,
+            jitter,
+            jitter_key: None,
             stats: NodeStats::default(),
             logger,
             last_role: None,
@@ -214,20 +224,21 @@ impl Node {
             durable_ready: 0,
             bug_applied_upto: 0,
             applied_before_crash: None,
+            applied_requests: Default::default(),
         };
         n.boot();
         n
     }
 
-    /// raft-rs draws election jitter from `thread_rng`; a width-one range `[k, k+1)` with `k`
-    /// from the simulator's seeded stream removes that (raft-rs.md section 8).
+    /// Election timeouts are drawn from `[election_tick, 2 x election_tick)` as etcd does; the
+    /// draw itself is the simulator's (see `fix_jitter`).
     fn raft_config(&self) -> raft::Config {
         raft::Config {
             id: self.id.0,
             heartbeat_tick: self.cfg.heartbeat_ticks,
             election_tick: self.cfg.election_ticks,
-            min_election_tick: self.election_timeout_ticks as usize,
-            max_election_tick: self.election_timeout_ticks as usize + 1,
+            min_election_tick: self.cfg.election_ticks,
+            max_election_tick: 2 * self.cfg.election_ticks,
             pre_vote: self.cfg.pre_vote,
             check_quorum: self.cfg.check_quorum,
             read_only_option: match self.cfg.read_only {
@@ -258,10 +269,13 @@ impl Node {
         self.apply_queued = 0;
         self.durable_ready = 0;
         self.bug_applied_upto = 0;
+        self.applied_requests.clear();
         self.status = NodeStatus::Running;
         self.incarnation += 1;
         self.published = Published::default();
         self.last_role = None;
+        self.jitter_key = None;
+        self.fix_jitter();
         self.publish();
     }
 
@@ -475,11 +489,10 @@ impl Node {
         );
     }
 
-    pub fn restart(&mut self, election_timeout_ticks: u64, out: &mut Out) {
+    pub fn restart(&mut self, out: &mut Out) {
         if self.status != NodeStatus::Crashed {
             return;
         }
-        self.election_timeout_ticks = election_timeout_ticks;
         if !self.durable_state_sound(out) {
             return; // raft-rs would panic on this state; the member stays down
         }
@@ -490,7 +503,7 @@ impl Node {
                 node: self.id,
                 term: self.disk.durable.hard_state.term,
                 durable_last_index: self.disk.durable.last_index(),
-                election_ticks: election_timeout_ticks,
+                election_ticks: self.election_timeout_ticks,
             },
         );
         self.drive(out);
@@ -523,6 +536,24 @@ impl Node {
             }
         }
         ok
+    }
+
+    /// After every WAL write the durable state must be one a crash could leave behind safely:
+    /// a hard state that matches the entries written with it.
+    fn check_durable_atomicity(&mut self, out: &mut Out) {
+        let d = &self.disk.durable;
+        let (commit, last) = (d.hard_state.commit, d.last_index());
+        let last_term = d.entries.last().map_or(0, |e| e.term);
+        if commit > last {
+            self.violation(out, "ready-contract", format!(
+                "durable commit {commit} is beyond the durable log's end {last}: a Ready's hard state and entries were not persisted atomically"
+            ));
+        } else if d.hard_state.term < last_term {
+            self.violation(out, "ready-contract", format!(
+                "durable term {} is older than the last durable entry's term {last_term}: the hard state was not persisted with its entries",
+                d.hard_state.term
+            ));
+        }
     }
 
     fn violation(&self, out: &mut Out, oracle: &str, detail: String) {
@@ -736,9 +767,30 @@ impl Node {
 
     // ------------------------------------------------------------------ the raft loop
 
+    /// raft-rs re-draws the randomized election timeout from `thread_rng` on every role or term
+    /// change (`Raft::reset`). Right after any call that may have done so, and before the next
+    /// tick can use the value, replace it with a draw from this member's seeded stream. A reset
+    /// shows as a change of (term, role, leader) or of the timeout itself. Unlike a fixed
+    /// width-one range, this keeps timeouts random per election, so a member with a stale log
+    /// cannot win every timeout race forever (a livelock explore found with fixed timeouts).
+    fn fix_jitter(&mut self) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        let key = (raw.raft.term, raw.raft.state, raw.raft.leader_id);
+        let current = raw.raft.randomized_election_timeout() as u64;
+        if self.jitter_key == Some(key) && current == self.election_timeout_ticks {
+            return;
+        }
+        self.jitter_key = Some(key);
+        let base = self.cfg.election_ticks as u64;
+        let t = self.jitter.between(base, 2 * base - 1);
+        raw.raft.set_randomized_election_timeout(t as usize);
+        self.election_timeout_ticks = t;
+    }
+
     /// Completes disk operations due now and handles Readies until there is nothing to do or
     /// the loop blocks on fsync.
     fn drive(&mut self, out: &mut Out) {
+        self.fix_jitter();
         while self.status == NodeStatus::Running {
             if let Some(class) = self.due_now.pop_front() {
                 self.disk_done(class, out);
@@ -929,6 +981,7 @@ impl Node {
                 );
                 self.raw().on_persist_ready(w.ready);
                 self.durable_ready = self.durable_ready.max(w.ready);
+                self.check_durable_atomicity(out);
                 self.send_held(w.ready, w.held_msgs, out);
             }
             Completion::Wal(Err(e)) => {
@@ -989,6 +1042,19 @@ impl Node {
                 continue; // a new leader's empty entry, or applied early by the bug
             }
             let p = Proposal::decode(&e.data);
+            if !self.applied_requests.insert(p.request) {
+                out.trace.push(
+                    out.now,
+                    TraceEvent::Applied {
+                        node: self.id,
+                        index: e.index,
+                        term: e.term,
+                        request: Some(p.request),
+                        effective: false,
+                    },
+                );
+                continue;
+            }
             let result = self.kv.apply(&p.op);
             let effective = !matches!(
                 result,

@@ -105,6 +105,9 @@ pub enum Check {
     /// How many etcd members believed they were leader at `at` (a member whose loop is blocked
     /// keeps its last belief).
     ClaimedLeaders { at: SimTime, count: u64 },
+    /// Every read of command `id` completed, or ran out of time less than `within` after the
+    /// cluster had a leader again (a read a member drops must be retried once a leader exists).
+    ReadLiveness { id: String, within: SimDuration },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -330,6 +333,16 @@ pub(crate) fn validate(
                 expected: e.expected.unwrap_or(false),
             }
         }
+        CheckName::ReadLiveness => {
+            let w = e
+                .within
+                .as_ref()
+                .ok_or_else(|| v.err_span(kind, format!("{name} needs `within`")))?;
+            Check::ReadLiveness {
+                id: id()?,
+                within: w.get_ref().0,
+            }
+        }
         CheckName::ClaimedLeaders => {
             let c = e
                 .count
@@ -518,6 +531,12 @@ impl std::fmt::Display for Check {
                 "a kube-controller-manager {} leadership from {from} to {until}",
                 if *expected { "loses" } else { "never loses" }
             ),
+            Check::ReadLiveness { id, within } => {
+                write!(
+                    f,
+                    "reads of `{id}` complete within {within} once there is a leader"
+                )
+            }
             Check::ClaimedLeaders { at, count } => {
                 write!(f, "{count} etcd member(s) claim leadership at {at}")
             }

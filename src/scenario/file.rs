@@ -190,6 +190,7 @@ pub enum CheckName {
     RenewalsDegraded,
     KcmLeadershipLost,
     ClaimedLeaders,
+    ReadLiveness,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +240,7 @@ pub struct FileExpect {
     pub max_gap: Option<Dur>,
     pub master: Option<Spanned<u64>>,
     pub count: Option<Spanned<u64>>,
+    pub within: Option<Dur>,
 }
 
 /// A fault's target as written: a node id, or a role resolved when the fault starts.

@@ -14,7 +14,7 @@ pub enum Stream {
     Network,
     ClientNetwork,
     Disk(u64),
-    ElectionJitter,
+    ElectionJitter(u64),
     TickPhase,
     Client(u64),
     Kubernetes,
@@ -25,7 +25,7 @@ impl Stream {
         match self {
             Stream::Network => 1,
             Stream::ClientNetwork => 2,
-            Stream::ElectionJitter => 3,
+            Stream::ElectionJitter(n) => 3_000 + n,
             Stream::TickPhase => 4,
             Stream::Disk(n) => 1_000 + n,
             Stream::Client(n) => 1_000_000 + n,

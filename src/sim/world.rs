@@ -85,7 +85,6 @@ pub struct Sim {
     pub nodes: Vec<Node>,
     net: Network,
     client_net: SimRng,
-    jitter: SimRng,
     tick_interval: SimDuration,
     clients: BTreeMap<ClientId, Client>,
     ephemeral: BTreeSet<ClientId>,
@@ -146,19 +145,23 @@ impl Sim {
         let root = super::log::logger(&log_clock, log_level);
         let ids = scenario.node_ids();
         let voters: Vec<u64> = ids.iter().map(|n| n.0).collect();
-        let mut jitter = SimRng::fork(seed, Stream::ElectionJitter);
-        let mut taken = Vec::new();
         let mut nodes = Vec::new();
         for id in &ids {
-            let k = draw_election_ticks(&mut jitter, election_ticks as u64, &taken);
-            taken.push(k);
+            let jitter = SimRng::fork(seed, Stream::ElectionJitter(id.0));
             let disk = Disk::new(
                 scenario.disk,
                 SimRng::fork(seed, Stream::Disk(id.0)),
                 Default::default(),
             );
             let logger = root.new(slog::o!("node" => id.0));
-            nodes.push(Node::new(*id, cfg.clone(), voters.clone(), disk, k, logger));
+            nodes.push(Node::new(
+                *id,
+                cfg.clone(),
+                voters.clone(),
+                disk,
+                jitter,
+                logger,
+            ));
         }
         let overrides = scenario.network.links.iter().cloned().collect();
         let net = Network::new(
@@ -173,7 +176,6 @@ impl Sim {
             nodes,
             net,
             client_net: SimRng::fork(seed, Stream::ClientNetwork),
-            jitter,
             tick_interval,
             clients: BTreeMap::new(),
             ephemeral: BTreeSet::new(),
@@ -378,12 +380,11 @@ impl Sim {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Tick(id) => {
-                // The lease-read-drift bug: etcd-1's clock runs at a third of the others' rate.
-                let drift = if self.bug == Some(Bug::LeaseReadDrift) && id == NodeId(1) {
-                    3
-                } else {
-                    1
-                };
+                // The lease-read-drift bug: a leader's clock (its tick rate) runs at a third of the
+                // others', so it keeps trusting its lease after the others moved on.
+                let slow = self.bug == Some(Bug::LeaseReadDrift)
+                    && self.nodes[(id.0 - 1) as usize].role() == Some(Role::Leader);
+                let drift = if slow { 3 } else { 1 };
                 let at = self.now() + self.tick_interval * drift;
                 self.queue.schedule(at, Event::Tick(id));
                 self.with_node(id, |n, o| n.tick(o));
@@ -848,6 +849,10 @@ impl Sim {
         }
     }
 
+    fn restart_member(&mut self, node: NodeId) {
+        self.with_node(node, |n, o| n.restart(o));
+    }
+
     /// The member a fault's target names right now (lowest id holding the role), if any.
     fn resolve(&self, t: Target) -> Option<NodeId> {
         let has = |want: Role| {
@@ -930,18 +935,7 @@ impl Sim {
                     node: Target::Node(node),
                 },
                 false,
-            ) => {
-                let taken: Vec<u64> = self
-                    .nodes
-                    .iter()
-                    .filter(|n| n.id != node)
-                    .map(|n| n.election_timeout_ticks)
-                    .collect();
-                let base = self.scenario.cluster.election_timeout.as_micros()
-                    / self.tick_interval.as_micros();
-                let k = draw_election_ticks(&mut self.jitter, base, &taken);
-                self.with_node(node, |n, o| n.restart(k, o));
-            }
+            ) => self.restart_member(node),
             (
                 FaultKind::DiskStall {
                     node: Target::Node(node),
@@ -993,7 +987,13 @@ impl Sim {
                     node: Target::Node(node),
                 },
                 false,
-            ) => self.node_mut(node).disk.stop_failing_fsyncs(),
+            ) => {
+                // The disk recovers; a member that died of the EIO is restarted by its supervisor.
+                self.node_mut(node).disk.stop_failing_fsyncs();
+                if self.node_mut(node).status == NodeStatus::Crashed {
+                    self.restart_member(node);
+                }
+            }
             (FaultKind::Partition { groups }, start) => {
                 for (gi, a) in groups.iter().enumerate() {
                     for (gj, b) in groups.iter().enumerate() {
@@ -1019,17 +1019,4 @@ impl Sim {
             (k, _) => unreachable!("fault target left unresolved: {k:?}"),
         }
     }
-}
-
-/// An election timeout in ticks from `[base, 2 * base)`, distinct from `taken` when possible
-/// (distinct values are what break split votes once raft-rs's own jitter is pinned).
-fn draw_election_ticks(rng: &mut SimRng, base: u64, taken: &[u64]) -> u64 {
-    let mut k = rng.between(base, 2 * base - 1);
-    for _ in 0..64 {
-        if !taken.contains(&k) {
-            break;
-        }
-        k = rng.between(base, 2 * base - 1);
-    }
-    k
 }

@@ -1,0 +1,577 @@
+//! Exploration: random fault schedules and workloads as proptest strategies, a two-phase run
+//! (faults, then heal and require liveness), every oracle on, and shrinking of a failing case to
+//! a minimal schedule that is written out as an ordinary scenario file.
+//!
+//! A [`Case`] is plain data. [`Case::to_scenario_toml`] renders it in the `sim-scenarios/`
+//! format, so `raftsim run` on the file replays the case bit for bit (the file carries its seed).
+//! Phases: faults happen in [1s, 20s) (all heal by 20s); at 20s each member gets a linearizable
+//! read that must complete within 6s; at 30s a write and a read must succeed; the run ends at 45s
+//! and every member must have converged.
+
+use crate::node::Bug;
+use crate::run::{run, RunOptions, RunResult};
+use crate::scenario::Scenario;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// When the fault phase ends (every fault has healed).
+pub const HEAL_MS: u64 = 20_000;
+const DURATION_S: u64 = 45;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Case {
+    pub nodes: u64,
+    pub async_persist: bool,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub faults: Vec<FaultCase>,
+    pub clients: Vec<ClientCase>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultCase {
+    pub kind: FaultKindCase,
+    /// Start, in milliseconds after 1s.
+    pub start_ms: u64,
+    pub len_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum FaultKindCase {
+    /// Cut these nodes off from the rest, both ways.
+    Partition(Vec<u64>),
+    OneWay(u64, u64),
+    /// Lose, duplicate or reorder messages (percent) and add delay.
+    Degrade {
+        drop_pct: u64,
+        dup_pct: u64,
+        reorder_pct: u64,
+        delay_ms: u64,
+    },
+    DiskStall {
+        node: u64,
+        apply: bool,
+    },
+    DiskSlow {
+        node: u64,
+        latency_ms: u64,
+    },
+    FsyncError(u64),
+    Crash(u64),
+    Pause(u64),
+}
+
+impl FaultKindCase {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKindCase::Partition(_) => "partition",
+            FaultKindCase::OneWay(..) => "one_way",
+            FaultKindCase::Degrade { .. } => "degrade",
+            FaultKindCase::DiskStall { .. } => "disk_stall",
+            FaultKindCase::DiskSlow { .. } => "disk_slow",
+            FaultKindCase::FsyncError(_) => "fsync_error",
+            FaultKindCase::Crash(_) => "crash",
+            FaultKindCase::Pause(_) => "pause",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientCase {
+    /// `None`: all members; else one member (a pinned client).
+    pub pinned: Option<u64>,
+    pub gap_ms: u64,
+    pub ops: Vec<OpCase>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum OpCase {
+    Put(u8),
+    Get(u8),
+    SerializableGet(u8),
+    Del(u8),
+    CasValue(u8, u16),
+    CasRev(u8, u8),
+}
+
+// ---------------------------------------------------------------------------------- strategies
+
+fn node_in(n: u64) -> impl Strategy<Value = u64> {
+    1..=n
+}
+
+/// A fault on a cluster of `n` members.
+pub fn fault(n: u64) -> impl Strategy<Value = FaultCase> {
+    let kind = prop_oneof![
+        proptest::sample::subsequence((1..=n).collect::<Vec<_>>(), 1..=((n - 1) / 2) as usize)
+            .prop_map(FaultKindCase::Partition),
+        (node_in(n), node_in(n))
+            .prop_filter("distinct", |(a, b)| a != b)
+            .prop_map(|(a, b)| FaultKindCase::OneWay(a, b)),
+        (0u64..=40, 0u64..=30, 0u64..=50, 0u64..=50).prop_map(|(d, u, r, l)| {
+            FaultKindCase::Degrade {
+                drop_pct: d,
+                dup_pct: u,
+                reorder_pct: r,
+                delay_ms: l,
+            }
+        }),
+        (node_in(n), any::<bool>())
+            .prop_map(|(node, apply)| FaultKindCase::DiskStall { node, apply }),
+        (node_in(n), 5u64..=500)
+            .prop_map(|(node, latency_ms)| FaultKindCase::DiskSlow { node, latency_ms }),
+        node_in(n).prop_map(FaultKindCase::FsyncError),
+        node_in(n).prop_map(FaultKindCase::Crash),
+        node_in(n).prop_map(FaultKindCase::Pause),
+    ];
+    (kind, 0u64..15_000, 100u64..8_000).prop_map(|(kind, start_ms, len_ms)| FaultCase {
+        kind,
+        start_ms,
+        len_ms,
+    })
+}
+
+fn op() -> impl Strategy<Value = OpCase> {
+    let key = 0u8..4;
+    prop_oneof![
+        4 => key.clone().prop_map(OpCase::Put),
+        3 => key.clone().prop_map(OpCase::Get),
+        1 => key.clone().prop_map(OpCase::SerializableGet),
+        1 => key.clone().prop_map(OpCase::Del),
+        1 => (key.clone(), any::<u16>()).prop_map(|(k, v)| OpCase::CasValue(k, v % 64)),
+        1 => (key, any::<u8>()).prop_map(|(k, r)| OpCase::CasRev(k, r % 16)),
+    ]
+}
+
+pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
+    (
+        proptest::option::weighted(0.3, node_in(n)),
+        100u64..1_000,
+        proptest::collection::vec(op(), 1..40),
+    )
+        .prop_map(|(pinned, gap_ms, ops)| ClientCase {
+            pinned,
+            gap_ms,
+            ops,
+        })
+}
+
+/// Cluster settings, a fault schedule and a workload.
+pub fn case() -> impl Strategy<Value = Case> {
+    (
+        prop_oneof![3 => Just(3u64), 1 => Just(5u64)],
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(nodes, async_persist, pre_vote, check_quorum)| {
+            (
+                proptest::collection::vec(fault(nodes), 0..6),
+                proptest::collection::vec(client(nodes), 1..4),
+            )
+                .prop_map(move |(faults, clients)| Case {
+                    nodes,
+                    async_persist,
+                    pre_vote,
+                    check_quorum,
+                    faults,
+                    clients,
+                })
+        })
+}
+
+// ---------------------------------------------------------------------------------- rendering
+
+fn ms(t: u64) -> String {
+    format!("{t}ms")
+}
+
+impl Case {
+    /// The case as a scenario file, runnable with `raftsim run`.
+    pub fn to_scenario_toml(&self, seed: u64, header: &str) -> String {
+        let mut s = String::new();
+        for l in header.lines() {
+            let _ = writeln!(s, "# {l}");
+        }
+        let _ = writeln!(s, "name = \"explore-seed-{seed}\"");
+        let _ = writeln!(s, "description = \"\"\"\nA case generated by raftsim explore: faults until {}, then every fault healed and liveness\nchecked (a read at heal time, a write and a read at 30s, convergence at the end).\"\"\"", ms(HEAL_MS));
+        let _ = writeln!(s, "seed = {seed}\nduration = \"{DURATION_S}s\"\n");
+        let _ = writeln!(
+            s,
+            "[cluster]\nnodes = {}\npersist = \"{}\"\npre_vote = {}\ncheck_quorum = {}\n",
+            self.nodes,
+            if self.async_persist { "async" } else { "sync" },
+            self.pre_vote,
+            self.check_quorum
+        );
+        for f in &self.faults {
+            self.render_fault(&mut s, f);
+        }
+        for (c, cl) in self.clients.iter().enumerate() {
+            self.render_client(&mut s, c, cl);
+        }
+        for n in 1..=self.nodes {
+            // 6s: shorter than etcd's 7s server timeout, so a read the member dropped is not
+            // rescued by the client's retry; long enough for an election after the heal.
+            let _ = writeln!(s, "[[command]]\nid = \"live-read-at-heal\"\nat = \"{}\"\nrun = \"get live\"\nendpoints = [{n}]\ntimeout = \"6s\"\n", ms(HEAL_MS));
+        }
+        s.push_str(LIVENESS);
+        s
+    }
+
+    fn render_fault(&self, s: &mut String, f: &FaultCase) {
+        let at = 1_000 + f.start_ms;
+        let until = (at + f.len_ms).min(HEAL_MS);
+        if until <= at {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "[[fault]]\nkind = \"{}\"\nat = \"{}\"\nuntil = \"{}\"",
+            f.kind.name(),
+            ms(at),
+            ms(until)
+        );
+        match &f.kind {
+            FaultKindCase::Partition(minority) => {
+                let rest: Vec<u64> = (1..=self.nodes).filter(|n| !minority.contains(n)).collect();
+                let _ = writeln!(s, "groups = [{minority:?}, {rest:?}]");
+            }
+            FaultKindCase::OneWay(a, b) => {
+                let _ = writeln!(s, "from = {a}\nto = {b}");
+            }
+            FaultKindCase::Degrade {
+                drop_pct,
+                dup_pct,
+                reorder_pct,
+                delay_ms,
+            } => {
+                let _ = writeln!(
+                    s,
+                    "drop = \"{drop_pct}/100\"\nduplicate = \"{dup_pct}/100\"\nreorder = \"{reorder_pct}/100\"\nextra_latency_max = \"{delay_ms}ms\""
+                );
+            }
+            FaultKindCase::DiskStall { node, apply } => {
+                let _ = writeln!(
+                    s,
+                    "node = {node}\nio = \"{}\"",
+                    if *apply { "apply" } else { "wal" }
+                );
+            }
+            FaultKindCase::DiskSlow { node, latency_ms } => {
+                let _ = writeln!(s, "node = {node}\nio = \"wal\"\nlatency_min = \"1ms\"\nlatency_max = \"{latency_ms}ms\"");
+            }
+            FaultKindCase::FsyncError(n) | FaultKindCase::Crash(n) | FaultKindCase::Pause(n) => {
+                let _ = writeln!(s, "node = {n}");
+            }
+        }
+        s.push('\n');
+    }
+
+    fn render_client(&self, s: &mut String, c: usize, cl: &ClientCase) {
+        let endpoints = match cl.pinned {
+            Some(n) => format!("[{n}]"),
+            None => format!("{:?}", (1..=self.nodes).collect::<Vec<_>>()),
+        };
+        for (i, o) in cl.ops.iter().enumerate() {
+            let at = 1_000 + i as u64 * cl.gap_ms;
+            if at >= HEAL_MS {
+                break;
+            }
+            let run = match o {
+                OpCase::Put(k) => format!("put k{k} c{c}-{i}"),
+                OpCase::Get(k) => format!("get k{k}"),
+                OpCase::SerializableGet(k) => format!("get k{k} --consistency=s"),
+                OpCase::Del(k) => format!("del k{k}"),
+                OpCase::CasValue(k, v) => format!(
+                    "txn k{k} --if-value=c{}-{} --then-put=c{c}-{i}",
+                    v % 4,
+                    v / 4
+                ),
+                OpCase::CasRev(k, r) => format!("txn k{k} --if-mod-rev={r} --then-put=c{c}-{i}"),
+            };
+            let _ = writeln!(s, "[[command]]\nat = \"{}\"\nrun = \"{run}\"\nendpoints = {endpoints}\nsession = \"client-{c}\"\nquiet = true\n", ms(at));
+        }
+    }
+
+    /// Faults by kind, for the summary.
+    pub fn fault_kinds(&self) -> BTreeMap<&'static str, u64> {
+        let mut m = BTreeMap::new();
+        for f in &self.faults {
+            *m.entry(f.kind.name()).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+/// The liveness phase, the same for every case.
+const LIVENESS: &str = r#"# ---- liveness phase: every fault has healed ----
+
+[[command]]
+id = "live-write"
+at = "30s"
+run = "put live ok"
+
+[[command]]
+id = "live-read"
+at = "32s"
+run = "get live"
+
+[[expect]]
+check = "read_liveness"
+id = "live-read-at-heal"
+within = "2s"
+why = "a linearizable read sent to each member as the faults heal completes within 2s of a leader existing (raft-rs drops ReadIndex without a leader; the member must retry)"
+
+[[expect]]
+check = "command"
+id = "live-write"
+outcome = "ok"
+
+[[expect]]
+check = "command"
+id = "live-read"
+outcome = "ok"
+value = "ok"
+
+[[expect]]
+check = "converged"
+"#;
+
+// ---------------------------------------------------------------------------------- running
+
+/// The case a seed generates.
+pub fn case_for_seed(seed: u64) -> Case {
+    tree_for_seed(seed).current()
+}
+
+fn tree_for_seed(seed: u64) -> impl ValueTree<Value = Case> {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    case()
+        .new_tree(&mut runner)
+        .expect("the case strategy always generates")
+}
+
+/// Runs a case with every oracle on.
+pub fn run_case(case: &Case, seed: u64, bug: Option<Bug>) -> RunResult {
+    let text = case.to_scenario_toml(seed, "");
+    let s = Scenario::parse(&text, &format!("explore-seed-{seed}.toml"))
+        .expect("generated scenarios are valid");
+    run(
+        &s,
+        &RunOptions {
+            seed: Some(seed),
+            bug,
+            ..Default::default()
+        },
+    )
+}
+
+/// Runs a case; a panic (raft-rs refusing a state a buggy driver created) becomes `Err`.
+pub fn run_case_checked(case: &Case, seed: u64, bug: Option<Bug>) -> Result<RunResult, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(case, seed, bug))).map_err(
+        |p| {
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        },
+    )
+}
+
+fn failures_of(r: &Result<RunResult, String>) -> Vec<String> {
+    match r {
+        Ok(r) => failures(r),
+        Err(_) => vec!["panic".into()],
+    }
+}
+
+/// What failed, by oracle (`liveness` for the liveness phase's expectations).
+pub fn failures(r: &RunResult) -> Vec<String> {
+    let mut f: Vec<String> = r.violations.iter().map(|v| v.oracle.clone()).collect();
+    if r.verdicts.iter().any(|v| !v.passed) {
+        f.push("liveness".into());
+    }
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// The outcome of one seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub failures: Vec<String>,
+    pub simulated_s: f64,
+    pub faults: BTreeMap<&'static str, u64>,
+    pub elections: u64,
+    /// For a failure: the shrunk case as a scenario file, and its trace hash.
+    pub shrunk: Option<Shrunk>,
+    /// The first violation's message.
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Shrunk {
+    pub toml: String,
+    pub trace_hash: String,
+    pub faults: usize,
+    pub steps: u32,
+}
+
+/// Generates, runs and (when it fails and `shrink` is set) shrinks the case of one seed.
+pub fn explore_seed(seed: u64, bug: Option<Bug>, shrink: bool) -> SeedOutcome {
+    let mut tree = tree_for_seed(seed);
+    let case = tree.current();
+    let r = run_case_checked(&case, seed, bug);
+    let fails = failures_of(&r);
+    let (simulated_s, elections, detail) = match &r {
+        Ok(r) => (
+            r.sim_end.as_secs_f64(),
+            r.trace
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        t.event,
+                        crate::sim::trace::TraceEvent::RoleChanged {
+                            role: crate::sim::trace::Role::Leader,
+                            ..
+                        }
+                    )
+                })
+                .count() as u64,
+            r.violations
+                .first()
+                .map(|v| format!("[{}] at {}: {}", v.oracle, v.at, v.detail))
+                .or_else(|| {
+                    r.failed_verdicts()
+                        .next()
+                        .map(|v| format!("[liveness] {}: {}", v.check, v.detail))
+                }),
+        ),
+        Err(msg) => (0.0, 0, Some(format!("[panic] {msg}"))),
+    };
+    let mut out = SeedOutcome {
+        seed,
+        failures: fails.clone(),
+        simulated_s,
+        faults: case.fault_kinds(),
+        elections,
+        shrunk: None,
+        detail,
+    };
+    if fails.is_empty() || !shrink {
+        return out;
+    }
+    let (best, steps) = shrink_case(&mut tree, case, seed, bug, &fails);
+    let trace_hash = run_case_checked(&best, seed, bug)
+        .map(|r| r.trace_hash)
+        .unwrap_or_else(|_| "panic".into());
+    let header = format!(
+        "Found by raftsim explore (seed {seed}{}), shrunk in {steps} steps.\nOracles that failed: {}.\nReplay: raftsim run THIS_FILE{}",
+        bug.map_or(String::new(), |b| format!(", bug {}", b.name())),
+        fails.join(", "),
+        bug.map_or(String::new(), |b| format!(" --bug {}", b.name()))
+    );
+    out.shrunk = Some(Shrunk {
+        toml: best.to_scenario_toml(seed, &header),
+        trace_hash,
+        faults: best.faults.len(),
+        steps,
+    });
+    out
+}
+
+/// proptest's simplify/complicate walk: keep a simpler case whenever it still fails one of the
+/// same oracles. Bounded, so a pathological case cannot run forever.
+fn shrink_case(
+    tree: &mut impl ValueTree<Value = Case>,
+    start: Case,
+    seed: u64,
+    bug: Option<Bug>,
+    fails: &[String],
+) -> (Case, u32) {
+    let mut best = start;
+    let mut steps = 0;
+    let still_fails = |c: &Case| {
+        failures_of(&run_case_checked(c, seed, bug))
+            .iter()
+            .any(|f| fails.contains(f))
+    };
+    let mut budget = 300;
+    while budget > 0 && tree.simplify() {
+        budget -= 1;
+        let c = tree.current();
+        if still_fails(&c) {
+            best = c;
+            steps += 1;
+            continue;
+        }
+        while budget > 0 && tree.complicate() {
+            budget -= 1;
+            let c = tree.current();
+            if still_fails(&c) {
+                best = c;
+                steps += 1;
+                break;
+            }
+        }
+    }
+    (best, steps)
+}
+
+/// `--shard i/n`: which seeds of `1..=count` belong to shard `i` of `n` (1-based).
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("invalid shard `{text}`: expected i/n with 1 <= i <= n, e.g. 2/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The seeds a shard covers: `start..start+count`, those with `(seed - start) % n == i - 1`.
+pub fn shard_seeds(start: u64, count: u64, shard: (u64, u64)) -> Vec<u64> {
+    (start..start + count)
+        .filter(|s| (s - start) % shard.1 == shard.0 - 1)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_generate_reproducible_valid_cases() {
+        for seed in 1..20 {
+            let c = case_for_seed(seed);
+            assert_eq!(c, case_for_seed(seed));
+            let text = c.to_scenario_toml(seed, "header");
+            Scenario::parse(&text, "x.toml").unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+        }
+        assert_ne!(case_for_seed(1), case_for_seed(2));
+    }
+
+    #[test]
+    fn shards_split_without_overlap() {
+        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
+        assert!(parse_shard("3/2").is_err());
+        assert!(parse_shard("0/2").is_err());
+        assert!(parse_shard("1-2").is_err());
+        let all: Vec<u64> = (1..=3).flat_map(|i| shard_seeds(1, 10, (i, 3))).collect();
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(sorted, (1..=10).collect::<Vec<_>>());
+    }
+}
