@@ -20,7 +20,7 @@ pub enum Bug {
     LocalLinearizableRead,
     /// A ReadIndex request that raft-rs dropped is never retried.
     NoReadindexRetry,
-    /// Lease-based reads while a leader's clock (its tick rate) runs at a third of the others'.
+    /// Lease-based reads while a leader's clock (its tick rate) runs at a fifth of the others'.
     LeaseReadDrift,
 }
 

@@ -380,11 +380,11 @@ impl Sim {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Tick(id) => {
-                // The lease-read-drift bug: a leader's clock (its tick rate) runs at a third of the
+                // The lease-read-drift bug: a leader's clock (its tick rate) runs at a fifth of the
                 // others', so it keeps trusting its lease after the others moved on.
                 let slow = self.bug == Some(Bug::LeaseReadDrift)
                     && self.nodes[(id.0 - 1) as usize].role() == Some(Role::Leader);
-                let drift = if slow { 3 } else { 1 };
+                let drift = if slow { 5 } else { 1 };
                 let at = self.now() + self.tick_interval * drift;
                 self.queue.schedule(at, Event::Tick(id));
                 self.with_node(id, |n, o| n.tick(o));

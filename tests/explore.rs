@@ -1,0 +1,186 @@
+//! Exploration: the oracles catch every bug in the zoo within a stated number of seeds, the
+//! clean build passes the same seeds, random cases pass every oracle (proptest), and a shrunk
+//! failure written as a scenario file replays bit for bit.
+
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+use raftsim::explore::{self, case_for_seed, explore_seed, failures, run_case};
+use raftsim::node::Bug;
+use raftsim::{run, RunOptions, Scenario};
+
+/// Seeds within which each bug must be caught (measured: see the README's bug-zoo table).
+fn limit(b: Bug) -> u64 {
+    match b {
+        Bug::SendBeforePersist
+        | Bug::AckBeforeCommit
+        | Bug::ApplyUncommitted
+        | Bug::LoseHardstate
+        | Bug::NonAtomicPersist => 5,
+        Bug::LocalLinearizableRead | Bug::LeaseReadDrift => 20,
+        Bug::NoReadindexRetry => 40,
+    }
+}
+
+fn first_failing_seed(
+    bug: Option<Bug>,
+    seeds: std::ops::RangeInclusive<u64>,
+) -> Option<(u64, Vec<String>)> {
+    seeds
+        .map(|s| (s, explore_seed(s, bug, false)))
+        .find(|(_, o)| !o.failures.is_empty())
+        .map(|(s, o)| (s, o.failures))
+}
+
+#[test]
+fn every_bug_in_the_zoo_is_caught_and_the_clean_build_passes_the_same_seeds() {
+    let mut worst = 0;
+    for bug in Bug::ALL {
+        let (seed, oracles) = first_failing_seed(Some(bug), 1..=limit(bug))
+            .unwrap_or_else(|| panic!("{} was not caught within {} seeds", bug.name(), limit(bug)));
+        eprintln!("{:<24} caught at seed {seed} by {oracles:?}", bug.name());
+        worst = worst.max(limit(bug));
+    }
+    assert_eq!(
+        first_failing_seed(None, 1..=worst),
+        None,
+        "the clean build must pass every seed the bugs were hunted on"
+    );
+}
+
+#[test]
+fn a_shrunk_failure_replays_from_its_scenario_file_with_the_same_trace() {
+    let bug = Some(Bug::LoseHardstate);
+    let o = explore_seed(1, bug, true);
+    assert!(!o.failures.is_empty());
+    let shrunk = o.shrunk.expect("failures are shrunk");
+    assert!(shrunk.steps > 0, "shrinking made progress");
+    assert!(shrunk.faults <= case_for_seed(1).faults.len());
+    // The file is an ordinary scenario: load it as a user would, run it with the bug.
+    let path = std::env::temp_dir().join(format!("raftsim-shrunk-{}.toml", std::process::id()));
+    std::fs::write(&path, &shrunk.toml).unwrap();
+    let s = Scenario::load(&path).unwrap();
+    let r = run(
+        &s,
+        &RunOptions {
+            bug,
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.trace_hash, shrunk.trace_hash, "replay is bit for bit");
+    assert!(!failures(&r).is_empty(), "and fails the same way");
+    // Without the bug the same case passes.
+    let clean = run(&s, &RunOptions::default());
+    assert!(failures(&clean).is_empty(), "{:?}", clean.violations);
+    // The CLI replays it too, exiting 1.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args(["replay", path.to_str().unwrap(), "--bug", "lose-hardstate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oracle ready-contract failed"));
+}
+
+#[test]
+fn explore_cli_summarises_shards_and_rejects_bad_input() {
+    let bin = env!("CARGO_BIN_EXE_raftsim");
+    let out = std::process::Command::new(bin)
+        .args(["explore", "--seeds", "6", "--jobs", "2", "--shard", "2/3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("seeds               2"), "{text}");
+    assert!(text.contains("violations          none"), "{text}");
+    for bad in [
+        vec!["explore", "--shard", "3/2"],
+        vec!["explore", "--bug", "nope"],
+        vec!["explore", "--jobs", "0"],
+    ] {
+        let out = std::process::Command::new(bin).args(&bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let out = std::process::Command::new(bin)
+        .args(["explore", "--list-bugs"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 8);
+    assert!(text.contains("lease-read-drift"));
+}
+
+#[test]
+fn check_history_cli() {
+    let bin = env!("CARGO_BIN_EXE_raftsim");
+    let dir = std::env::temp_dir();
+    let good = dir.join(format!("raftsim-h-good-{}.jsonl", std::process::id()));
+    std::fs::write(&good, "{\"client\":1,\"key\":\"k\",\"op\":\"put\",\"value\":\"a\",\"invoke_us\":0,\"complete_us\":10,\"outcome\":\"ok\",\"revision\":1}\n{\"client\":2,\"key\":\"k\",\"op\":\"get\",\"invoke_us\":20,\"complete_us\":30,\"outcome\":\"ok\",\"found\":true,\"value\":\"a\",\"mod_revision\":1}\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["check-history", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let bad = dir.join(format!("raftsim-h-bad-{}.jsonl", std::process::id()));
+    std::fs::write(&bad, "{\"client\":1,\"key\":\"k\",\"op\":\"put\",\"value\":\"a\",\"invoke_us\":0,\"complete_us\":10,\"outcome\":\"ok\",\"revision\":1}\n{\"client\":2,\"key\":\"k\",\"op\":\"get\",\"invoke_us\":20,\"complete_us\":30,\"outcome\":\"ok\",\"found\":false}\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["check-history", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linearizable: NO"));
+    let malformed = dir.join(format!("raftsim-h-mal-{}.jsonl", std::process::id()));
+    std::fs::write(&malformed, "{\"client\":1,\"key\":\"k\",\"op\":\"cas\",\"invoke_us\":0,\"outcome\":\"ok\",\"complete_us\":1}\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["check-history", malformed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":1: unknown op `cas`"));
+}
+
+#[test]
+fn a_runs_own_history_roundtrips_through_the_file_format() {
+    let s = raftsim::scenario::builtin::load("etcd-follower-fsync-stall")
+        .unwrap()
+        .unwrap();
+    let r = run(&s, &RunOptions::default());
+    let lines = raftsim::check::history::lines_of(&r.history);
+    let text: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap())
+        .collect();
+    let h = raftsim::check::history::parse(&text.join("\n"), "x").unwrap();
+    assert!(raftsim::check::linearizability::check(&h.ops).is_ok());
+    assert!(
+        h.ops.iter().any(|o| o.result.is_none()),
+        "timed-out writes are in the history as unknown"
+    );
+    assert!(!h.serializable_reads.is_empty());
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/explore.txt"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Random fault schedules, workloads and settings: every oracle holds on the clean build.
+    #[test]
+    fn random_cases_pass_every_oracle(case in explore::case(), seed in 1u64..1_000_000) {
+        let r = run_case(&case, seed, None);
+        let f = failures(&r);
+        prop_assert!(f.is_empty(), "seed {seed}: {f:?}: {:?}", r.violations.first().map(|v| &v.detail));
+    }
+}
