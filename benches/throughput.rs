@@ -148,6 +148,79 @@ fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
     (s.duration.as_secs_f64() / wall, wall * 1e3)
 }
 
+/// A 10,000-operation history over 10 keys from 5 concurrent clients (each op overlapping its
+/// neighbours), some writes timed out, checked for linearizability.
+fn linearizability_check() -> std::time::Duration {
+    use raftsim::check::linearizability::{check, LinKind, LinOp, LinResult};
+    let mut h = Vec::new();
+    let mut rev = 0u64;
+    let mut vals: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    for i in 0..10_000u64 {
+        let key = format!("k{}", i % 10);
+        let (client, t) = (i % 5, i * 100);
+        if i % 3 == 0 {
+            let (v, r) = vals
+                .get(&key)
+                .cloned()
+                .map_or((None, 0), |(v, r)| (Some(v), r));
+            let result = Some(LinResult::Get {
+                value: v,
+                mod_revision: r,
+            });
+            h.push(LinOp {
+                client,
+                key,
+                kind: LinKind::Get,
+                result,
+                invoke_us: t,
+                complete_us: Some(t + 450),
+            });
+        } else if i % 97 == 0 {
+            // A write whose outcome the client never learned (it did not take effect).
+            h.push(LinOp {
+                client,
+                key,
+                kind: LinKind::Put {
+                    value: format!("lost{i}"),
+                },
+                result: None,
+                invoke_us: t,
+                complete_us: None,
+            });
+        } else {
+            rev += 1;
+            vals.insert(key.clone(), (i.to_string(), rev));
+            let result = Some(LinResult::Put { revision: rev });
+            h.push(LinOp {
+                client,
+                key,
+                kind: LinKind::Put {
+                    value: i.to_string(),
+                },
+                result,
+                invoke_us: t,
+                complete_us: Some(t + 50),
+            });
+        }
+    }
+    let start = Instant::now();
+    check(&h).expect("the generated history is linearizable");
+    start.elapsed()
+}
+
+/// Explore throughput on one core: seeds per second (each a 45 s simulation with faults).
+fn explore_throughput(seeds: u64) -> (f64, f64) {
+    let start = Instant::now();
+    let mut sim_s = 0.0;
+    for seed in 1..=seeds {
+        let o = raftsim::explore::explore_seed(seed, None, false);
+        assert!(o.failures.is_empty(), "seed {seed}: {:?}", o.detail);
+        sim_s += o.simulated_s;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    (seeds as f64 / wall, sim_s / wall)
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with `--bench` absent: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -172,6 +245,13 @@ fn main() {
         "  ratio b/a = {:.2} (goal <= 1.5)",
         b.as_secs_f64() / a.as_secs_f64()
     );
+    let lin = linearizability_check();
+    println!(
+        "  linearizability check, 10,000 ops / 10 keys / 5 clients: {:.1} ms",
+        lin.as_secs_f64() * 1e3
+    );
+    let (seeds_per_s, sim_per_s) = explore_throughput(if quick { 20 } else { 2_000 });
+    println!("  explore, one core: {seeds_per_s:.0} seeds/s (45 s simulations with faults), {sim_per_s:.0} simulated s per wall s");
     let runs = if quick { 3 } else { 200 };
     for (name, _, _) in builtin::BUILTIN {
         let (speed, ms) = sim_speed(name, runs);

@@ -264,14 +264,15 @@ fn status(
     )
 }
 
-fn requests_of(r: &RunResult, op: OpId) -> BTreeSet<RequestId> {
-    r.trace
-        .iter()
-        .filter_map(|t| match t.event {
-            TraceEvent::RequestSent { op: o, request, .. } if o == op => Some(request),
-            _ => None,
-        })
-        .collect()
+/// The requests each operation sent, in one pass over the trace.
+fn requests_by_op(r: &RunResult) -> BTreeMap<OpId, Vec<RequestId>> {
+    let mut m: BTreeMap<OpId, Vec<RequestId>> = BTreeMap::new();
+    for t in &r.trace {
+        if let TraceEvent::RequestSent { op, request, .. } = t.event {
+            m.entry(op).or_default().push(request);
+        }
+    }
+    m
 }
 
 fn write_applied(r: &RunResult, id: &str, applied: bool) -> (bool, String) {
@@ -406,8 +407,9 @@ fn no_lost_writes(r: &RunResult) -> (bool, String) {
     for n in live(r) {
         applied.insert(n.id, n.applied_requests.iter().copied().collect());
     }
+    let by_op = requests_by_op(r);
     for h in &acked {
-        let reqs = requests_of(r, h.op);
+        let reqs = by_op.get(&h.op).map(Vec::as_slice).unwrap_or(&[]);
         for (node, set) in &applied {
             if !reqs.iter().any(|q| set.contains(q)) {
                 return (
