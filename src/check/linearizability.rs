@@ -274,7 +274,16 @@ struct Entry {
 const NIL: usize = usize::MAX;
 
 #[allow(clippy::disallowed_types)] // lookups only, never iterated: order cannot leak
-type Seen = std::collections::HashSet<(Vec<u64>, State), BuildHasherDefault<TraceHasher>>;
+type Seen = std::collections::HashSet<(usize, Vec<u64>, State), BuildHasherDefault<TraceHasher>>;
+
+/// The memo key of a linearized set: words before the first incomplete one are all ones (ops
+/// are mostly linearized in call order), so keep the offset and the rest only. Without this a
+/// long history stores a full bitset per visited state.
+fn memo_key(bits: &[u64], state: &State) -> (usize, Vec<u64>, State) {
+    let first = bits.iter().position(|w| *w != u64::MAX).unwrap_or(bits.len());
+    let last = bits.iter().rposition(|w| *w != 0).map_or(first, |l| l + 1).max(first);
+    (first, bits[first..last].to_vec(), state.clone())
+}
 
 fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
     // Entries sorted by time; calls before returns at equal times (touching ops overlap).
@@ -344,7 +353,7 @@ fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
             let mut placed = false;
             while let Some(next_state) = options.pop() {
                 linearized[e.op / 64] |= 1 << (e.op % 64);
-                if seen.insert((linearized.clone(), next_state.clone())) {
+                if seen.insert(memo_key(&linearized, &next_state)) {
                     stack.push((cur, state.clone(), options));
                     state = next_state;
                     lift(&mut entries, &mut head, cur);
@@ -377,7 +386,7 @@ fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
         let mut placed = false;
         while let Some(next_state) = options.pop() {
             linearized[op / 64] |= 1 << (op % 64);
-            if seen.insert((linearized.clone(), next_state.clone())) {
+            if seen.insert(memo_key(&linearized, &next_state)) {
                 stack.push((call, state.clone(), options));
                 state = next_state;
                 lift(&mut entries, &mut head, call);
