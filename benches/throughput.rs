@@ -142,7 +142,9 @@ fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
                 ..Default::default()
             },
         );
-        assert!(r.passed());
+        // Other seeds may legitimately change a scenario's outcome (the all-endpoints lesson
+        // shows one); only the time is measured here.
+        std::hint::black_box(&r.trace_hash);
     }
     let wall = start.elapsed().as_secs_f64() / runs as f64;
     (s.duration.as_secs_f64() / wall, wall * 1e3)

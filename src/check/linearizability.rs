@@ -280,8 +280,15 @@ type Seen = std::collections::HashSet<(usize, Vec<u64>, State), BuildHasherDefau
 /// are mostly linearized in call order), so keep the offset and the rest only. Without this a
 /// long history stores a full bitset per visited state.
 fn memo_key(bits: &[u64], state: &State) -> (usize, Vec<u64>, State) {
-    let first = bits.iter().position(|w| *w != u64::MAX).unwrap_or(bits.len());
-    let last = bits.iter().rposition(|w| *w != 0).map_or(first, |l| l + 1).max(first);
+    let first = bits
+        .iter()
+        .position(|w| *w != u64::MAX)
+        .unwrap_or(bits.len());
+    let last = bits
+        .iter()
+        .rposition(|w| *w != 0)
+        .map_or(first, |l| l + 1)
+        .max(first);
     (first, bits[first..last].to_vec(), state.clone())
 }
 
