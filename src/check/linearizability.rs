@@ -274,7 +274,7 @@ struct Entry {
 const NIL: usize = usize::MAX;
 
 #[allow(clippy::disallowed_types)] // lookups only, never iterated: order cannot leak
-type Seen = std::collections::HashSet<(usize, Vec<u64>, State), BuildHasherDefault<TraceHasher>>;
+type Seen = std::collections::HashSet<(usize, Vec<u64>, State), BuildHasherDefault<TraceHasher>>; // determinism: ok
 
 /// The memo key of a linearized set: words before the first incomplete one are all ones (ops
 /// are mostly linearized in call order), so keep the offset and the rest only. Without this a

@@ -906,38 +906,32 @@ impl K8s {
             let (lease_busy, node_busy) =
                 h.map_or((false, false), |h| (h.observing_lease, h.observing_node));
             if !lease_busy {
-                let verb = ApiVerb::Get {
-                    key: lease_key(&self.names[n]),
-                    from_cache: true,
-                };
-                self.call(
-                    cx,
-                    Caller::Kcm(m),
-                    m,
-                    verb,
-                    self.spec.node_monitor_period,
-                    Purpose::ObserveLease(n),
-                );
+                self.observe(m, lease_key(&self.names[n]), Purpose::ObserveLease(n), cx);
             }
             if !node_busy {
-                let verb = ApiVerb::Get {
-                    key: node_key(&self.names[n]),
-                    from_cache: true,
-                };
-                self.call(
-                    cx,
-                    Caller::Kcm(m),
-                    m,
-                    verb,
-                    self.spec.node_monitor_period,
-                    Purpose::ObserveNode(n),
-                );
+                self.observe(m, node_key(&self.names[n]), Purpose::ObserveNode(n), cx);
             }
             if let Some(h) = self.kcms[m].health.get_mut(&n) {
                 h.observing_lease = true;
                 h.observing_node = true;
             }
         }
+    }
+
+    /// A read of `key` from the watch cache of the KCM's own apiserver (what its informers see).
+    fn observe(&mut self, m: usize, key: String, purpose: Purpose, cx: &mut Cx) {
+        let verb = ApiVerb::Get {
+            key,
+            from_cache: true,
+        };
+        self.call(
+            cx,
+            Caller::Kcm(m),
+            m,
+            verb,
+            self.spec.node_monitor_period,
+            purpose,
+        );
     }
 
     fn mark_unknown(&mut self, m: usize, n: usize, cx: &mut Cx) {

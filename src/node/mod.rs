@@ -767,7 +767,7 @@ impl Node {
 
     // ------------------------------------------------------------------ the raft loop
 
-    /// raft-rs re-draws the randomized election timeout from `thread_rng` on every role or term
+    /// raft-rs re-draws the randomized election timeout from its own RNG on every role or term
     /// change (`Raft::reset`). Right after any call that may have done so, and before the next
     /// tick can use the value, replace it with a draw from this member's seeded stream. A reset
     /// shows as a change of (term, role, leader) or of the timeout itself. Unlike a fixed
@@ -1042,26 +1042,15 @@ impl Node {
                 continue; // a new leader's empty entry, or applied early by the bug
             }
             let p = Proposal::decode(&e.data);
-            if !self.applied_requests.insert(p.request) {
-                out.trace.push(
-                    out.now,
-                    TraceEvent::Applied {
-                        node: self.id,
-                        index: e.index,
-                        term: e.term,
-                        request: Some(p.request),
-                        effective: false,
-                    },
-                );
-                continue;
-            }
-            let result = self.kv.apply(&p.op);
+            // A duplicated proposal is applied once; its second entry changes nothing.
+            let first = self.applied_requests.insert(p.request);
+            let result = first.then(|| self.kv.apply(&p.op));
             let effective = !matches!(
                 result,
-                KvResult::Txn {
+                None | Some(KvResult::Txn {
                     succeeded: false,
                     ..
-                } | KvResult::Delete { deleted: 0, .. }
+                }) | Some(KvResult::Delete { deleted: 0, .. })
             );
             out.trace.push(
                 out.now,
@@ -1073,6 +1062,7 @@ impl Node {
                     effective,
                 },
             );
+            let Some(result) = result else { continue };
             if let Some(client) = self.waits.remove(&p.request) {
                 let body = self.kv_body(result);
                 self.reply(client, p.request, Ok(body), out);
