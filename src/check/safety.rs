@@ -139,3 +139,34 @@ impl SafetyOracle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_machine_safety_on_hand_made_applies() {
+        let mut o = SafetyOracle::default();
+        assert!(
+            o.applied(NodeId(1), 1, 1).is_none(),
+            "first sighting records the committed entry"
+        );
+        assert!(
+            o.applied(NodeId(2), 1, 1).is_none(),
+            "same entry elsewhere: fine"
+        );
+        let bad = o
+            .applied(NodeId(3), 1, 2)
+            .expect("a different term at a committed index");
+        assert_eq!(bad.0, vec![NodeId(3)]);
+        assert!(bad.1.contains("state machine safety"), "{}", bad.1);
+    }
+
+    #[test]
+    fn sent_terms_only_grow() {
+        let mut o = SafetyOracle::default();
+        o.sent(NodeId(1), 5);
+        o.sent(NodeId(1), 3);
+        assert_eq!(o.sent_term[&NodeId(1)], 5);
+    }
+}
