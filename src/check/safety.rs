@@ -124,6 +124,12 @@ impl SafetyOracle {
         }
     }
 
+    /// A member sent a message in `term` (only durable terms may be acted on).
+    pub fn sent(&mut self, node: NodeId, term: u64) {
+        let t = self.sent_term.entry(node).or_insert(0);
+        *t = (*t).max(term);
+    }
+
     /// An entry a member applied must be the one committed at that index.
     pub fn applied(&mut self, node: NodeId, index: u64, term: u64) -> Option<Finding> {
         match self.committed.get(&index) {

@@ -24,7 +24,7 @@ use crate::node::rpc::{Reply, ReplyBody, ServerOp, ServerRequest};
 use crate::node::{Bug, Effect, Node, NodeConfig, NodeStatus, NodeTimer, Out, ReadOnly};
 use crate::report;
 use crate::scenario::{FaultKind, Scenario, Target};
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug)]
@@ -429,6 +429,13 @@ impl Sim {
 
     fn send(&mut self, m: Message) {
         let now = self.now();
+        // Pre-vote messages carry the term a pre-candidate would take, not one it holds.
+        if !matches!(
+            m.get_msg_type(),
+            MessageType::MsgRequestPreVote | MessageType::MsgRequestPreVoteResponse
+        ) {
+            self.safety.sent(NodeId(m.from), m.term);
+        }
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
         match self.net.route(from, to) {
             Route::Deliver(delays) => {
