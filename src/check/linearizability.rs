@@ -292,121 +292,147 @@ fn memo_key(bits: &[u64], state: &State) -> (usize, Vec<u64>, State) {
     (first, bits[first..last].to_vec(), state.clone())
 }
 
-fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
-    // Entries sorted by time; calls before returns at equal times (touching ops overlap).
-    let mut times: Vec<(u64, u8, usize)> = Vec::new();
-    for (i, o) in ops.iter().enumerate() {
-        times.push((o.invoke_us, 0, i));
-        times.push((o.complete_us.unwrap_or(u64::MAX), 1, i));
-    }
-    times.sort();
-    let n = times.len();
-    let mut entries: Vec<Entry> = times
-        .iter()
-        .enumerate()
-        .map(|(i, (_, kind, op))| Entry {
-            op: *op,
-            is_call: *kind == 0,
-            prev: if i == 0 { NIL } else { i - 1 },
-            next: if i + 1 == n { NIL } else { i + 1 },
-        })
-        .collect();
-    let mut ret_of = vec![0usize; ops.len()];
-    for (i, e) in entries.iter().enumerate() {
-        if !e.is_call {
+/// The search's state: Lowe's doubly linked list of call/return entries, the linearized set, the
+/// memo of visited (set, state) pairs, and the stack of placed calls.
+struct Search {
+    entries: Vec<Entry>,
+    head: usize,
+    ret_of: Vec<usize>,
+    linearized: Vec<u64>,
+    seen: Seen,
+    /// (call entry, state before it, other states still to try).
+    stack: Vec<(usize, State, Vec<State>)>,
+    state: State,
+}
+
+impl Search {
+    fn new(ops: &[&LinOp]) -> Search {
+        // Entries sorted by time; calls before returns at equal times (touching ops overlap).
+        let mut times: Vec<(u64, u8, usize)> = Vec::new();
+        for (i, o) in ops.iter().enumerate() {
+            times.push((o.invoke_us, 0, i));
+            times.push((o.complete_us.unwrap_or(u64::MAX), 1, i));
+        }
+        times.sort();
+        let n = times.len();
+        let entries: Vec<Entry> = times
+            .iter()
+            .enumerate()
+            .map(|(i, (_, kind, op))| Entry {
+                op: *op,
+                is_call: *kind == 0,
+                prev: if i == 0 { NIL } else { i - 1 },
+                next: if i + 1 == n { NIL } else { i + 1 },
+            })
+            .collect();
+        let mut ret_of = vec![0usize; ops.len()];
+        for (i, e) in entries.iter().enumerate().filter(|(_, e)| !e.is_call) {
             ret_of[e.op] = i;
         }
+        Search {
+            entries,
+            head: if n == 0 { NIL } else { 0 },
+            ret_of,
+            linearized: vec![0u64; ops.len().div_ceil(64)],
+            seen: Default::default(),
+            stack: Vec::new(),
+            state: EMPTY,
+        }
     }
-    let mut head = if n == 0 { NIL } else { 0 };
-    let words = ops.len().div_ceil(64);
-    let mut linearized = vec![0u64; words];
-    let mut seen: Seen = Default::default();
-    let mut state = EMPTY;
-    // Stack of (call entry, state before it, other states still to try).
-    let mut stack: Vec<(usize, State, Vec<State>)> = Vec::new();
+
+    fn lift(&mut self, i: usize) {
+        let (p, nx) = (self.entries[i].prev, self.entries[i].next);
+        if p == NIL {
+            self.head = nx;
+        } else {
+            self.entries[p].next = nx;
+        }
+        if nx != NIL {
+            self.entries[nx].prev = p;
+        }
+    }
+
+    fn unlift(&mut self, i: usize) {
+        let (p, nx) = (self.entries[i].prev, self.entries[i].next);
+        if p == NIL {
+            self.head = i;
+        } else {
+            self.entries[p].next = i;
+        }
+        if nx != NIL {
+            self.entries[nx].prev = i;
+        }
+    }
+
+    fn flip(&mut self, op: usize, on: bool) {
+        if on {
+            self.linearized[op / 64] |= 1 << (op % 64);
+        } else {
+            self.linearized[op / 64] &= !(1 << (op % 64));
+        }
+    }
+
+    /// Places the call at entry `call` with the first of `options` not yet visited.
+    fn try_place(&mut self, call: usize, mut options: Vec<State>) -> bool {
+        let op = self.entries[call].op;
+        while let Some(next_state) = options.pop() {
+            self.flip(op, true);
+            if self.seen.insert(memo_key(&self.linearized, &next_state)) {
+                let before = std::mem::replace(&mut self.state, next_state);
+                self.stack.push((call, before, options));
+                self.lift(call);
+                self.lift(self.ret_of[op]);
+                return true;
+            }
+            self.flip(op, false);
+        }
+        false
+    }
+
+    /// Takes back the last placed call; returns it with its untried options.
+    fn undo(&mut self) -> Option<(usize, Vec<State>)> {
+        let (call, before, options) = self.stack.pop()?;
+        let op = self.entries[call].op;
+        self.unlift(self.ret_of[op]);
+        self.unlift(call);
+        self.flip(op, false);
+        self.state = before;
+        Some((call, options))
+    }
+}
+
+fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
+    let mut s = Search::new(ops);
     let (mut best, mut best_stuck): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
-    let mut cur = head;
-
-    let lift = |entries: &mut Vec<Entry>, head: &mut usize, i: usize| {
-        let (p, nx) = (entries[i].prev, entries[i].next);
-        if p == NIL {
-            *head = nx;
-        } else {
-            entries[p].next = nx;
-        }
-        if nx != NIL {
-            entries[nx].prev = p;
-        }
-    };
-    let unlift = |entries: &mut Vec<Entry>, head: &mut usize, i: usize| {
-        let (p, nx) = (entries[i].prev, entries[i].next);
-        if p == NIL {
-            *head = i;
-        } else {
-            entries[p].next = i;
-        }
-        if nx != NIL {
-            entries[nx].prev = i;
-        }
-    };
-
-    while head != NIL {
+    let mut cur = s.head;
+    while s.head != NIL {
         if cur == NIL {
-            cur = head;
+            cur = s.head;
         }
-        let e = entries[cur];
+        let e = s.entries[cur];
         if e.is_call {
-            let mut options = step(&state, ops[e.op]);
-            let mut placed = false;
-            while let Some(next_state) = options.pop() {
-                linearized[e.op / 64] |= 1 << (e.op % 64);
-                if seen.insert(memo_key(&linearized, &next_state)) {
-                    stack.push((cur, state.clone(), options));
-                    state = next_state;
-                    lift(&mut entries, &mut head, cur);
-                    lift(&mut entries, &mut head, ret_of[e.op]);
-                    cur = head;
-                    placed = true;
-                    break;
-                }
-                linearized[e.op / 64] &= !(1 << (e.op % 64));
-            }
-            if !placed {
-                cur = e.next;
-            }
+            let options = step(&s.state, ops[e.op]);
+            cur = if s.try_place(cur, options) {
+                s.head
+            } else {
+                e.next
+            };
             continue;
         }
-        // A return whose call could not be placed: backtrack.
-        if stack.len() >= best.len() {
-            best = stack.iter().map(|(c, _, _)| entries[*c].op).collect();
-            best_stuck = pending_at(&entries, head);
+        // A return whose call could not be placed: backtrack, trying the other outcomes of the
+        // last placed op before moving past it.
+        if s.stack.len() >= best.len() {
+            best = s.stack.iter().map(|(c, _, _)| s.entries[*c].op).collect();
+            best_stuck = pending_at(&s.entries, s.head);
         }
-        let Some((call, before, mut options)) = stack.pop() else {
+        let Some((call, options)) = s.undo() else {
             return Err(violation(key, ops, &best, &best_stuck));
         };
-        let op = entries[call].op;
-        unlift(&mut entries, &mut head, ret_of[op]);
-        unlift(&mut entries, &mut head, call);
-        linearized[op / 64] &= !(1 << (op % 64));
-        state = before;
-        // Try the other outcomes of the same op, else move past it.
-        let mut placed = false;
-        while let Some(next_state) = options.pop() {
-            linearized[op / 64] |= 1 << (op % 64);
-            if seen.insert(memo_key(&linearized, &next_state)) {
-                stack.push((call, state.clone(), options));
-                state = next_state;
-                lift(&mut entries, &mut head, call);
-                lift(&mut entries, &mut head, ret_of[op]);
-                cur = head;
-                placed = true;
-                break;
-            }
-            linearized[op / 64] &= !(1 << (op % 64));
-        }
-        if !placed {
-            cur = entries[call].next;
-        }
+        cur = if s.try_place(call, options) {
+            s.head
+        } else {
+            s.entries[call].next
+        };
     }
     Ok(())
 }
