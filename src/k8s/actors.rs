@@ -941,19 +941,7 @@ impl K8s {
         h.tainted_at = Some(cx.now);
         let hb = h.heartbeat;
         let name = self.names[n].clone();
-        cx.trace(TraceEvent::NodeCondition {
-            node: name.clone(),
-            ready: "Unknown".into(),
-            reason: "NodeStatusUnknown: Kubelet stopped posting node status.".into(),
-            kcm: m as u64 + 1,
-        });
-        for effect in ["NoSchedule", "NoExecute"] {
-            cx.trace(TraceEvent::NodeTaint {
-                node: name.clone(),
-                taint: format!("node.kubernetes.io/unreachable:{effect}"),
-                added: true,
-            });
-        }
+        condition(cx, m, &name, false);
         let evict_at = cx.now + self.spec.eviction_toleration;
         cx.at(
             evict_at,
@@ -1027,19 +1015,7 @@ impl K8s {
             h.ready = true;
             h.tainted_at = None;
             let name = self.names[n].clone();
-            cx.trace(TraceEvent::NodeCondition {
-                node: name.clone(),
-                ready: "True".into(),
-                reason: "KubeletReady: kubelet is posting ready status".into(),
-                kcm: m as u64 + 1,
-            });
-            for effect in ["NoSchedule", "NoExecute"] {
-                cx.trace(TraceEvent::NodeTaint {
-                    node: name.clone(),
-                    taint: format!("node.kubernetes.io/unreachable:{effect}"),
-                    added: false,
-                });
-            }
+            condition(cx, m, &name, true);
         } else if !ready
             && field(&obj.value, "ready") == Some("Unknown")
             && h.ready
@@ -1132,6 +1108,32 @@ impl K8s {
             .iter()
             .position(|k| k.leader)
             .map(|i| i as u64 + 1)
+    }
+}
+
+/// The controller sets a node's Ready condition (Unknown, or back to True as the kubelet posts
+/// status) and adds or removes the `unreachable` taints with it.
+fn condition(cx: &mut Cx, m: usize, node: &str, ready: bool) {
+    let (value, reason) = if ready {
+        ("True", "KubeletReady: kubelet is posting ready status")
+    } else {
+        (
+            "Unknown",
+            "NodeStatusUnknown: Kubelet stopped posting node status.",
+        )
+    };
+    cx.trace(TraceEvent::NodeCondition {
+        node: node.into(),
+        ready: value.into(),
+        reason: reason.into(),
+        kcm: m as u64 + 1,
+    });
+    for effect in ["NoSchedule", "NoExecute"] {
+        cx.trace(TraceEvent::NodeTaint {
+            node: node.into(),
+            taint: format!("node.kubernetes.io/unreachable:{effect}"),
+            added: !ready,
+        });
     }
 }
 

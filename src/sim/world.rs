@@ -296,41 +296,36 @@ impl Sim {
         while self.scanned < self.trace.records.len() {
             let rec = &self.trace.records[self.scanned];
             self.scanned += 1;
-            if let TraceEvent::Applied {
-                node, index, term, ..
-            } = rec.event
-            {
-                if let Some((nodes, detail)) = self.safety.applied(node, index, term) {
-                    let at = rec.at;
-                    self.trace.push(
-                        at,
-                        TraceEvent::Violation {
-                            oracle: "raft-safety".into(),
-                            nodes,
-                            detail,
-                        },
-                    );
-                    continue;
-                }
-            }
-            let rec = &self.trace.records[self.scanned - 1];
             let TraceEvent::Applied {
                 node,
                 index,
-                request: Some(req),
+                term,
+                request,
                 effective,
-                ..
             } = rec.event
             else {
                 continue;
             };
+            let at = rec.at;
+            if let Some((nodes, detail)) = self.safety.applied(node, index, term) {
+                let oracle = "raft-safety".into();
+                self.trace.push(
+                    at,
+                    TraceEvent::Violation {
+                        oracle,
+                        nodes,
+                        detail,
+                    },
+                );
+                continue;
+            }
+            let Some(req) = request else { continue };
             let Some(&op) = self.request_op.get(&req) else {
                 continue;
             };
             if self.first_applied.contains_key(&op) {
                 continue;
             }
-            let at = rec.at;
             self.first_applied.insert(op, (index, at));
             let h = &self.history[op.0 as usize];
             let ServerOp::Write { op: kv } = &h.kind else {
@@ -683,21 +678,8 @@ impl Sim {
                 },
                 (None, None) => self.new_client(spec.endpoints.clone(), true),
             };
-            let op = OpId(self.history.len() as u64);
-            self.history.push(HistoryOp {
-                op,
-                client,
-                command: Some(i),
-                actor: spec.session.clone().unwrap_or_else(|| "etcdctl".into()),
-                kind: kind.clone(),
-                endpoints: self.clients[&client].endpoints().to_vec(),
-                invoked: now,
-                completed: None,
-                outcome: Outcome::Pending,
-                routed_to: vec![],
-                reply: None,
-            });
-            self.op_command.push(Some(run));
+            let actor = spec.session.clone().unwrap_or_else(|| "etcdctl".into());
+            let op = self.new_op(client, Some((i, run)), actor, &kind);
             self.commands[run].ops.push(op);
             self.with_client(client, |c, now, fx| c.start(op, kind, deadline, now, fx));
         }
@@ -835,25 +817,38 @@ impl Sim {
             } => {
                 let (main, watch) = self.api_clients[apiserver];
                 let client = if via_cache { watch } else { main };
-                let op = OpId(self.history.len() as u64);
-                self.history.push(HistoryOp {
-                    op,
-                    client,
-                    command: None,
-                    actor: format!("apiserver-{}", apiserver + 1),
-                    kind: kind.clone(),
-                    endpoints: self.clients[&client].endpoints().to_vec(),
-                    invoked: now,
-                    completed: None,
-                    outcome: Outcome::Pending,
-                    routed_to: vec![],
-                    reply: None,
-                });
-                self.op_command.push(None);
+                let op = self.new_op(client, None, format!("apiserver-{}", apiserver + 1), &kind);
                 self.op_owner.insert(op, (apiserver, token));
                 self.with_client(client, |c, now, fx| c.start(op, kind, deadline, now, fx));
             }
         }
+    }
+
+    /// Records a new pending operation in the history; `command` is (scenario command, its run)
+    /// for etcdctl commands and `None` for an apiserver's own requests.
+    fn new_op(
+        &mut self,
+        client: ClientId,
+        command: Option<(usize, usize)>,
+        actor: String,
+        kind: &ServerOp,
+    ) -> OpId {
+        let op = OpId(self.history.len() as u64);
+        self.history.push(HistoryOp {
+            op,
+            client,
+            command: command.map(|(c, _)| c),
+            actor,
+            kind: kind.clone(),
+            endpoints: self.clients[&client].endpoints().to_vec(),
+            invoked: self.now(),
+            completed: None,
+            outcome: Outcome::Pending,
+            routed_to: vec![],
+            reply: None,
+        });
+        self.op_command.push(command.map(|(_, run)| run));
+        op
     }
 
     fn restart_member(&mut self, node: NodeId) {
