@@ -1,6 +1,6 @@
 //! Simulated etcd clients (etcdctl and long-lived sessions) and the history they record.
 //!
-//! Models etcd clientv3 (3.4/3.5) as measured in `shared/reference/etcd-observed.md`:
+//! Models etcd clientv3 (3.4/3.5) as measured in `docs/reference/etcd-observed.md`:
 //! - each endpoint has a connection that becomes *ready* only when the member completes the
 //!   HTTP/2 handshake: a running member does (even with a stalled disk), a paused member never
 //!   does until it resumes, a crashed one refuses and is re-dialled every second;

@@ -3,7 +3,7 @@
 //!
 //! Models kubeadm's stacked topology: master-*i* runs etcd-*i*, apiserver-*i* and KCM-*i*; each
 //! node (masters and workers) runs a kubelet that renews its node Lease and reports node status.
-//! Every default timing comes from `shared/reference/kubernetes-etcd.md` and is a scenario setting.
+//! Every default timing comes from `docs/reference/etcd-kubernetes-defaults.md` and is a scenario setting.
 //!
 //! Fault model: Kubernetes processes do not fail by themselves here; they suffer the etcd faults
 //! below them. An apiserver's etcd client is an ordinary simulated clientv3 client (local member

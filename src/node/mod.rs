@@ -3,7 +3,7 @@
 //!
 //! Models one etcd member: its raft loop, WAL, apply loop and gRPC front end.
 //!
-//! Ready contract (raft-rs 0.7, see `shared/reference/raft-rs.md` sections 3-4), for every Ready:
+//! Ready contract (raft-rs 0.7, see `docs/reference/raft-rs.md` sections 1-2), for every Ready:
 //! 1. leader messages (`messages`) are sent at once (thesis 10.2.1);
 //! 2. committed entries (already durable locally) are queued for apply; read states recorded;
 //! 3. entries and hard state go into the volatile `MemStorage` raft reads, then into one WAL write
