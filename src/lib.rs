@@ -4,6 +4,11 @@
 //! and virtual disks, driven by one discrete-event loop in simulated time from one seed. Clients
 //! modelled on etcdctl and etcd clientv3 show what users of the cluster see.
 //!
+//! Layers, each importing only those before it (`tests/architecture.rs` checks it):
+//! [`sim`] (time, ids, RNG streams, queue, trace, effects) -> [`net`], [`disk`] -> [`node`] ->
+//! [`client`] -> [`k8s`] -> [`record`] -> [`scenario`] -> [`check`] -> [`world`] (the loop) ->
+//! [`run`] -> [`report`] -> [`explore`].
+//!
 //! ```no_run
 //! use raftsim::{run, RunOptions, Scenario};
 //! let s = Scenario::load(std::path::Path::new("sim-scenarios/etcd-follower-frozen.toml")).unwrap();
@@ -18,11 +23,14 @@ pub mod explore;
 pub mod k8s;
 pub mod net;
 pub mod node;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sim;
+pub mod world;
 
+pub use record::Record;
 pub use run::{run, NodeSummary, RunOptions, RunResult};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::ids::{ClientId, LogIndex, NodeId, OpId, RequestId, Term};

@@ -440,7 +440,7 @@ fn explore_summary(results: &[explore::SeedOutcome], wall_s: f64, jobs: usize) -
             *faults.entry(k).or_insert(0) += v;
         }
         for f in &o.failures {
-            *violations.entry(f.clone()).or_insert(0) += 1;
+            *violations.entry(f.name().to_string()).or_insert(0) += 1;
         }
     }
     let sim: f64 = results.iter().map(|o| o.simulated_s).sum();

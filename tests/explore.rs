@@ -24,7 +24,7 @@ fn limit(b: Bug) -> u64 {
 fn first_failing_seed(
     bug: Option<Bug>,
     seeds: std::ops::RangeInclusive<u64>,
-) -> Option<(u64, Vec<String>)> {
+) -> Option<(u64, Vec<explore::Failure>)> {
     seeds
         .map(|s| (s, explore_seed(s, bug, false)))
         .find(|(_, o)| !o.failures.is_empty())

@@ -2,9 +2,6 @@
 //! bounds the model implies (renew interval 10s, etcd request timeout 7s, grace 50s, monitor
 //! period 5s).
 
-use raftsim::check::kubernetes::{
-    condition_changes, lease_writes_effective, renewal_failures, renewals,
-};
 use raftsim::scenario::builtin;
 use raftsim::sim::trace::{Role, TraceEvent};
 use raftsim::{run, RunOptions, RunResult, Scenario, ScenarioError, SimDuration, SimTime};
@@ -34,19 +31,21 @@ const STALL: (u64, u64) = (60, 180);
 fn incident_renewals_fail_from_the_first_renewal_after_the_stall() {
     let r = run_builtin("k8s-local-etcd-follower-stall");
     for n in PINNED_TO_1 {
-        let ok_before = renewals(&r, n)
+        let ok_before = r
+            .renewals(n)
             .into_iter()
             .filter(|t| *t < secs(STALL.0))
             .count();
         assert!(ok_before >= 5, "{n} renewed normally before the stall");
         // The first attempt after the stall starts within one renew interval (10s, +4% jitter)
         // and fails after etcd's 7s request timeout.
-        let first_fail = *renewal_failures(&r, n).first().expect("failures");
+        let first_fail = *r.renewal_failures(n).first().expect("failures");
         assert!(
             first_fail > secs(STALL.0) && first_fail <= secs(STALL.0 + 10 + 1 + 7),
             "{n}: {first_fail}"
         );
-        let ok_during = renewals(&r, n)
+        let ok_during = r
+            .renewals(n)
             .into_iter()
             .filter(|t| *t > secs(STALL.0 + 1) && *t < secs(STALL.1))
             .count();
@@ -61,11 +60,12 @@ fn incident_nodes_go_not_ready_grace_after_their_last_effective_renewal() {
     let (grace, period) = (k.node_monitor_grace_period, k.node_monitor_period);
     assert_eq!(grace, SimDuration::from_secs(50), "v1.32 default");
     for n in PINNED_TO_1 {
-        let unknown = condition_changes(&r, n, "Unknown");
+        let unknown = r.condition_changes(n, "Unknown");
         assert_eq!(unknown.len(), 1, "{n}");
-        let last = renewals(&r, n)
+        let last = r
+            .renewals(n)
             .into_iter()
-            .chain(lease_writes_effective(&r, n))
+            .chain(r.lease_writes_effective(n))
             .filter(|t| *t <= unknown[0])
             .max()
             .unwrap();
@@ -97,7 +97,7 @@ fn incident_nodes_go_not_ready_grace_after_their_last_effective_renewal() {
             ]
         );
         // Ready again after the stall, once the kubelet posts status.
-        let ready = condition_changes(&r, n, "True");
+        let ready = r.condition_changes(n, "True");
         assert!(
             ready.len() == 1 && ready[0] > secs(STALL.1) && ready[0] < secs(STALL.1 + 20),
             "{n}: {ready:?}"
@@ -114,8 +114,8 @@ fn incident_nodes_go_not_ready_grace_after_their_last_effective_renewal() {
 fn incident_other_nodes_stay_ready_and_etcd_keeps_quorum() {
     let r = run_builtin("k8s-local-etcd-follower-stall");
     for n in HEALTHY {
-        assert!(condition_changes(&r, n, "Unknown").is_empty(), "{n}");
-        assert!(renewal_failures(&r, n).is_empty(), "{n}");
+        assert!(r.condition_changes(n, "Unknown").is_empty(), "{n}");
+        assert!(r.renewal_failures(n).is_empty(), "{n}");
     }
     for p in r.cluster_probes.iter().filter(|p| p.at >= secs(1)) {
         assert_eq!(p.leader().map(|l| l.0), Some(2), "leader at {}", p.at);
@@ -149,10 +149,10 @@ fn grace_period_follows_the_kubernetes_version() {
         SimDuration::from_secs(40)
     );
     let r = run(&s, &RunOptions::default());
-    let unknown = condition_changes(&r, "worker-1", "Unknown")[0];
+    let unknown = r.condition_changes("worker-1", "Unknown")[0];
     let base = run_builtin("k8s-local-etcd-follower-stall");
     assert!(
-        unknown < condition_changes(&base, "worker-1", "Unknown")[0],
+        unknown < base.condition_changes("worker-1", "Unknown")[0],
         "40s grace marks nodes earlier"
     );
     sets.push((
@@ -172,12 +172,12 @@ fn grace_period_follows_the_kubernetes_version() {
 fn all_endpoints_spreads_failures_thin_and_churns_controller_leadership() {
     let r = run_builtin("k8s-all-endpoints-follower-stall");
     let names = r.scenario.kubernetes.as_ref().unwrap().node_names();
-    let failures: usize = names.iter().map(|n| renewal_failures(&r, n).len()).sum();
+    let failures: usize = names.iter().map(|n| r.renewal_failures(n).len()).sum();
     assert!(failures > 10, "{failures}");
     for n in &names {
-        assert!(condition_changes(&r, n, "Unknown").is_empty(), "{n}");
+        assert!(r.condition_changes(n, "Unknown").is_empty(), "{n}");
         assert!(
-            renewal_failures(&r, n)
+            r.renewal_failures(n)
                 .iter()
                 .all(|t| *t > secs(STALL.0) && *t < secs(STALL.1 + 10)),
             "{n}"
@@ -230,7 +230,7 @@ fn leader_stall_elects_a_new_leader_while_the_old_one_still_claims_it() {
         .expect("etcd-1 steps down");
     assert!(stepped_down.at >= secs(STALL.1), "{}", stepped_down.at);
     for n in PINNED_TO_1 {
-        assert_eq!(condition_changes(&r, n, "Unknown").len(), 1, "{n}");
+        assert_eq!(r.condition_changes(n, "Unknown").len(), 1, "{n}");
     }
 }
 
@@ -257,9 +257,9 @@ fn readyz_load_balancer_moves_kubelets_off_the_stalled_apiserver() {
     );
     let names = r.scenario.kubernetes.as_ref().unwrap().node_names();
     for n in &names {
-        assert!(condition_changes(&r, n, "Unknown").is_empty(), "{n}");
+        assert!(r.condition_changes(n, "Unknown").is_empty(), "{n}");
         // At most two failed attempts before closeAllConns re-dials through the balancer.
-        assert!(renewal_failures(&r, n).len() <= 2, "{n}");
+        assert!(r.renewal_failures(n).len() <= 2, "{n}");
     }
     assert!(r.kubelets.iter().all(|(_, a)| *a != 1), "{:?}", r.kubelets);
 }

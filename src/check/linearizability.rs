@@ -460,6 +460,19 @@ fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Viol
     }
 }
 
+/// The linearizability oracle on a finished run's client history.
+pub fn oracle(r: &crate::record::Record) -> Option<super::OracleViolation> {
+    let h = super::history::of_run(&r.history);
+    let v = check(&h.ops).err()?;
+    let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
+    Some(super::OracleViolation {
+        oracle: crate::sim::trace::Oracle::Linearizability,
+        at: crate::sim::time::SimTime(at),
+        nodes: vec![],
+        detail: v.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

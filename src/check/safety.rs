@@ -8,11 +8,11 @@
 //!   nor acted on may be lost, which is safe); the commit index never goes backwards within one
 //!   incarnation (Raft keeps it in volatile state, so a restart may legitimately start lower).
 
-use crate::node::{Node, NodeStatus};
 use crate::sim::ids::NodeId;
-use crate::sim::trace::Role;
+use crate::sim::observe::RaftView;
 use std::collections::BTreeMap;
 
+/// The online Raft safety checker: what it has seen of every member so far.
 #[derive(Default)]
 pub struct SafetyOracle {
     leaders: BTreeMap<u64, NodeId>,
@@ -37,53 +37,54 @@ pub type Finding = (Vec<NodeId>, String);
 
 impl SafetyOracle {
     /// Checks every running member; returns what broke.
-    pub fn observe(&mut self, nodes: &[Node]) -> Vec<Finding> {
+    pub fn observe<N: RaftView>(&mut self, nodes: &[N]) -> Vec<Finding> {
         let mut out = Vec::new();
-        for n in nodes.iter().filter(|n| n.status == NodeStatus::Running) {
+        for n in nodes.iter().filter(|n| n.running()) {
             self.observe_one(n, &mut out);
         }
         out
     }
 
-    fn observe_one(&mut self, n: &Node, out: &mut Vec<Finding>) {
-        let mut seen = self.per_node.get(&n.id).copied().unwrap_or_default();
+    fn observe_one(&mut self, n: &impl RaftView, out: &mut Vec<Finding>) {
+        let mut seen = self.per_node.get(&n.id()).copied().unwrap_or_default();
         let (term, commit) = (n.term(), n.commit_index());
-        if n.incarnation != seen.incarnation {
-            let sent = self.sent_term.get(&n.id).copied().unwrap_or(0);
+        if n.incarnation() != seen.incarnation {
+            let sent = self.sent_term.get(&n.id()).copied().unwrap_or(0);
             if term < sent {
-                out.push((vec![n.id], format!(
+                out.push((vec![n.id()], format!(
                     "term went backwards across a restart of {}: it had sent messages in term {sent} but came back in term {term} (its hard state was not durable)",
-                    n.id
+                    n.id()
                 )));
             }
-            seen.incarnation = n.incarnation;
+            seen.incarnation = n.incarnation();
             seen.checked_upto = 0;
             seen.led_term = None;
             seen.term = term;
         } else if term < seen.term {
             out.push((
-                vec![n.id],
-                format!("term went backwards on {}: {} -> {term}", n.id, seen.term),
+                vec![n.id()],
+                format!("term went backwards on {}: {} -> {term}", n.id(), seen.term),
             ));
         } else if commit < seen.commit {
             out.push((
-                vec![n.id],
+                vec![n.id()],
                 format!(
                     "commit index went backwards on {}: {} -> {commit}",
-                    n.id, seen.commit
+                    n.id(),
+                    seen.commit
                 ),
             ));
         }
         seen.term = seen.term.max(term);
         seen.commit = commit;
-        if n.role() == Some(Role::Leader) {
+        if n.is_leader() {
             match self.leaders.get(&term) {
-                Some(other) if *other != n.id => out.push((
-                    vec![*other, n.id],
-                    format!("two leaders in term {term}: {other} and {}", n.id),
+                Some(other) if *other != n.id() => out.push((
+                    vec![*other, n.id()],
+                    format!("two leaders in term {term}: {other} and {}", n.id()),
                 )),
                 _ => {
-                    self.leaders.insert(term, n.id);
+                    self.leaders.insert(term, n.id());
                 }
             }
             if seen.led_term != Some(term) {
@@ -95,10 +96,10 @@ impl SafetyOracle {
             let Some(t) = n.log_term(idx) else { break };
             match self.committed.get(&idx) {
                 Some(&c) if c != t => out.push((
-                    vec![n.id],
+                    vec![n.id()],
                     format!(
                         "index {idx} committed with term {c} elsewhere but term {t} on {}",
-                        n.id
+                        n.id()
                     ),
                 )),
                 Some(_) => {}
@@ -108,18 +109,18 @@ impl SafetyOracle {
             }
         }
         seen.checked_upto = seen.checked_upto.max(commit);
-        self.per_node.insert(n.id, seen);
+        self.per_node.insert(n.id(), seen);
     }
 
-    fn leader_complete(&self, n: &Node, term: u64, out: &mut Vec<Finding>) {
+    fn leader_complete(&self, n: &impl RaftView, term: u64, out: &mut Vec<Finding>) {
         if let Some((idx, t)) = self
             .committed
             .iter()
             .find(|(i, t)| n.log_term(**i) != Some(**t))
         {
             out.push((
-                vec![n.id],
-                format!("leader completeness: {} leads term {term} without committed entry {idx} (term {t})", n.id),
+                vec![n.id()],
+                format!("leader completeness: {} leads term {term} without committed entry {idx} (term {t})", n.id()),
             ));
         }
     }

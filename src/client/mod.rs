@@ -16,35 +16,16 @@
 //! timed out has an unknown outcome, never "failed".
 
 pub mod command;
+pub mod etcdctl;
 
 use crate::node::rpc::{Reply, ReplyBody, ServerError, ServerOp, ServerRequest};
+use crate::sim::actor::Effect;
 use crate::sim::ids::{ClientId, NodeId, OpId, RequestId};
 use crate::sim::time::SimTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// How an operation ended, as the client saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "outcome", content = "error", rename_all = "kebab-case")]
-pub enum Outcome {
-    Pending,
-    Ok,
-    /// The client's deadline passed: for a write, it may or may not take effect.
-    Timeout,
-    /// The server answered with an error (for a write: outcome still unknown).
-    Failed(String),
-}
-
-impl Outcome {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Outcome::Pending => "pending",
-            Outcome::Ok => "ok",
-            Outcome::Timeout => "timeout",
-            Outcome::Failed(_) => "error",
-        }
-    }
-}
+pub use crate::sim::trace::Outcome;
 
 /// One operation in the client history.
 #[derive(Clone, Debug, Serialize)]
@@ -73,28 +54,39 @@ pub struct ClientConfig {
     pub dial_timeout: crate::sim::time::SimDuration,
 }
 
-/// What a client asks the world to do.
+/// What a client sends: a request to a member, a connection attempt, or the completion of an
+/// operation to whoever issued it.
 #[derive(Debug)]
-pub enum ClientEffect {
-    Send {
+pub enum ClientMsg {
+    /// A request to member `to` for history operation `op`.
+    Request {
+        /// The operation.
         op: OpId,
+        /// The member.
         to: NodeId,
+        /// The request.
         req: ServerRequest,
     },
+    /// Dial member `node` (the handshake completes if and when the member answers).
     Dial {
+        /// The member.
         node: NodeId,
     },
-    Deadline {
-        op: OpId,
-        at: SimTime,
-    },
+    /// Operation `op` completed, as the client saw it.
     Done {
+        /// The operation.
         op: OpId,
+        /// How it ended.
         outcome: Outcome,
+        /// The server's answer, if it was ok.
         reply: Option<ReplyBody>,
+        /// Members the request went to, in order.
         routed_to: Vec<NodeId>,
     },
 }
+
+/// A client's effect: the one effect type, with the operation whose deadline a timer marks.
+pub type ClientEffect = Effect<ClientMsg, OpId>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Conn {
@@ -130,7 +122,7 @@ impl Client {
         fx: &mut Vec<ClientEffect>,
     ) -> Client {
         for n in &endpoints {
-            fx.push(ClientEffect::Dial { node: *n });
+            fx.push(Effect::Send(ClientMsg::Dial { node: *n }));
         }
         let n = endpoints.len();
         Client {
@@ -169,7 +161,7 @@ impl Client {
                 routed_to: Vec::new(),
             },
         );
-        fx.push(ClientEffect::Deadline { op, at: deadline });
+        fx.push(Effect::Timer(deadline, op));
         self.dispatch(op, now, fx);
     }
 
@@ -194,7 +186,7 @@ impl Client {
         let f = self.ops.get_mut(&op).expect("dispatching a live op");
         f.attempt = Some(request);
         f.routed_to.push(to);
-        fx.push(ClientEffect::Send {
+        fx.push(Effect::Send(ClientMsg::Request {
             op,
             to,
             req: ServerRequest {
@@ -203,7 +195,7 @@ impl Client {
                 op: f.kind.clone(),
                 deadline: f.deadline,
             },
-        });
+        }));
     }
 
     /// The handshake with `node` completed.
@@ -247,7 +239,7 @@ impl Client {
         if let Some(i) = self.endpoints.iter().position(|n| *n == node) {
             if self.conns[i] == Conn::Ready {
                 self.conns[i] = Conn::Connecting;
-                fx.push(ClientEffect::Dial { node });
+                fx.push(Effect::Send(ClientMsg::Dial { node }));
             }
         }
     }
@@ -272,12 +264,12 @@ impl Client {
         fx: &mut Vec<ClientEffect>,
     ) {
         let f = self.ops.remove(&op).expect("finishing a live op");
-        fx.push(ClientEffect::Done {
+        fx.push(Effect::Send(ClientMsg::Done {
             op,
             outcome,
             reply,
             routed_to: f.routed_to,
-        });
+        }));
     }
 }
 
@@ -298,7 +290,7 @@ mod tests {
     fn sends(fx: &[ClientEffect]) -> Vec<NodeId> {
         fx.iter()
             .filter_map(|e| match e {
-                ClientEffect::Send { to, .. } => Some(*to),
+                Effect::Send(ClientMsg::Request { to, .. }) => Some(*to),
                 _ => None,
             })
             .collect()
@@ -334,17 +326,17 @@ mod tests {
         fx.clear();
         c.start(OpId(1), put(), SimTime(5), SimTime(0), &mut fx);
         let req = match &fx[1] {
-            ClientEffect::Send { req, .. } => req.request,
+            Effect::Send(ClientMsg::Request { req, .. }) => req.request,
             e => panic!("{e:?}"),
         };
         fx.clear();
         c.on_deadline(OpId(1), &mut fx);
         assert!(matches!(
             &fx[0],
-            ClientEffect::Done {
+            Effect::Send(ClientMsg::Done {
                 outcome: Outcome::Timeout,
                 ..
-            }
+            })
         ));
         let late = Reply {
             client: ClientId(1),
@@ -371,7 +363,7 @@ mod tests {
         let reqs: Vec<RequestId> = fx
             .iter()
             .filter_map(|e| match e {
-                ClientEffect::Send { req, .. } => Some(req.request),
+                Effect::Send(ClientMsg::Request { req, .. }) => Some(req.request),
                 _ => None,
             })
             .collect();
@@ -396,11 +388,11 @@ mod tests {
         );
         assert!(fx.iter().any(|e| matches!(
             e,
-            ClientEffect::Done {
+            Effect::Send(ClientMsg::Done {
                 op: OpId(2),
                 outcome: Outcome::Failed(_),
                 ..
-            }
+            })
         )));
     }
 }

@@ -45,6 +45,28 @@ impl IoClass {
     }
 }
 
+/// A fault of one disk, as a scenario schedules it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskFault {
+    /// Operations of this class park at the head of their queue until the fault ends.
+    Stall(IoClass),
+    /// Operations of this class take a latency drawn from this range instead.
+    Slow {
+        /// The I/O class.
+        io: IoClass,
+        /// Shortest service time.
+        latency_min: SimDuration,
+        /// Longest service time.
+        latency_max: SimDuration,
+    },
+    /// WAL fsyncs fail with EIO: only the next one (`once`), or every one until the fault ends.
+    FsyncError {
+        /// Only the next fsync fails.
+        once: bool,
+    },
+}
+
 /// Latency ranges of one disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct DiskModel {
@@ -274,6 +296,37 @@ impl Disk {
         Ok(w)
     }
 
+    /// Starts a fault on this disk (the disk owns its faults; the loop only says when).
+    pub fn fault_start(&mut self, f: &DiskFault) {
+        match *f {
+            DiskFault::Stall(io) => self.stall(io),
+            DiskFault::Slow {
+                io,
+                latency_min,
+                latency_max,
+            } => self.set_slow(io, Some((latency_min, latency_max))),
+            DiskFault::FsyncError { once: true } => self.fail_next_fsync(),
+            DiskFault::FsyncError { once: false } => self.start_failing_fsyncs(),
+        }
+    }
+
+    /// Ends a fault; returns the class and due time of a parked operation that can now complete.
+    pub fn fault_end(&mut self, f: &DiskFault, now: SimTime) -> Option<(IoClass, SimTime)> {
+        match *f {
+            DiskFault::Stall(io) => self.unstall(io, now).map(|due| (io, due)),
+            DiskFault::Slow { io, .. } => {
+                self.set_slow(io, None);
+                None
+            }
+            DiskFault::FsyncError { once: true } => None,
+            DiskFault::FsyncError { once: false } => {
+                self.stop_failing_fsyncs();
+                None
+            }
+        }
+    }
+
+    /// Parks operations of `class` until [`Disk::unstall`].
     pub fn stall(&mut self, class: IoClass) {
         self.stalls[class.idx()] += 1;
     }
@@ -294,6 +347,7 @@ impl Disk {
         None
     }
 
+    /// Replaces the latency range of `class` (`None`: back to the model's).
     pub fn set_slow(&mut self, class: IoClass, range: Option<(SimDuration, SimDuration)>) {
         self.slow[class.idx()] = range;
     }
@@ -308,6 +362,7 @@ impl Disk {
         self.failing_fsyncs += 1;
     }
 
+    /// Ends one [`Disk::start_failing_fsyncs`].
     pub fn stop_failing_fsyncs(&mut self) {
         self.failing_fsyncs -= 1;
     }

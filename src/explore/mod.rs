@@ -9,8 +9,9 @@
 //! and every member must have converged.
 
 use crate::node::Bug;
-use crate::run::{run, RunOptions, RunResult};
+use crate::run::{bug_flag, panic_message, run, RunOptions, RunResult};
 use crate::scenario::Scenario;
+use crate::sim::trace::Oracle;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -376,28 +377,60 @@ pub fn run_case(case: &Case, seed: u64, bug: Option<Bug>) -> RunResult {
 
 /// Runs a case; a panic (raft-rs refusing a state a buggy driver created) becomes `Err`.
 pub fn run_case_checked(case: &Case, seed: u64, bug: Option<Bug>) -> Result<RunResult, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(case, seed, bug))).map_err(
-        |p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        },
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(case, seed, bug)))
+        .map_err(|p| panic_message(p.as_ref()))
 }
 
-fn failures_of(r: &Result<RunResult, String>) -> Vec<String> {
-    match r {
-        Ok(r) => failures(r),
-        Err(_) => vec!["panic".into()],
+/// What made a seed fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failure {
+    /// An always-on oracle fired.
+    Oracle(Oracle),
+    /// An expectation of the liveness phase failed.
+    Liveness,
+    /// The simulation panicked (raft-rs refused a state a buggy driver created).
+    Panic,
+}
+
+impl Failure {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Oracle(o) => o.name(),
+            Failure::Liveness => "liveness",
+            Failure::Panic => "panic",
+        }
     }
 }
 
-/// What failed, by oracle (`liveness` for the liveness phase's expectations).
-pub fn failures(r: &RunResult) -> Vec<String> {
-    let mut f: Vec<String> = r.violations.iter().map(|v| v.oracle.clone()).collect();
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+fn failures_of(r: &Result<RunResult, String>) -> Vec<Failure> {
+    match r {
+        Ok(r) => failures(r),
+        Err(_) => vec![Failure::Panic],
+    }
+}
+
+/// What failed, by oracle ([`Failure::Liveness`] for the liveness phase's expectations).
+pub fn failures(r: &RunResult) -> Vec<Failure> {
+    let mut f: Vec<Failure> = r
+        .violations
+        .iter()
+        .map(|v| Failure::Oracle(v.oracle))
+        .collect();
     if r.verdicts.iter().any(|v| !v.passed) {
-        f.push("liveness".into());
+        f.push(Failure::Liveness);
     }
     f.sort();
     f.dedup();
@@ -408,7 +441,7 @@ pub fn failures(r: &RunResult) -> Vec<String> {
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedOutcome {
     pub seed: u64,
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     pub simulated_s: f64,
     pub faults: BTreeMap<&'static str, u64>,
     pub elections: u64,
@@ -435,18 +468,7 @@ pub fn explore_seed(seed: u64, bug: Option<Bug>, shrink: bool) -> SeedOutcome {
     let (simulated_s, elections, detail) = match &r {
         Ok(r) => (
             r.sim_end.as_secs_f64(),
-            r.trace
-                .iter()
-                .filter(|t| {
-                    matches!(
-                        t.event,
-                        crate::sim::trace::TraceEvent::RoleChanged {
-                            role: crate::sim::trace::Role::Leader,
-                            ..
-                        }
-                    )
-                })
-                .count() as u64,
+            r.elections() as u64,
             r.violations
                 .first()
                 .map(|v| format!("[{}] at {}: {}", v.oracle, v.at, v.detail))
@@ -472,13 +494,13 @@ pub fn explore_seed(seed: u64, bug: Option<Bug>, shrink: bool) -> SeedOutcome {
     }
     let (best, steps) = shrink_case(&mut tree, case, seed, bug, &fails);
     let trace_hash = run_case_checked(&best, seed, bug)
-        .map(|r| r.trace_hash)
+        .map(|r| r.record.trace_hash)
         .unwrap_or_else(|_| "panic".into());
     let header = format!(
         "Found by raftsim explore (seed {seed}{}), shrunk in {steps} steps.\nOracles that failed: {}.\nReplay: raftsim run THIS_FILE{}",
         bug.map_or(String::new(), |b| format!(", bug {}", b.name())),
-        fails.join(", "),
-        bug.map_or(String::new(), |b| format!(" --bug {}", b.name()))
+        fails.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
+        bug_flag(bug)
     );
     out.shrunk = Some(Shrunk {
         toml: best.to_scenario_toml(seed, &header),
@@ -496,7 +518,7 @@ fn shrink_case(
     start: Case,
     seed: u64,
     bug: Option<Bug>,
-    fails: &[String],
+    fails: &[Failure],
 ) -> (Case, u32) {
     let mut best = start;
     let mut steps = 0;

@@ -1,6 +1,6 @@
 //! The Kubernetes actors and the glue between them: apiservers, kubelets, controller-managers and
 //! the load balancer. Each is a small state machine driven by [`K8sEvent`]s; what they ask of the
-//! world comes back as [`K8sOut`] (timers, etcd operations for an apiserver's etcd client, trace
+//! world comes back as effects on its [`Cx`] (timers, [`EtcdCall`]s for an apiserver's etcd client, trace
 //! events).
 
 use super::api::*;
@@ -8,6 +8,7 @@ use super::spec::{K8sSpec, KubeletPath};
 use crate::client::Outcome;
 use crate::node::kv::{Compare, KvOp, KvResult};
 use crate::node::rpc::{ReplyBody, ServerOp};
+use crate::sim::actor::Out;
 use crate::sim::ids::NodeId;
 use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
@@ -54,19 +55,19 @@ pub enum K8sEvent {
     },
 }
 
-/// What the layer asks the world to do.
+/// An etcd operation the layer asks an apiserver's etcd client to run.
 #[derive(Debug)]
-pub enum K8sOut {
-    At(SimTime, K8sEvent),
-    /// Run an etcd operation on an apiserver's client (`via_cache`: its watch-cache member).
-    Etcd {
-        apiserver: usize,
-        via_cache: bool,
-        token: u64,
-        op: ServerOp,
-        deadline: SimTime,
-    },
-    Trace(TraceEvent),
+pub struct EtcdCall {
+    /// Which apiserver (0-based).
+    pub apiserver: usize,
+    /// Through its watch-cache member instead of its main client.
+    pub via_cache: bool,
+    /// The apiserver's token for the call, echoed in [`K8sEvent::EtcdDone`].
+    pub token: u64,
+    /// The operation.
+    pub op: ServerOp,
+    /// When the apiserver gives up on it.
+    pub deadline: SimTime,
 }
 
 /// Why a caller sent a request: what to do with the answer.
@@ -184,20 +185,9 @@ pub struct K8s {
     names: Vec<String>,
 }
 
-/// The handle passed to the layer for one event.
-pub struct Cx<'a> {
-    pub now: SimTime,
-    pub out: &'a mut Vec<K8sOut>,
-}
-
-impl Cx<'_> {
-    fn at(&mut self, at: SimTime, e: K8sEvent) {
-        self.out.push(K8sOut::At(at, e));
-    }
-    fn trace(&mut self, e: TraceEvent) {
-        self.out.push(K8sOut::Trace(e));
-    }
-}
+/// The loop's handle for one call into the layer: it sends [`EtcdCall`]s, sets [`K8sEvent`]
+/// timers and records trace events after its calls (`record_later`).
+pub type Cx<'a> = Out<'a, EtcdCall, K8sEvent>;
 
 fn jitter(rng: &mut SimRng, base: SimDuration, factor_pct: u64) -> SimDuration {
     SimDuration::from_micros(base.as_micros() + rng.between(0, base.as_micros() * factor_pct / 100))
@@ -268,8 +258,8 @@ impl K8s {
         for k in 0..self.kubelets.len() {
             let sync = cx.now + SimDuration::from_micros(self.rng.between(100_000, 1_000_000));
             let status = cx.now + SimDuration::from_micros(self.rng.between(100_000, 1_000_000));
-            cx.at(sync, K8sEvent::KubeletSync(k));
-            cx.at(status, K8sEvent::KubeletStatus(k));
+            cx.timer(sync, K8sEvent::KubeletSync(k));
+            cx.timer(status, K8sEvent::KubeletStatus(k));
         }
         for m in 0..self.kcms.len() {
             let first = match self.spec.initial_kcm_leader {
@@ -283,10 +273,10 @@ impl K8s {
                         + jitter(&mut self.rng, self.spec.leader_retry_period, 120)
                 }
             };
-            cx.at(cx.now + first, K8sEvent::KcmElect(m));
+            cx.timer(cx.now + first, K8sEvent::KcmElect(m));
         }
         if self.spec.kubelet_path == KubeletPath::LbReadyz {
-            cx.at(cx.now + self.spec.lb_check_interval, K8sEvent::LbCheck);
+            cx.timer(cx.now + self.spec.lb_check_interval, K8sEvent::LbCheck);
         }
     }
 
@@ -318,7 +308,7 @@ impl K8s {
         );
         let deadline = cx.now + timeout;
         let arrive = cx.now + self.hop();
-        cx.at(
+        cx.timer(
             arrive,
             K8sEvent::AtApiserver {
                 apiserver,
@@ -326,7 +316,7 @@ impl K8s {
                 deadline,
             },
         );
-        cx.at(deadline, K8sEvent::CallerDeadline { to: from, id });
+        cx.timer(deadline, K8sEvent::CallerDeadline { to: from, id });
     }
 
     pub fn handle(&mut self, ev: K8sEvent, cx: &mut Cx) {
@@ -438,7 +428,7 @@ impl K8s {
                 members: vec![],
             },
         );
-        cx.out.push(K8sOut::Etcd {
+        cx.send(EtcdCall {
             apiserver: a,
             via_cache,
             token,
@@ -536,7 +526,7 @@ impl K8s {
                     .deadline
                     .min(cx.now + self.spec.apiserver_request_timeout);
                 let s = &mut self.apiservers[a];
-                cx.out.push(K8sOut::Etcd {
+                cx.send(EtcdCall {
                     apiserver: a,
                     via_cache,
                     token,
@@ -553,7 +543,7 @@ impl K8s {
                     etcd_members: call.members,
                 };
                 let at = cx.now + self.hop();
-                cx.at(at, K8sEvent::AtCaller { to, reply });
+                cx.timer(at, K8sEvent::AtCaller { to, reply });
             }
         }
     }
@@ -599,7 +589,7 @@ impl K8s {
     fn next_sync(&mut self, k: usize, cx: &mut Cx) {
         let wait = jitter(&mut self.rng, self.spec.renew_interval, 4);
         self.kubelets[k].backoff = SimDuration::from_millis(200);
-        cx.at(cx.now + wait, K8sEvent::KubeletSync(k));
+        cx.timer(cx.now + wait, K8sEvent::KubeletSync(k));
     }
 
     fn kubelet_answer(
@@ -640,7 +630,7 @@ impl K8s {
                     let kl = &mut self.kubelets[k];
                     let wait = kl.backoff;
                     kl.backoff = (kl.backoff * 2).min(SimDuration::from_secs(7));
-                    cx.at(cx.now + wait, K8sEvent::KubeletEnsure(k));
+                    cx.timer(cx.now + wait, K8sEvent::KubeletEnsure(k));
                 }
             },
             Purpose::StatusGet => self.status_got(k, result, cx),
@@ -660,7 +650,7 @@ impl K8s {
         match result {
             Ok(obj) => {
                 self.kubelets[k].latest_rv = Some(obj.rv);
-                cx.trace(TraceEvent::LeaseRenewed {
+                cx.record_later(TraceEvent::LeaseRenewed {
                     node: self.kubelets[k].name.clone(),
                     apiserver: p.apiserver as u64 + 1,
                     took_us: cx.now.since(p.sent).as_micros(),
@@ -709,7 +699,7 @@ impl K8s {
         } else {
             kl.attempt + 1
         };
-        cx.trace(TraceEvent::LeaseRenewFailed {
+        cx.record_later(TraceEvent::LeaseRenewFailed {
             node: kl.name.clone(),
             apiserver: p.apiserver as u64 + 1,
             etcd: members.to_vec(),
@@ -728,7 +718,7 @@ impl K8s {
             _ => self.lb_pick(),
         };
         self.kubelets[k].apiserver = to;
-        cx.trace(TraceEvent::KubeletReconnect {
+        cx.record_later(TraceEvent::KubeletReconnect {
             node: self.kubelets[k].name.clone(),
             apiserver: to as u64 + 1,
         });
@@ -736,7 +726,7 @@ impl K8s {
 
     fn kubelet_status(&mut self, k: usize, cx: &mut Cx) {
         let next = cx.now + self.spec.status_update_frequency;
-        cx.at(next, K8sEvent::KubeletStatus(k));
+        cx.timer(next, K8sEvent::KubeletStatus(k));
         let kl = &mut self.kubelets[k];
         if kl.status_inflight {
             return;
@@ -785,13 +775,13 @@ impl K8s {
         } else {
             jitter(&mut self.rng, self.spec.leader_retry_period, 120)
         };
-        cx.at(cx.now + wait, K8sEvent::KcmElect(m));
+        cx.timer(cx.now + wait, K8sEvent::KcmElect(m));
         let kcm = &mut self.kcms[m];
         if kcm.leader && cx.now.since(kcm.last_renew) > self.spec.leader_renew_deadline {
             kcm.leader = false;
             kcm.epoch += 1;
             kcm.health.clear();
-            cx.trace(TraceEvent::KcmLeadership {
+            cx.record_later(TraceEvent::KcmLeadership {
                 kcm: m as u64 + 1,
                 acquired: false,
                 reason: format!(
@@ -875,19 +865,19 @@ impl K8s {
         kcm.epoch += 1;
         kcm.health.clear();
         let epoch = kcm.epoch;
-        cx.trace(TraceEvent::KcmLeadership {
+        cx.record_later(TraceEvent::KcmLeadership {
             kcm: m as u64 + 1,
             acquired: true,
             reason: "acquired lease kube-system/kube-controller-manager".into(),
         });
-        cx.at(cx.now, K8sEvent::KcmMonitor { kcm: m, epoch });
+        cx.timer(cx.now, K8sEvent::KcmMonitor { kcm: m, epoch });
     }
 
     fn kcm_monitor(&mut self, m: usize, epoch: u64, cx: &mut Cx) {
         if !self.kcms[m].leader || self.kcms[m].epoch != epoch {
             return;
         }
-        cx.at(
+        cx.timer(
             cx.now + self.spec.node_monitor_period,
             K8sEvent::KcmMonitor { kcm: m, epoch },
         );
@@ -943,7 +933,7 @@ impl K8s {
         let name = self.names[n].clone();
         condition(cx, m, &name, false);
         let evict_at = cx.now + self.spec.eviction_toleration;
-        cx.at(
+        cx.timer(
             evict_at,
             K8sEvent::KcmEvict {
                 kcm: m,
@@ -1035,7 +1025,7 @@ impl K8s {
                 .get(&n)
                 .is_some_and(|h| h.tainted_at == Some(tainted_at));
         if still {
-            cx.trace(TraceEvent::PodsEvicted {
+            cx.record_later(TraceEvent::PodsEvicted {
                 node: self.names[n].clone(),
                 tainted_for_us: self.spec.eviction_toleration.as_micros(),
             });
@@ -1056,7 +1046,7 @@ impl K8s {
     }
 
     fn lb_check(&mut self, cx: &mut Cx) {
-        cx.at(cx.now + self.spec.lb_check_interval, K8sEvent::LbCheck);
+        cx.timer(cx.now + self.spec.lb_check_interval, K8sEvent::LbCheck);
         for a in 0..self.lb.healthy.len() {
             if self.lb.inflight[a] {
                 continue;
@@ -1087,7 +1077,7 @@ impl K8s {
         };
         if flip {
             lb.healthy[a] = !lb.healthy[a];
-            cx.trace(TraceEvent::LbBackend {
+            cx.record_later(TraceEvent::LbBackend {
                 apiserver: a as u64 + 1,
                 healthy: lb.healthy[a],
             });
@@ -1122,14 +1112,14 @@ fn condition(cx: &mut Cx, m: usize, node: &str, ready: bool) {
             "NodeStatusUnknown: Kubelet stopped posting node status.",
         )
     };
-    cx.trace(TraceEvent::NodeCondition {
+    cx.record_later(TraceEvent::NodeCondition {
         node: node.into(),
         ready: value.into(),
         reason: reason.into(),
         kcm: m as u64 + 1,
     });
     for effect in ["NoSchedule", "NoExecute"] {
-        cx.trace(TraceEvent::NodeTaint {
+        cx.record_later(TraceEvent::NodeTaint {
             node: node.into(),
             taint: format!("node.kubernetes.io/unreachable:{effect}"),
             added: !ready,

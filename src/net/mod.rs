@@ -60,6 +60,26 @@ pub struct Network {
     rng: SimRng,
 }
 
+/// A fault of the network, as a scenario schedules it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetFault {
+    /// Every link between different groups is cut, both ways.
+    Partition {
+        /// The groups (each a set of members).
+        groups: Vec<Vec<NodeId>>,
+    },
+    /// Messages from `from` to `to` are dropped; the other direction works.
+    OneWay {
+        /// Sender side.
+        from: NodeId,
+        /// Receiver side.
+        to: NodeId,
+    },
+    /// Loss, duplication, reordering and extra delay on some or all links.
+    Degrade(Degrade),
+}
+
 /// A temporary degradation of every link, or of the links touching `only`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Degrade {
@@ -85,6 +105,39 @@ impl Network {
         }
     }
 
+    /// Starts (`start`) or ends fault number `id` on this network (the network owns its
+    /// faults; the loop only says when).
+    pub fn fault(&mut self, id: usize, f: &NetFault, start: bool) {
+        match f {
+            NetFault::Partition { groups } => {
+                for (gi, a) in groups.iter().enumerate() {
+                    for (gj, b) in groups.iter().enumerate() {
+                        if gi == gj {
+                            continue;
+                        }
+                        for x in a {
+                            for y in b {
+                                self.cut_or_heal(*x, *y, start);
+                            }
+                        }
+                    }
+                }
+            }
+            NetFault::OneWay { from, to } => self.cut_or_heal(*from, *to, start),
+            NetFault::Degrade(d) if start => self.degrade(id, d.clone()),
+            NetFault::Degrade(_) => self.restore(id),
+        }
+    }
+
+    fn cut_or_heal(&mut self, from: NodeId, to: NodeId, cut: bool) {
+        if cut {
+            self.cut(from, to)
+        } else {
+            self.heal(from, to)
+        }
+    }
+
+    /// Cuts the directed link (counted: overlapping cuts heal with the last one).
     pub fn cut(&mut self, from: NodeId, to: NodeId) {
         *self.cuts.entry((from, to)).or_insert(0) += 1;
     }

@@ -33,11 +33,12 @@ pub mod bugs;
 pub mod kv;
 pub mod rpc;
 
-use crate::disk::{ApplyBatch, Completion, Disk, IoClass, WalWrite};
+use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, NodeId, RequestId};
+use crate::sim::observe::{DurableSummary, Observation, RaftView};
 use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::{msg_kind, DropReason, Role, Trace, TraceEvent};
+use crate::sim::trace::{msg_kind, DropReason, Role, TraceEvent};
 pub use bugs::Bug;
 use kv::{KvOp, KvResult, KvStore, Proposal};
 use raft::eraftpb::{ConfState, Entry, Message};
@@ -105,19 +106,29 @@ pub enum NodeTimer {
     },
 }
 
-/// What a member asks the world to do.
+/// What a member sends: a raft message to a peer, or a reply to a client.
 #[derive(Debug)]
-pub enum Effect {
-    Send(Message),
+pub enum NodeMsg {
+    /// A raft message, over the peer network.
+    Peer(Message),
+    /// An answer to a client request.
     Reply(Reply),
-    Timer(SimTime, NodeTimer),
 }
 
-/// The world's handle passed to a member for one event.
-pub struct Out<'a> {
-    pub now: SimTime,
-    pub trace: &'a mut Trace,
-    pub effects: &'a mut Vec<Effect>,
+/// The loop's handle for one call into a member.
+pub type Out<'a> = crate::sim::actor::Out<'a, NodeMsg, NodeTimer>;
+
+/// A fault of one member, as a scenario schedules it (the member owns it; the loop only says
+/// when it starts and ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeFault {
+    /// The whole process freezes (SIGSTOP); its sockets still accept.
+    Pause,
+    /// The process dies; only what its disk made durable survives; the fault's end restarts it.
+    Crash,
+    /// A fault of its disk.
+    Disk(DiskFault),
 }
 
 enum Inbound {
@@ -366,7 +377,7 @@ impl Node {
 
     pub fn request(&mut self, req: ServerRequest, out: &mut Out) {
         match self.status {
-            NodeStatus::Crashed => out.effects.push(Effect::Reply(Reply {
+            NodeStatus::Crashed => out.send(NodeMsg::Reply(Reply {
                 client: req.client,
                 request: req.request,
                 from: self.id,
@@ -509,62 +520,34 @@ impl Node {
         self.drive(out);
     }
 
-    /// Ready-contract checks on what the disk kept, before raft-rs reads it back.
+    /// Reports what the disk kept to the Ready-contract oracle; returns whether raft-rs can
+    /// start from it (it panics on a durable commit beyond the durable log).
     fn durable_state_sound(&mut self, out: &mut Out) -> bool {
-        let d = &self.disk.durable;
-        let (commit, last) = (d.hard_state.commit, d.last_index());
-        let last_term = d.entries.last().map_or(0, |e| e.term);
-        let mut ok = true;
-        if commit > last {
-            self.violation(out, "ready-contract", format!(
-                "hard state and entries were not persisted atomically: durable commit {commit} is beyond the durable log's end {last}"
-            ));
-            ok = false;
-        }
-        if d.hard_state.term < last_term {
-            self.violation(out, "ready-contract", format!(
-                "durable term {} is older than the last durable entry's term {last_term}: the hard state was not persisted with its entries",
-                d.hard_state.term
-            ));
-        }
-        if let Some((index, term)) = self.applied_before_crash {
-            let kept = d.entries.get(index as usize - 1).map(|e| e.term);
-            if kept != Some(term) {
-                self.violation(out, "ready-contract", format!(
-                    "entry {index} (term {term}) was applied before the crash but the disk kept {kept:?}"
-                ));
-            }
-        }
-        ok
+        let durable = self.durable_summary();
+        let kept_term = self.applied_before_crash.and_then(|(index, _)| {
+            self.disk
+                .durable
+                .entries
+                .get(index as usize - 1)
+                .map(|e| e.term)
+        });
+        out.observe(Observation::Restarting {
+            node: self.id,
+            durable,
+            applied_before_crash: self.applied_before_crash,
+            kept_term,
+        });
+        durable.commit <= durable.last_index
     }
 
-    /// After every WAL write the durable state must be one a crash could leave behind safely:
-    /// a hard state that matches the entries written with it.
-    fn check_durable_atomicity(&mut self, out: &mut Out) {
+    fn durable_summary(&self) -> DurableSummary {
         let d = &self.disk.durable;
-        let (commit, last) = (d.hard_state.commit, d.last_index());
-        let last_term = d.entries.last().map_or(0, |e| e.term);
-        if commit > last {
-            self.violation(out, "ready-contract", format!(
-                "durable commit {commit} is beyond the durable log's end {last}: a Ready's hard state and entries were not persisted atomically"
-            ));
-        } else if d.hard_state.term < last_term {
-            self.violation(out, "ready-contract", format!(
-                "durable term {} is older than the last durable entry's term {last_term}: the hard state was not persisted with its entries",
-                d.hard_state.term
-            ));
+        DurableSummary {
+            commit: d.hard_state.commit,
+            term: d.hard_state.term,
+            last_index: d.last_index(),
+            last_entry_term: d.entries.last().map_or(0, |e| e.term),
         }
-    }
-
-    fn violation(&self, out: &mut Out, oracle: &str, detail: String) {
-        out.trace.push(
-            out.now,
-            TraceEvent::Violation {
-                oracle: oracle.to_string(),
-                nodes: vec![self.id],
-                detail,
-            },
-        );
     }
 
     /// The term of the entry at `index` in this member's log.
@@ -669,8 +652,7 @@ impl Node {
     }
 
     fn set_timer(&self, out: &mut Out, after: SimDuration, f: impl FnOnce(u64) -> NodeTimer) {
-        out.effects
-            .push(Effect::Timer(out.now + after, f(self.incarnation)));
+        out.timer(out.now + after, f(self.incarnation));
     }
 
     fn kv_body(&self, result: KvResult) -> ReplyBody {
@@ -699,7 +681,7 @@ impl Node {
                 ok: result.is_ok(),
             },
         );
-        out.effects.push(Effect::Reply(Reply {
+        out.send(NodeMsg::Reply(Reply {
             client,
             request,
             from: self.id,
@@ -806,7 +788,7 @@ impl Node {
         let mut rd = self.raw().ready();
         let number = rd.number();
         for m in rd.take_messages() {
-            out.effects.push(Effect::Send(m));
+            out.send(NodeMsg::Peer(m));
         }
         assert!(
             rd.snapshot().is_empty(),
@@ -855,15 +837,16 @@ impl Node {
     /// Sends the messages of Ready `ready` that had to wait for its persistence; the
     /// Ready-contract oracle checks that it is durable.
     fn send_held(&mut self, ready: u64, msgs: Vec<Message>, out: &mut Out) {
-        if !msgs.is_empty() && ready > self.durable_ready {
-            self.violation(out, "ready-contract", format!(
-                "{} message(s) of Ready {ready} that must wait for persistence left before it was durable (durable up to Ready {})",
-                msgs.len(),
-                self.durable_ready
-            ));
+        if !msgs.is_empty() {
+            out.observe(Observation::HeldMessagesSent {
+                node: self.id,
+                ready,
+                durable_ready: self.durable_ready,
+                count: msgs.len() as u64,
+            });
         }
         for m in msgs {
-            out.effects.push(Effect::Send(m));
+            out.send(NodeMsg::Peer(m));
         }
     }
 
@@ -921,13 +904,8 @@ impl Node {
             self.due_now.push_back(class);
             return;
         }
-        out.effects.push(Effect::Timer(
-            due,
-            NodeTimer::Disk {
-                class,
-                epoch: self.disk.epoch,
-            },
-        ));
+        let epoch = self.disk.epoch;
+        out.timer(due, NodeTimer::Disk { class, epoch });
     }
 
     fn queue_apply(&mut self, committed: Vec<Entry>, out: &mut Out) {
@@ -981,7 +959,11 @@ impl Node {
                 );
                 self.raw().on_persist_ready(w.ready);
                 self.durable_ready = self.durable_ready.max(w.ready);
-                self.check_durable_atomicity(out);
+                let durable = self.durable_summary();
+                out.observe(Observation::WalDurable {
+                    node: self.id,
+                    durable,
+                });
                 self.send_held(w.ready, w.held_msgs, out);
             }
             Completion::Wal(Err(e)) => {
@@ -1000,13 +982,27 @@ impl Node {
         }
     }
 
-    /// Restarts the disk after a stall ends.
-    pub fn unstall(&mut self, class: IoClass, out: &mut Out) {
-        if let Some(due) = self.disk.unstall(class, out.now) {
+    /// Starts (`start`) or ends one of this member's faults.
+    pub fn fault(&mut self, f: NodeFault, start: bool, out: &mut Out) {
+        match (f, start) {
+            (NodeFault::Pause, true) => self.pause(out),
+            (NodeFault::Pause, false) => self.resume(out),
+            (NodeFault::Crash, true) => self.crash("scheduled crash", out),
+            (NodeFault::Crash, false) => self.restart(out),
+            (NodeFault::Disk(d), true) => self.disk.fault_start(&d),
+            (NodeFault::Disk(d), false) => self.disk_fault_end(d, out),
+        }
+    }
+
+    fn disk_fault_end(&mut self, d: DiskFault, out: &mut Out) {
+        if let Some((class, due)) = self.disk.fault_end(&d, out.now) {
             self.disk_timer(class, due, out);
         }
-        if self.status == NodeStatus::Running {
-            self.drive(out);
+        match d {
+            DiskFault::Stall(_) if self.status == NodeStatus::Running => self.drive(out),
+            // The disk recovered; a member that died of the EIO is restarted by its supervisor.
+            DiskFault::FsyncError { once: false } => self.restart(out),
+            _ => {}
         }
     }
 
@@ -1015,18 +1011,12 @@ impl Node {
         let from = self.bug_applied_upto;
         for e in entries.iter().filter(|e| e.index > from) {
             self.bug_applied_upto = e.index;
-            if e.index > self.commit_index() {
-                self.violation(
-                    out,
-                    "ready-contract",
-                    format!(
-                        "entry {} (term {}) applied before it was committed (commit {})",
-                        e.index,
-                        e.term,
-                        self.commit_index()
-                    ),
-                );
-            }
+            out.observe(Observation::EntryApplied {
+                node: self.id,
+                index: e.index,
+                term: e.term,
+                commit: self.commit_index(),
+            });
             if !e.data.is_empty() {
                 let p = Proposal::decode(&e.data);
                 self.kv.apply(&p.op);
@@ -1067,6 +1057,14 @@ impl Node {
                 let body = self.kv_body(result);
                 self.reply(client, p.request, Ok(body), out);
             }
+        }
+        if let Some(last) = batch.entries.last() {
+            out.observe(Observation::EntryApplied {
+                node: self.id,
+                index: last.index,
+                term: last.term,
+                commit: self.commit_index(),
+            });
         }
         let applied = self.applied;
         self.raw().advance_apply_to(applied);
@@ -1127,5 +1125,29 @@ impl Node {
                 },
             );
         }
+    }
+}
+
+impl RaftView for Node {
+    fn id(&self) -> NodeId {
+        self.id
+    }
+    fn running(&self) -> bool {
+        self.status == NodeStatus::Running
+    }
+    fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+    fn term(&self) -> u64 {
+        Node::term(self)
+    }
+    fn commit_index(&self) -> u64 {
+        Node::commit_index(self)
+    }
+    fn is_leader(&self) -> bool {
+        self.role() == Some(Role::Leader)
+    }
+    fn log_term(&self, index: u64) -> Option<u64> {
+        Node::log_term(self, index)
     }
 }

@@ -1,30 +1,11 @@
 //! Counterfactual comparison: the same scenario and seed with one or more settings changed, and
 //! what changed in the outcome.
 
-use crate::check::kubernetes::{longest_gap, renewal_failures, renewals};
+use crate::record::kubernetes::longest_gap;
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::{Role, TraceEvent};
-use std::fmt::Write as _;
 
-/// Intervals during which `node` was NotReady (Ready=Unknown), as `[from, until)`.
-pub fn not_ready_intervals(r: &RunResult, node: &str) -> Vec<(SimTime, Option<SimTime>)> {
-    let mut out: Vec<(SimTime, Option<SimTime>)> = Vec::new();
-    for t in &r.trace {
-        if let TraceEvent::NodeCondition { node: n, ready, .. } = &t.event {
-            if n != node {
-                continue;
-            }
-            match (ready.as_str(), out.last_mut()) {
-                ("Unknown", Some((_, None))) => {}
-                ("Unknown", _) => out.push((t.at, None)),
-                (_, Some((_, end @ None))) => *end = Some(t.at),
-                _ => {}
-            }
-        }
-    }
-    out
-}
+use std::fmt::Write as _;
 
 fn intervals_text(iv: &[(SimTime, Option<SimTime>)]) -> String {
     if iv.is_empty() {
@@ -37,36 +18,6 @@ fn intervals_text(iv: &[(SimTime, Option<SimTime>)]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn elections(r: &RunResult) -> usize {
-    r.trace
-        .iter()
-        .filter(|t| {
-            matches!(
-                t.event,
-                TraceEvent::RoleChanged {
-                    role: Role::Leader,
-                    ..
-                }
-            )
-        })
-        .count()
-}
-
-fn kcm_losses(r: &RunResult) -> usize {
-    r.trace
-        .iter()
-        .filter(|t| {
-            matches!(
-                t.event,
-                TraceEvent::KcmLeadership {
-                    acquired: false,
-                    ..
-                }
-            )
-        })
-        .count()
 }
 
 /// The side-by-side report of a baseline run and a counterfactual run.
@@ -93,8 +44,8 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
         let _ = writeln!(s, "  {:<10} {:<40} COUNTERFACTUAL", "NODE", "BASELINE");
         for n in k.node_names() {
             let (a, b) = (
-                intervals_text(&not_ready_intervals(base, &n)),
-                intervals_text(&not_ready_intervals(alt, &n)),
+                intervals_text(&base.not_ready_intervals(&n)),
+                intervals_text(&alt.not_ready_intervals(&n)),
             );
             let mark = if a != b { "  <- changed" } else { "" };
             let _ = writeln!(s, "  {n:<10} {a:<40} {b}{mark}");
@@ -103,11 +54,11 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
         let from = SimTime::ZERO + SimDuration::from_secs(5);
         for n in k.node_names() {
             let f = |r: &RunResult| {
-                let ok = renewals(r, &n);
+                let ok = r.renewals(&n);
                 format!(
                     "{:>3} / {:>3}, gap {}",
                     ok.len(),
-                    renewal_failures(r, &n).len(),
+                    r.renewal_failures(&n).len(),
                     longest_gap(&ok, from, r.sim_end)
                 )
             };
@@ -116,15 +67,15 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
         let _ = writeln!(
             s,
             "\nkube-controller-manager leadership losses: {} -> {}",
-            kcm_losses(base),
-            kcm_losses(alt)
+            base.kcm_losses().len(),
+            alt.kcm_losses().len()
         );
     }
     let _ = writeln!(
         s,
         "etcd leader elections: {} -> {}",
-        elections(base),
-        elections(alt)
+        base.elections(),
+        alt.elections()
     );
     s.push_str("\ncommand outcomes that changed\n");
     let mut any = false;

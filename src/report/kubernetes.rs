@@ -1,7 +1,7 @@
 //! Kubernetes views: `kubectl get nodes` and the availability report that sets the cluster's
 //! own health beside what each kubelet saw.
 
-use crate::check::kubernetes::{longest_gap, renewal_failures, renewals};
+use crate::record::kubernetes::longest_gap;
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
@@ -98,8 +98,8 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
         return vec![];
     };
     let names = k.node_names();
-    let ok: Vec<Vec<SimTime>> = names.iter().map(|n| renewals(r, n)).collect();
-    let bad: Vec<Vec<SimTime>> = names.iter().map(|n| renewal_failures(r, n)).collect();
+    let ok: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewals(n)).collect();
+    let bad: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewal_failures(n)).collect();
     let end = r.sim_end;
     let mut out = Vec::new();
     let mut from = SimTime::ZERO;
@@ -117,7 +117,7 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
             } else {
                 None
             };
-        let commit = |p: Option<&&crate::sim::world::Probe>| {
+        let commit = |p: Option<&&crate::record::Probe>| {
             p.map_or(0, |p| p.committed.iter().copied().max().unwrap_or(0))
         };
         let commits = commit(probes.last()).saturating_sub(commit(probes.first()));
@@ -172,8 +172,8 @@ pub fn availability(r: &RunResult) -> String {
     let end = r.sim_end;
     s.push_str("  per kubelet: renewals ok / failed requests, longest gap without a renewal\n");
     for (name, api) in &r.kubelets {
-        let ok = renewals(r, name);
-        let bad = renewal_failures(r, name);
+        let ok = r.renewals(name);
+        let bad = r.renewal_failures(name);
         let _ = writeln!(
             s,
             "    {name:<10} via apiserver-{api}: {:>3} ok / {:>3} failed, longest gap {}",

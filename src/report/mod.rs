@@ -1,6 +1,6 @@
-//! Views of a run: the text timeline, etcdctl-style outputs, JSON.
+//! Views of a run, all derived from its record: the text timeline, the Kubernetes availability
+//! report and `kubectl get nodes`, and the counterfactual diff.
 
 pub mod diff;
-pub mod etcdctl;
 pub mod kubernetes;
 pub mod timeline;

@@ -66,7 +66,7 @@ pub fn render(r: &RunResult) -> String {
     }
     if r.violations.is_empty() {
         s.push_str("oracles: raft safety, Ready contract, linearizability");
-        s.push_str(if crate::check::faults_healed(r) {
+        s.push_str(if crate::check::durability::faults_healed(&r.scenario, r) {
             ", durability: no violation\n"
         } else {
             ": no violation (durability not checked: faults did not all heal)\n"
@@ -201,7 +201,7 @@ fn members_table(r: &RunResult) -> String {
         })
         .collect();
     let mut s = String::from("members at the end of the run:\n");
-    for l in super::etcdctl::table(&header, &rows) {
+    for l in crate::client::etcdctl::table(&header, &rows) {
         s.push_str(&l);
         s.push('\n');
     }

@@ -63,7 +63,10 @@ pub fn load_with_overrides(
 ) -> Option<Result<super::Scenario, super::ScenarioError>> {
     find(name).map(|(file, text)| {
         super::Scenario::parse_with_overrides(text, file, sets).map(|mut s| {
-            s.source = Some(file.into());
+            s.origin = super::Origin {
+                source: super::Source::Builtin(name.to_string()),
+                overrides: sets.to_vec(),
+            };
             s
         })
     })

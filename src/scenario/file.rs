@@ -35,7 +35,7 @@ pub struct FileRoot {
     #[serde(default)]
     pub command: Vec<Spanned<FileCommand>>,
     #[serde(default)]
-    pub expect: Vec<Spanned<FileExpect>>,
+    pub expect: Vec<Spanned<super::expect::RawExpect>>,
 }
 
 fn default_seed() -> u64 {
@@ -167,80 +167,6 @@ pub struct FileCommand {
     pub every: Option<Dur>,
     /// Keep it out of the timeline (it still runs and is in the history): for background load.
     pub quiet: Option<bool>,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckName {
-    Command,
-    Status,
-    WriteApplied,
-    TimedOutWriteOverwrote,
-    NoElection,
-    Role,
-    CaughtUp,
-    NoLostAcknowledgedWrites,
-    Converged,
-    NodeNotReady,
-    NodesReady,
-    RenewalsFail,
-    RenewalsSucceed,
-    QuorumKept,
-    KcmLeader,
-    RenewalsDegraded,
-    KcmLeadershipLost,
-    ClaimedLeaders,
-    ReadLiveness,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeName {
-    Ok,
-    Timeout,
-    Error,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleName {
-    Leader,
-    Follower,
-}
-
-/// One `[[expect]]`: `check` says which of the optional fields apply.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct FileExpect {
-    pub check: Spanned<CheckName>,
-    pub why: Option<String>,
-    pub id: Option<Spanned<String>>,
-    pub node: Option<Spanned<u64>>,
-    pub routed_to: Option<Spanned<Vec<u64>>>,
-    pub outcome: Option<OutcomeName>,
-    pub latency: Option<Dur>,
-    pub latency_max: Option<Dur>,
-    pub value: Option<String>,
-    pub found: Option<bool>,
-    pub error_contains: Option<String>,
-    pub answered: Option<bool>,
-    pub index_behind_leader: Option<bool>,
-    pub is_leader: Option<bool>,
-    pub applied: Option<bool>,
-    pub key: Option<String>,
-    pub expected: Option<bool>,
-    pub from: Option<Dur>,
-    pub until: Option<Dur>,
-    pub at: Option<Dur>,
-    pub by: Option<Dur>,
-    pub role: Option<RoleName>,
-    pub nodes: Option<Spanned<Vec<String>>>,
-    pub after_last_renewal_min: Option<Dur>,
-    pub after_last_renewal_max: Option<Dur>,
-    pub max_gap: Option<Dur>,
-    pub master: Option<Spanned<u64>>,
-    pub count: Option<Spanned<u64>>,
-    pub within: Option<Dur>,
 }
 
 /// A fault's target as written: a node id, or a role resolved when the fault starts.

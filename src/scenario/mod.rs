@@ -13,12 +13,12 @@ pub mod file;
 
 use crate::client::command::{self, Command};
 use crate::client::ClientConfig;
-use crate::disk::{DiskModel, IoClass};
+use crate::disk::{DiskFault, DiskModel, IoClass};
 use crate::k8s::{EtcdServers, K8sSpec, KubeletPath};
-use crate::net::{Degrade, LinkModel};
-use crate::node::{PersistMode, ReadOnly};
+use crate::net::{Degrade, LinkModel, NetFault};
+use crate::node::{NodeFault, PersistMode, ReadOnly};
 use crate::sim::ids::NodeId;
-use crate::sim::time::{SimDuration, SimDurationText, SimTime};
+use crate::sim::time::{SimDuration, SimTime};
 use expect::Expect;
 use file::*;
 use serde::Serialize;
@@ -155,7 +155,57 @@ impl FaultKind {
     }
 }
 
+/// The component a fault belongs to, and the fault in that component's own terms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultOwner {
+    /// A member (its process or its disk), named by a target resolved when the fault starts.
+    Member(Target, NodeFault),
+    /// The network between members.
+    Network(NetFault),
+}
+
 impl Fault {
+    /// Who owns this fault: the loop resolves the target and hands the fault to that owner.
+    pub fn owner(&self) -> FaultOwner {
+        use FaultOwner::{Member, Network};
+        match &self.kind {
+            FaultKind::Pause { node } => Member(*node, NodeFault::Pause),
+            FaultKind::Crash { node } => Member(*node, NodeFault::Crash),
+            FaultKind::DiskStall { node, io } => {
+                Member(*node, NodeFault::Disk(DiskFault::Stall(*io)))
+            }
+            FaultKind::DiskSlow {
+                node,
+                io,
+                latency_min,
+                latency_max,
+            } => Member(
+                *node,
+                NodeFault::Disk(DiskFault::Slow {
+                    io: *io,
+                    latency_min: *latency_min,
+                    latency_max: *latency_max,
+                }),
+            ),
+            // Without an end, only the next fsync fails; with one, every fsync until it ends.
+            FaultKind::FsyncError { node } => Member(
+                *node,
+                NodeFault::Disk(DiskFault::FsyncError {
+                    once: self.until.is_none(),
+                }),
+            ),
+            FaultKind::Partition { groups } => Network(NetFault::Partition {
+                groups: groups.clone(),
+            }),
+            FaultKind::OneWay { from, to } => Network(NetFault::OneWay {
+                from: *from,
+                to: *to,
+            }),
+            FaultKind::Degrade(d) => Network(NetFault::Degrade(d.clone())),
+        }
+    }
+
+    /// The fault in words, as the timeline shows its start.
     pub fn describe(&self) -> String {
         match &self.kind {
             FaultKind::Pause { node } => format!("{node} paused (process frozen, sockets still accept)"),
@@ -180,6 +230,7 @@ impl Fault {
         }
     }
 
+    /// The fault's end in words.
     pub fn describe_end(&self) -> String {
         match &self.kind {
             FaultKind::Pause { node } => format!("{node} resumed"),
@@ -236,8 +287,48 @@ pub struct Scenario {
     pub expects: Vec<Expect>,
     /// The Kubernetes layer, when the file has a `[kubernetes]` table.
     pub kubernetes: Option<K8sSpec>,
+    /// Where it came from, and the `--set` overrides applied: what a replay command needs.
     #[serde(skip)]
-    pub source: Option<PathBuf>,
+    pub origin: Origin,
+}
+
+/// Where a scenario came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// A file, a built-in name, or neither (text built in code).
+    pub source: Source,
+    /// `--set` overrides applied on top of it, in order.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// A scenario's source.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// Parsed from text in code.
+    #[default]
+    Text,
+    /// Read from this file.
+    File(PathBuf),
+    /// A built-in scenario, by name (runs from any directory).
+    Builtin(String),
+}
+
+impl Origin {
+    /// The `raftsim run` arguments that load this scenario again, if it came from somewhere a
+    /// command line can name.
+    pub fn run_args(&self) -> Option<String> {
+        let what = match &self.source {
+            Source::Text => return None,
+            Source::File(p) => p.display().to_string(),
+            Source::Builtin(name) => name.clone(),
+        };
+        let sets: String = self
+            .overrides
+            .iter()
+            .map(|(k, v)| format!(" --set {k}={v}"))
+            .collect();
+        Some(format!("{what}{sets}"))
+    }
 }
 
 impl Scenario {
@@ -256,7 +347,10 @@ impl Scenario {
             source,
         })?;
         let mut s = Scenario::parse_with_overrides(&text, &path.display().to_string(), sets)?;
-        s.source = Some(path.to_path_buf());
+        s.origin = Origin {
+            source: Source::File(path.to_path_buf()),
+            overrides: sets.to_vec(),
+        };
         Ok(s)
     }
 
@@ -386,7 +480,7 @@ impl<'a> Validator<'a> {
         let expects = root
             .expect
             .iter()
-            .map(|e| expect::validate(self, e.get_ref(), &ctx))
+            .map(|e| expect::validate(self, e, &ctx))
             .collect::<R<Vec<_>>>()?;
         Ok(Scenario {
             name: root.name.into_inner(),
@@ -401,7 +495,7 @@ impl<'a> Validator<'a> {
             commands,
             expects,
             kubernetes,
-            source: None,
+            origin: Origin::default(),
         })
     }
 
@@ -1074,36 +1168,9 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// What validation of expectations needs from the validator.
-pub(crate) trait Positions {
-    fn err_span<T>(&self, span: &Spanned<T>, message: String) -> ScenarioError;
-    fn node_id(&self, id: &Spanned<u64>, n: u64) -> Result<NodeId, ScenarioError>;
-    fn node_list(&self, ids: &Spanned<Vec<u64>>, n: u64) -> Result<Vec<NodeId>, ScenarioError>;
-    fn time(
-        &self,
-        d: &Spanned<SimDurationText>,
-        end: SimTime,
-        what: &str,
-    ) -> Result<SimTime, ScenarioError>;
-}
-
-impl Positions for Validator<'_> {
-    fn err_span<T>(&self, span: &Spanned<T>, message: String) -> ScenarioError {
-        self.err(span, message)
-    }
-    fn node_id(&self, id: &Spanned<u64>, n: u64) -> Result<NodeId, ScenarioError> {
-        self.node(id, n)
-    }
-    fn node_list(&self, ids: &Spanned<Vec<u64>>, n: u64) -> Result<Vec<NodeId>, ScenarioError> {
-        self.nodes(ids, n)
-    }
-    fn time(
-        &self,
-        d: &Spanned<SimDurationText>,
-        end: SimTime,
-        what: &str,
-    ) -> Result<SimTime, ScenarioError> {
-        self.time_in_run(d, end, what)
+impl expect::ErrAt for Validator<'_> {
+    fn err_at(&self, byte: usize, message: String) -> ScenarioError {
+        Validator::err_at(self, byte, message)
     }
 }
 

@@ -1,16 +1,16 @@
 //! etcdctl-style output of a finished command, rendered from its history operations.
 
-use crate::client::command::Command;
-use crate::client::{HistoryOp, Outcome};
+use super::command::Command;
+use super::{HistoryOp, Outcome};
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, StatusInfo};
-use crate::scenario::CommandSpec;
 
 /// The version string members report (the etcd release measured in etcd-observed.md).
 pub const ETCD_VERSION: &str = "3.4.23";
 
-pub fn render(spec: &CommandSpec, ops: &[&HistoryOp]) -> Vec<String> {
-    match &spec.command {
+/// What etcdctl prints when `command` finished with these operations.
+pub fn render(command: &Command, ops: &[&HistoryOp]) -> Vec<String> {
+    match command {
         Command::Kv { .. } => render_kv(ops[0]),
         Command::EndpointStatus => render_status(ops),
         Command::EndpointHealth => render_health(ops),

@@ -1,0 +1,105 @@
+//! When each client write first took effect, and which writes took effect after their client
+//! had been told they timed out or failed. Not an oracle: a fact derived as the run goes, from
+//! the trace's `Applied` events, for the record (`first_applied`), the timeline and the
+//! `timed_out_write_overwrote` expectation.
+
+use crate::client::HistoryOp;
+use crate::node::kv::KvResult;
+use crate::node::rpc::{ReplyBody, ServerOp};
+use crate::sim::ids::{NodeId, OpId, RequestId};
+use crate::sim::time::SimTime;
+use crate::sim::trace::{Outcome, TraceEvent};
+use std::collections::BTreeMap;
+
+/// The applied-writes tracker.
+#[derive(Default)]
+pub struct AppliedWrites {
+    /// Which operation sent each request.
+    request_op: BTreeMap<RequestId, OpId>,
+    /// When each write first took effect: (log index, time).
+    first_applied: BTreeMap<OpId, (u64, SimTime)>,
+}
+
+/// One entry a member applied, as the trace records it.
+pub struct AppliedEntry {
+    /// The member.
+    pub node: NodeId,
+    /// The entry's index.
+    pub index: u64,
+    /// The client request in it.
+    pub request: RequestId,
+    /// Whether it changed anything.
+    pub effective: bool,
+    /// When.
+    pub at: SimTime,
+}
+
+impl AppliedWrites {
+    /// A client sent `request` for operation `op`.
+    pub fn request_sent(&mut self, request: RequestId, op: OpId) {
+        self.request_op.insert(request, op);
+    }
+
+    /// When each write first took effect.
+    pub fn into_first_applied(self) -> BTreeMap<OpId, (u64, SimTime)> {
+        self.first_applied
+    }
+
+    /// Notes an applied entry; returns the trace event to record when it was a write whose client
+    /// had already been told it timed out or failed.
+    pub fn applied(&mut self, e: AppliedEntry, history: &[HistoryOp]) -> Option<TraceEvent> {
+        let &op = self.request_op.get(&e.request)?;
+        if self.first_applied.contains_key(&op) {
+            return None;
+        }
+        self.first_applied.insert(op, (e.index, e.at));
+        let h = &history[op.0 as usize];
+        let ServerOp::Write { op: kv } = &h.kind else {
+            return None;
+        };
+        if !e.effective || matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
+            return None;
+        }
+        let key = kv.key();
+        let overwrote = history
+            .iter()
+            .any(|o| self.overwritten_by(o, key, h.invoked, e.at, e.index));
+        Some(TraceEvent::TimedOutWriteApplied {
+            op,
+            node: e.node,
+            key: key.to_string(),
+            value: kv.written_value().unwrap_or("").to_string(),
+            overwrote_acknowledged: overwrote,
+        })
+    }
+
+    /// Whether `o` is an acknowledged, effective write to `key`, acknowledged after the failed
+    /// write was issued (`invoked`) and by `at`, that took effect before `index`.
+    fn overwritten_by(
+        &self,
+        o: &HistoryOp,
+        key: &str,
+        invoked: SimTime,
+        at: SimTime,
+        index: u64,
+    ) -> bool {
+        let failed_txn = matches!(
+            &o.reply,
+            Some(ReplyBody::Kv {
+                result: KvResult::Txn {
+                    succeeded: false,
+                    ..
+                },
+                ..
+            })
+        );
+        matches!(&o.kind, ServerOp::Write { op } if op.key() == key)
+            && o.outcome == Outcome::Ok
+            && !failed_txn
+            && o.completed.is_some_and(|c| c > invoked && c <= at)
+            && self
+                .first_applied
+                .get(&o.op)
+                .is_some_and(|(i, _)| *i < index)
+    }
+}

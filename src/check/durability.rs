@@ -1,0 +1,35 @@
+//! The durability oracle: once every fault has healed long enough for members to converge, every
+//! acknowledged write is present on every live member (or was overwritten later in the log).
+//! While a fault is still active, or a member is down at the end, it says nothing.
+
+use super::OracleViolation;
+use crate::node::NodeStatus;
+use crate::record::Record;
+use crate::scenario::Scenario;
+use crate::sim::time::SimDuration;
+use crate::sim::trace::Oracle;
+
+/// How long after the last fault ends members are given to converge.
+pub const SETTLE: SimDuration = SimDuration(10_000_000);
+
+/// Whether every fault ended at least [`SETTLE`] before the run did and every member is up.
+pub fn faults_healed(s: &Scenario, r: &Record) -> bool {
+    s.faults
+        .iter()
+        .all(|f| f.until.is_some_and(|u| u + SETTLE <= r.sim_end))
+        && r.nodes.iter().all(|n| n.status == NodeStatus::Running)
+}
+
+/// The oracle's finding, if any.
+pub fn oracle(s: &Scenario, r: &Record) -> Option<OracleViolation> {
+    if !faults_healed(s, r) {
+        return None;
+    }
+    let detail = r.lost_acknowledged_write().err()?;
+    Some(OracleViolation {
+        oracle: Oracle::Durability,
+        at: r.sim_end,
+        nodes: vec![],
+        detail,
+    })
+}

@@ -1,0 +1,122 @@
+//! The one observer the loop calls: it feeds every online checker, and records what they find
+//! as `Violation` trace events (typed by [`Oracle`]). TigerBeetle's `testing/cluster.zig`
+//! feeding its `*_checker.zig` files is the model.
+//!
+//! The loop calls it at three points: after every event a member handled
+//! ([`Observer::after_member_event`]), for every raft message sent ([`Observer::message_sent`]),
+//! and for every fact an actor reports ([`Observer::observe`]).
+
+use super::applied::{AppliedEntry, AppliedWrites};
+use super::ready_contract;
+use super::safety::SafetyOracle;
+use crate::client::HistoryOp;
+use crate::sim::ids::{NodeId, OpId, RequestId};
+use crate::sim::observe::{Observation, RaftView};
+use crate::sim::time::SimTime;
+use crate::sim::trace::{Oracle, Trace, TraceEvent};
+use raft::eraftpb::{Message, MessageType};
+use std::collections::BTreeMap;
+
+/// The online checkers of one run.
+#[derive(Default)]
+pub struct Observer {
+    safety: SafetyOracle,
+    applied: AppliedWrites,
+    /// Trace records already scanned for applied entries.
+    scanned: usize,
+}
+
+fn violation(trace: &mut Trace, at: SimTime, oracle: Oracle, nodes: Vec<NodeId>, detail: String) {
+    trace.push(
+        at,
+        TraceEvent::Violation {
+            oracle,
+            nodes,
+            detail,
+        },
+    );
+}
+
+impl Observer {
+    /// A raft message left its sender: the safety oracle learns the terms members acted in
+    /// (pre-vote messages carry the term a pre-candidate would take, not one it holds).
+    pub fn message_sent(&mut self, m: &Message) {
+        if !matches!(
+            m.get_msg_type(),
+            MessageType::MsgRequestPreVote | MessageType::MsgRequestPreVoteResponse
+        ) {
+            self.safety.sent(NodeId(m.from), m.term);
+        }
+    }
+
+    /// A client sent `request` for history operation `op`.
+    pub fn request_sent(&mut self, request: RequestId, op: OpId) {
+        self.applied.request_sent(request, op);
+    }
+
+    /// A fact an actor reported.
+    pub fn observe(&mut self, now: SimTime, o: Observation, trace: &mut Trace) {
+        let node = match o {
+            Observation::WalDurable { node, .. }
+            | Observation::Restarting { node, .. }
+            | Observation::HeldMessagesSent { node, .. }
+            | Observation::EntryApplied { node, .. } => node,
+        };
+        for detail in ready_contract::judge(&o) {
+            violation(trace, now, Oracle::ReadyContract, vec![node], detail);
+        }
+    }
+
+    /// After every event a member handled: Raft safety over every running member, then the
+    /// entries applied since the last call.
+    pub fn after_member_event<N: RaftView>(
+        &mut self,
+        now: SimTime,
+        nodes: &[N],
+        trace: &mut Trace,
+        history: &[HistoryOp],
+    ) {
+        for (nodes, detail) in self.safety.observe(nodes) {
+            violation(trace, now, Oracle::RaftSafety, nodes, detail);
+        }
+        self.scan_applied(trace, history);
+    }
+
+    fn scan_applied(&mut self, trace: &mut Trace, history: &[HistoryOp]) {
+        while self.scanned < trace.records.len() {
+            let rec = &trace.records[self.scanned];
+            self.scanned += 1;
+            let TraceEvent::Applied {
+                node,
+                index,
+                term,
+                request,
+                effective,
+            } = rec.event
+            else {
+                continue;
+            };
+            let at = rec.at;
+            if let Some((nodes, detail)) = self.safety.applied(node, index, term) {
+                violation(trace, at, Oracle::RaftSafety, nodes, detail);
+                continue;
+            }
+            let Some(request) = request else { continue };
+            let e = AppliedEntry {
+                node,
+                index,
+                request,
+                effective,
+                at,
+            };
+            if let Some(ev) = self.applied.applied(e, history) {
+                trace.push(at, ev);
+            }
+        }
+    }
+
+    /// When each client write first took effect: (log index, time).
+    pub fn into_first_applied(self) -> BTreeMap<OpId, (u64, SimTime)> {
+        self.applied.into_first_applied()
+    }
+}

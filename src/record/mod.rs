@@ -1,0 +1,245 @@
+//! The record of a run: everything the loop produced, in one value that the oracles, the
+//! expectations and every view read. Nothing here runs a simulation or judges one; it holds the
+//! facts and answers questions about them (which operations a command issued, who led when, how
+//! many elections, when a node went NotReady).
+//!
+//! Data flows one way: scenario -> loop (`world/`) -> [`Record`] -> checks (`check/`,
+//! `scenario::expect`) and views (`report/`).
+
+pub mod kubernetes;
+
+use crate::client::HistoryOp;
+use crate::node::{NodeStats, NodeStatus, Published};
+use crate::sim::ids::{NodeId, OpId, RequestId};
+use crate::sim::time::SimTime;
+use crate::sim::trace::{Role, TraceEvent, TraceRecord};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Every member's raft progress at one instant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Probe {
+    /// When it was taken.
+    pub at: SimTime,
+    /// Each member's applied index (index 0 is member 1).
+    pub applied: Vec<u64>,
+    /// Each member's commit index.
+    pub committed: Vec<u64>,
+    /// Each member's role and term as it believes them (`None`: crashed).
+    pub roles: Vec<Option<(Role, u64)>>,
+}
+
+impl Probe {
+    /// The member that leads with the highest term, if any (a stale leader does not count).
+    pub fn leader(&self) -> Option<NodeId> {
+        let top = self.roles.iter().flatten().map(|(_, t)| *t).max()?;
+        self.roles
+            .iter()
+            .position(|r| matches!(r, Some((Role::Leader, t)) if *t == top))
+            .map(|i| NodeId(i as u64 + 1))
+    }
+}
+
+/// Progress of one scenario command.
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandRun {
+    /// The command's index in the scenario.
+    pub index: usize,
+    /// The operations it issued (one per endpoint for `endpoint` commands).
+    pub ops: Vec<OpId>,
+    /// Operations not finished yet.
+    pub remaining: usize,
+    /// When it started.
+    pub started: SimTime,
+    /// When its last operation finished.
+    pub finished: Option<SimTime>,
+    /// What etcdctl printed.
+    pub output: Vec<String>,
+}
+
+/// A member at the end of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeSummary {
+    /// The member.
+    pub id: NodeId,
+    /// Running, paused or crashed.
+    pub status: NodeStatus,
+    /// Its role (`None`: crashed).
+    pub role: Option<Role>,
+    /// Its term.
+    pub term: u64,
+    /// Its commit index.
+    pub commit: u64,
+    /// Its applied index.
+    pub applied: u64,
+    /// The last index of its log.
+    pub last_index: u64,
+    /// The last index its disk holds durably.
+    pub durable_last_index: u64,
+    /// What its raft loop last published (what `endpoint status` shows).
+    pub published: Published,
+    /// Its key-value contents.
+    pub kv: Vec<(String, String)>,
+    /// Client requests applied by this incarnation, in log order.
+    pub applied_requests: Vec<RequestId>,
+    /// Counters.
+    pub stats: NodeStats,
+    /// Its current randomized election timeout, in ticks.
+    pub election_timeout_ticks: u64,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// The seed it ran with.
+    pub seed: u64,
+    /// When it ended (the scenario's duration).
+    pub sim_end: SimTime,
+    /// The trace hash, as 16 hex digits.
+    pub trace_hash: String,
+    /// How many events the loop handled.
+    pub events_handled: u64,
+    /// Every trace event, in order.
+    pub trace: Vec<TraceRecord>,
+    /// Every client operation, indexed by [`OpId`].
+    pub history: Vec<HistoryOp>,
+    /// The `id` of each scenario command, by command index (what expectations name).
+    pub command_ids: Vec<Option<String>>,
+    /// Each scenario command's run, in start order.
+    pub commands: Vec<CommandRun>,
+    /// Each member at the end.
+    pub nodes: Vec<NodeSummary>,
+    /// Probes taken where an expectation needs one.
+    pub probes: Vec<Probe>,
+    /// Each member's progress and role, once a second.
+    pub cluster_probes: Vec<Probe>,
+    /// Kubernetes nodes (masters, then workers) and the apiserver each kubelet uses at the end.
+    pub kubelets: Vec<(String, u64)>,
+    /// When each client write first took effect anywhere: (log index, time).
+    pub first_applied: BTreeMap<OpId, (u64, SimTime)>,
+}
+
+impl Record {
+    /// The history operations issued by commands with this id.
+    pub fn ops(&self, id: &str) -> Vec<&HistoryOp> {
+        self.history
+            .iter()
+            .filter(|h| h.command.is_some_and(|c| self.command_is(c, id)))
+            .collect()
+    }
+
+    /// The run of the command with this id (the first, if repeated).
+    pub fn command_run(&self, id: &str) -> Option<&CommandRun> {
+        self.commands.iter().find(|c| self.command_is(c.index, id))
+    }
+
+    fn command_is(&self, index: usize, id: &str) -> bool {
+        self.command_ids.get(index).and_then(|c| c.as_deref()) == Some(id)
+    }
+
+    /// How many times some member became leader.
+    pub fn elections(&self) -> usize {
+        self.trace
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.event,
+                    TraceEvent::RoleChanged {
+                        role: Role::Leader,
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    /// Each member's (role, term) as last recorded at or before `at`; crashed members absent.
+    pub fn roles_at(&self, at: SimTime) -> BTreeMap<NodeId, (Role, u64)> {
+        let mut roles = BTreeMap::new();
+        for t in self.trace.iter().take_while(|t| t.at <= at) {
+            track_role(&mut roles, &t.event);
+        }
+        roles
+    }
+
+    /// The requests each operation sent, in one pass over the trace.
+    pub fn requests_by_op(&self) -> BTreeMap<OpId, Vec<RequestId>> {
+        let mut m: BTreeMap<OpId, Vec<RequestId>> = BTreeMap::new();
+        for t in &self.trace {
+            if let TraceEvent::RequestSent { op, request, .. } = t.event {
+                m.entry(op).or_default().push(request);
+            }
+        }
+        m
+    }
+
+    /// Members not crashed at the end.
+    pub fn live_nodes(&self) -> Vec<&NodeSummary> {
+        self.nodes
+            .iter()
+            .filter(|n| n.status != NodeStatus::Crashed)
+            .collect()
+    }
+}
+
+/// Updates a map of each member's (role, term) with one trace event (a crash removes it).
+pub fn track_role(roles: &mut BTreeMap<NodeId, (Role, u64)>, e: &TraceEvent) -> bool {
+    match *e {
+        TraceEvent::RoleChanged {
+            node, role, term, ..
+        } => {
+            roles.insert(node, (role, term));
+            true
+        }
+        TraceEvent::Crashed { node, .. } => {
+            roles.remove(&node);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether some member leads in the highest term any member has.
+pub fn led_in_top_term(roles: &BTreeMap<NodeId, (Role, u64)>) -> bool {
+    let top = roles.values().map(|(_, t)| *t).max().unwrap_or(0);
+    roles
+        .values()
+        .any(|(role, term)| *role == Role::Leader && *term == top)
+}
+
+impl Record {
+    /// `Ok(summary)` when every acknowledged write is present on every live member, else
+    /// `Err(the first one missing)`.
+    pub fn lost_acknowledged_write(&self) -> Result<String, String> {
+        use crate::node::rpc::ServerOp;
+        use crate::sim::trace::Outcome;
+        let acked: Vec<&HistoryOp> = self
+            .history
+            .iter()
+            .filter(|h| h.outcome == Outcome::Ok && matches!(h.kind, ServerOp::Write { .. }))
+            .collect();
+        let applied: BTreeMap<NodeId, std::collections::BTreeSet<RequestId>> = self
+            .live_nodes()
+            .iter()
+            .map(|n| (n.id, n.applied_requests.iter().copied().collect()))
+            .collect();
+        let by_op = self.requests_by_op();
+        for h in &acked {
+            let reqs = by_op.get(&h.op).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(node) = applied
+                .iter()
+                .find(|(_, set)| !reqs.iter().any(|q| set.contains(q)))
+                .map(|(n, _)| n)
+            {
+                let (op, what) = (h.op.0, h.kind.summary());
+                return Err(format!(
+                    "acknowledged write op {op} ({what}) is missing on {node}"
+                ));
+            }
+        }
+        let (a, n) = (acked.len(), applied.len());
+        Ok(format!(
+            "{a} acknowledged write(s) present on all {n} live member(s)"
+        ))
+    }
+}

@@ -1,0 +1,237 @@
+//! Expectations on the Raft cluster itself: elections, roles, progress.
+
+use super::{Fields, Kind};
+use crate::record::Record;
+use crate::scenario::ScenarioError;
+use crate::sim::ids::NodeId;
+use crate::sim::time::SimTime;
+use crate::sim::trace::{Role, TraceEvent};
+use serde::Serialize;
+use std::fmt;
+
+type R<T> = Result<T, ScenarioError>;
+
+/// No member changed term or campaigned between `from` and `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoElection {
+    /// Window start.
+    pub from: SimTime,
+    /// Window end.
+    pub until: SimTime,
+}
+
+impl Kind for NoElection {
+    const NAME: &'static str = "no_election";
+    const FIELDS: &'static [&'static str] = &["from", "until"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let (from, until) = f.window()?;
+        Ok(NoElection { from, until })
+    }
+
+    fn evaluate(&self, r: &Record) -> (bool, String) {
+        let (from, until) = (self.from, self.until);
+        let term_before = r
+            .trace
+            .iter()
+            .take_while(|t| t.at <= from)
+            .filter_map(|t| match t.event {
+                TraceEvent::RoleChanged { term, .. } => Some(term),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let bad = r
+            .trace
+            .iter()
+            .filter(|t| t.at > from && t.at <= until)
+            .find_map(|t| match t.event {
+                TraceEvent::RoleChanged {
+                    node, role, term, ..
+                } if term > term_before || matches!(role, Role::Candidate | Role::PreCandidate) => {
+                    Some(format!("{node} became {role:?} in term {term} at {}", t.at))
+                }
+                _ => None,
+            });
+        match bad {
+            Some(b) => (false, b),
+            None => (
+                true,
+                format!("term stayed {term_before} from {from} to {until}"),
+            ),
+        }
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no election from {} to {}", self.from, self.until)
+    }
+}
+
+/// A role a scenario can expect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    /// The leader.
+    Leader,
+    /// A follower.
+    Follower,
+}
+
+/// `node` had this role at time `at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RoleAt {
+    /// The member.
+    pub node: NodeId,
+    /// When.
+    pub at: SimTime,
+    /// Which role.
+    pub role: RoleName,
+}
+
+impl Kind for RoleAt {
+    const NAME: &'static str = "role";
+    const FIELDS: &'static [&'static str] = &["node", "at", "role"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let role = match f.choice_opt("role", &["leader", "follower"])? {
+            Some("leader") => RoleName::Leader,
+            Some(_) => RoleName::Follower,
+            None => return Err(f.err("role", "check = \"role\" needs `role`".into())),
+        };
+        Ok(RoleAt {
+            node: f.node("node")?,
+            at: f.time("at")?,
+            role,
+        })
+    }
+
+    fn evaluate(&self, r: &Record) -> (bool, String) {
+        let (node, at) = (self.node, self.at);
+        let last = r
+            .trace
+            .iter()
+            .take_while(|t| t.at <= at)
+            .filter_map(|t| match t.event {
+                TraceEvent::RoleChanged {
+                    node: n,
+                    role,
+                    term,
+                    ..
+                } if n == node => Some((role, term)),
+                _ => None,
+            })
+            .last();
+        let want = match self.role {
+            RoleName::Leader => Role::Leader,
+            RoleName::Follower => Role::Follower,
+        };
+        match last {
+            Some((got, term)) => (
+                got == want,
+                format!("{node} was {got:?} (term {term}) at {at}"),
+            ),
+            None => (false, format!("{node} had no role yet at {at}")),
+        }
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let role = format!("{:?}", self.role).to_lowercase();
+        write!(f, "{} is {role} at {}", self.node, self.at)
+    }
+}
+
+/// `node` applied as far as the most advanced member by `by`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CaughtUp {
+    /// The member.
+    pub node: NodeId,
+    /// By when.
+    pub by: SimTime,
+}
+
+impl Kind for CaughtUp {
+    const NAME: &'static str = "caught_up";
+    const FIELDS: &'static [&'static str] = &["node", "by"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        Ok(CaughtUp {
+            node: f.node("node")?,
+            by: f.time("by")?,
+        })
+    }
+
+    fn evaluate(&self, r: &Record) -> (bool, String) {
+        let (node, by) = (self.node, self.by);
+        let Some(p) = r.probes.iter().find(|p| p.at == by) else {
+            return (false, format!("no probe at {by}"));
+        };
+        let mine = p.applied[(node.0 - 1) as usize];
+        let max = p.applied.iter().copied().max().unwrap_or(0);
+        (
+            mine == max && mine > 0,
+            format!("at {by} {node} had applied {mine}; the most advanced member {max}"),
+        )
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} caught up by {}", self.node, self.by)
+    }
+
+    fn probe_time(&self) -> Option<SimTime> {
+        Some(self.by)
+    }
+}
+
+/// How many members believed they were leader at `at` (a member whose loop is blocked keeps its
+/// last belief).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClaimedLeaders {
+    /// When.
+    pub at: SimTime,
+    /// How many.
+    pub count: u64,
+}
+
+impl Kind for ClaimedLeaders {
+    const NAME: &'static str = "claimed_leaders";
+    const FIELDS: &'static [&'static str] = &["at", "count"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let count = f.u64("count")?;
+        if count > f.members() {
+            return Err(f.err(
+                "count",
+                format!("count {count} is more than the {} members", f.members()),
+            ));
+        }
+        Ok(ClaimedLeaders {
+            at: f.time("at")?,
+            count,
+        })
+    }
+
+    fn evaluate(&self, r: &Record) -> (bool, String) {
+        let leaders: Vec<String> = r
+            .roles_at(self.at)
+            .iter()
+            .filter(|(_, (role, _))| *role == Role::Leader)
+            .map(|(n, (_, term))| format!("{n} (term {term})"))
+            .collect();
+        (
+            leaders.len() as u64 == self.count,
+            format!(
+                "at {} leadership claimed by: {}",
+                self.at,
+                leaders.join(", ")
+            ),
+        )
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} etcd member(s) claim leadership at {}",
+            self.count, self.at
+        )
+    }
+}

@@ -1,0 +1,85 @@
+//! What the oracles are told: typed facts reported by the actors, and the read-only view of a
+//! member's Raft state that the online safety checks need.
+//!
+//! The driver (`node/`) knows the moments where the Ready contract can break (a WAL write
+//! completing, held messages leaving, an entry applied, a restart); it reports each as an
+//! [`Observation`] through its [`Out`](super::actor::Out), and `check::ready_contract` judges it.
+//! Nothing here judges anything.
+
+use super::ids::NodeId;
+
+/// The durable state a disk holds after a write, summarised for the Ready-contract checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurableSummary {
+    /// The durable hard state's commit index.
+    pub commit: u64,
+    /// The durable hard state's term.
+    pub term: u64,
+    /// The last durable log index.
+    pub last_index: u64,
+    /// The term of the last durable entry (0 for an empty log).
+    pub last_entry_term: u64,
+}
+
+/// A fact an actor reports for the oracles to judge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// A WAL write of `node` completed; this is what is durable now.
+    WalDurable {
+        /// The member.
+        node: NodeId,
+        /// Its durable state after the write.
+        durable: DurableSummary,
+    },
+    /// `node` is about to restart from this durable state.
+    Restarting {
+        /// The member.
+        node: NodeId,
+        /// What its disk kept.
+        durable: DurableSummary,
+        /// (index, term) of the last entry it had applied before it crashed, if any.
+        applied_before_crash: Option<(u64, u64)>,
+        /// The term the disk kept at that index (`None`: the entry is gone).
+        kept_term: Option<u64>,
+    },
+    /// Messages of Ready `ready` that raft-rs said must wait for persistence are leaving.
+    HeldMessagesSent {
+        /// The member.
+        node: NodeId,
+        /// The Ready they belong to.
+        ready: u64,
+        /// The highest Ready known durable at this moment.
+        durable_ready: u64,
+        /// How many messages.
+        count: u64,
+    },
+    /// `node` applied an entry to its state machine.
+    EntryApplied {
+        /// The member.
+        node: NodeId,
+        /// The entry's index.
+        index: u64,
+        /// The entry's term.
+        term: u64,
+        /// The member's commit index at that moment.
+        commit: u64,
+    },
+}
+
+/// A member's Raft state as the safety oracle reads it after every event.
+pub trait RaftView {
+    /// The member's id.
+    fn id(&self) -> NodeId;
+    /// Whether it is running (paused and crashed members are not checked).
+    fn running(&self) -> bool;
+    /// Which incarnation: bumped by every restart.
+    fn incarnation(&self) -> u64;
+    /// Its current term.
+    fn term(&self) -> u64;
+    /// Its commit index.
+    fn commit_index(&self) -> u64;
+    /// Whether it believes it leads.
+    fn is_leader(&self) -> bool;
+    /// The term of the entry at `index` in its log, if it has one.
+    fn log_term(&self, index: u64) -> Option<u64>;
+}

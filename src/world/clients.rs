@@ -1,0 +1,312 @@
+//! Clients in the loop: scenario commands (each an etcdctl process or a named session), the
+//! client history every operation is recorded in, and the client side of the network (dialing,
+//! requests, replies, deadlines).
+
+use super::{Event, Sim};
+use crate::client::command::Command;
+use crate::client::{etcdctl, Client, ClientEffect, ClientMsg, HistoryOp, Outcome};
+use crate::node::rpc::{Reply, ReplyBody, ServerOp};
+use crate::node::NodeStatus;
+use crate::record::CommandRun;
+use crate::sim::ids::{ClientId, NodeId, OpId};
+use crate::sim::rng::{SimRng, Stream};
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::trace::TraceEvent;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The clients alive in the loop.
+#[derive(Default)]
+pub(super) struct Clients {
+    pub map: BTreeMap<ClientId, Client>,
+    /// Clients that go away once idle (one etcdctl process per command).
+    ephemeral: BTreeSet<ClientId>,
+    /// Long-lived sessions by name.
+    sessions: BTreeMap<String, ClientId>,
+    next: u64,
+    /// Clients whose handshake waits for a paused member to resume.
+    pub waiting_handshakes: BTreeMap<NodeId, Vec<ClientId>>,
+}
+
+/// Every client operation, and who issued it.
+#[derive(Default)]
+pub(super) struct History {
+    pub ops: Vec<HistoryOp>,
+    /// Per op: the command run that issued it (`None`: an apiserver).
+    op_command: Vec<Option<usize>>,
+    pub commands: Vec<CommandRun>,
+    /// Per apiserver op: (apiserver, its token).
+    pub op_owner: BTreeMap<OpId, (usize, u64)>,
+}
+
+/// Who issues a new operation.
+pub(super) enum Issuer {
+    /// Scenario command `index`, in its run `run`.
+    Command { index: usize, run: usize },
+    /// An apiserver's own request.
+    Apiserver,
+}
+
+impl Sim {
+    pub(super) fn new_client(&mut self, endpoints: Vec<NodeId>, ephemeral: bool) -> ClientId {
+        self.clients.next += 1;
+        let id = ClientId(self.clients.next);
+        let mut rng = SimRng::fork(self.seed, Stream::Client(id.0));
+        let start = rng.between(0, endpoints.len() as u64 - 1) as usize;
+        let mut fx = std::mem::take(&mut self.fx.client);
+        let c = Client::new(id, endpoints, start, &mut fx);
+        self.clients.map.insert(id, c);
+        if ephemeral {
+            self.clients.ephemeral.insert(id);
+        }
+        self.pump_client(id, &mut fx);
+        self.fx.client = fx;
+        id
+    }
+
+    pub(super) fn with_client(
+        &mut self,
+        id: ClientId,
+        f: impl FnOnce(&mut Client, SimTime, &mut Vec<ClientEffect>),
+    ) {
+        let now = self.now();
+        let Some(c) = self.clients.map.get_mut(&id) else {
+            return;
+        };
+        let mut fx = std::mem::take(&mut self.fx.client);
+        f(c, now, &mut fx);
+        self.pump_client(id, &mut fx);
+        self.fx.client = fx;
+        let idle = self.clients.map.get(&id).is_some_and(|c| c.is_idle());
+        if idle && self.clients.ephemeral.remove(&id) {
+            self.clients.map.remove(&id);
+        }
+    }
+
+    fn pump_client(&mut self, id: ClientId, fx: &mut Vec<ClientEffect>) {
+        self.pump(id, fx, Sim::client_sends, |s, client, at, op| {
+            s.queue.schedule(at, Event::ClientDeadline { client, op })
+        });
+    }
+
+    fn client_sends(&mut self, client: ClientId, m: ClientMsg) {
+        let now = self.now();
+        match m {
+            ClientMsg::Request { op, to, req } => {
+                let request = req.request;
+                self.trace.push(
+                    now,
+                    TraceEvent::RequestSent {
+                        client,
+                        op,
+                        request,
+                        to,
+                    },
+                );
+                self.observer.request_sent(request, op);
+                let at = now + self.client_latency();
+                self.queue.schedule(at, Event::ToServer { to, req });
+            }
+            ClientMsg::Dial { node } => {
+                let rtt = self.client_latency() + self.client_latency();
+                self.queue.schedule(now + rtt, Event::Dial { client, node });
+            }
+            ClientMsg::Done {
+                op,
+                outcome,
+                reply,
+                routed_to,
+            } => self.op_done(client, op, outcome, reply, routed_to),
+        }
+    }
+
+    pub(super) fn dial(&mut self, client: ClientId, node: NodeId) {
+        if !self.clients.map.contains_key(&client) {
+            return;
+        }
+        let now = self.now();
+        match self.nodes[(node.0 - 1) as usize].status {
+            NodeStatus::Running => {
+                self.trace.push(now, TraceEvent::ConnReady { client, node });
+                self.with_client(client, |c, now, fx| {
+                    c.conn_ready(node, now, fx);
+                });
+            }
+            NodeStatus::Paused => self
+                .clients
+                .waiting_handshakes
+                .entry(node)
+                .or_default()
+                .push(client),
+            NodeStatus::Crashed => {
+                // Connection refused; gRPC re-dials after its backoff (about 1 s).
+                let at = now + SimDuration::from_secs(1);
+                self.queue.schedule(at, Event::Dial { client, node });
+            }
+        }
+    }
+
+    pub(super) fn reply_to_client(&mut self, reply: Reply) {
+        let (client, request) = (reply.client, reply.request);
+        let mut handled = false;
+        self.with_client(client, |c, now, fx| handled = c.on_reply(reply, now, fx));
+        if !handled {
+            let now = self.now();
+            self.trace
+                .push(now, TraceEvent::LateReply { client, request });
+        }
+    }
+
+    pub(super) fn start_command(&mut self, i: usize) {
+        if let Some(next) = self.scenario.commands.get(i + 1) {
+            self.queue.schedule(next.at, Event::CommandStart(i + 1));
+        }
+        let spec = self.scenario.commands[i].clone();
+        let now = self.now();
+        self.trace
+            .push(now, TraceEvent::CommandStarted { command: i });
+        let plan = plan(&spec.command, &spec.endpoints);
+        self.history.commands.push(CommandRun {
+            index: i,
+            ops: vec![],
+            remaining: plan.len(),
+            started: now,
+            finished: None,
+            output: vec![],
+        });
+        let run = self.history.commands.len() - 1;
+        let deadline = now + spec.timeout;
+        let actor = spec.session.clone().unwrap_or_else(|| "etcdctl".into());
+        for (single, kind) in plan {
+            let client = match single {
+                Some(n) => self.new_client(vec![n], true),
+                None => self.command_client(&spec.session, &spec.endpoints),
+            };
+            let op = self.new_op(
+                client,
+                Issuer::Command { index: i, run },
+                actor.clone(),
+                &kind,
+            );
+            self.history.commands[run].ops.push(op);
+            self.with_client(client, |c, now, fx| c.start(op, kind, deadline, now, fx));
+        }
+    }
+
+    /// The client a command without a fixed endpoint runs on: its session, or a new etcdctl.
+    fn command_client(&mut self, session: &Option<String>, endpoints: &[NodeId]) -> ClientId {
+        let Some(s) = session else {
+            return self.new_client(endpoints.to_vec(), true);
+        };
+        if let Some(c) = self.clients.sessions.get(s) {
+            return *c;
+        }
+        let c = self.new_client(endpoints.to_vec(), false);
+        self.clients.sessions.insert(s.clone(), c);
+        c
+    }
+
+    /// Records a new pending operation in the history.
+    pub(super) fn new_op(
+        &mut self,
+        client: ClientId,
+        issuer: Issuer,
+        actor: String,
+        kind: &ServerOp,
+    ) -> OpId {
+        let op = OpId(self.history.ops.len() as u64);
+        let (command, run) = match issuer {
+            Issuer::Command { index, run } => (Some(index), Some(run)),
+            Issuer::Apiserver => (None, None),
+        };
+        self.history.ops.push(HistoryOp {
+            op,
+            client,
+            command,
+            actor,
+            kind: kind.clone(),
+            endpoints: self.clients.map[&client].endpoints().to_vec(),
+            invoked: self.now(),
+            completed: None,
+            outcome: Outcome::Pending,
+            routed_to: vec![],
+            reply: None,
+        });
+        self.history.op_command.push(run);
+        op
+    }
+
+    fn op_done(
+        &mut self,
+        client: ClientId,
+        op: OpId,
+        outcome: Outcome,
+        reply: Option<ReplyBody>,
+        routed_to: Vec<NodeId>,
+    ) {
+        let now = self.now();
+        let completed = TraceEvent::OpCompleted {
+            client,
+            op,
+            outcome: outcome.clone(),
+        };
+        self.trace.push(now, completed);
+        let h = &mut self.history.ops[op.0 as usize];
+        h.completed = Some(now);
+        h.outcome = outcome;
+        h.reply = reply;
+        h.routed_to = routed_to;
+        match self.history.op_command[op.0 as usize] {
+            Some(run) => self.command_op_done(run),
+            None => self.apiserver_op_done(op),
+        }
+    }
+
+    fn command_op_done(&mut self, run: usize) {
+        let now = self.now();
+        let cr = &mut self.history.commands[run];
+        cr.remaining -= 1;
+        if cr.remaining > 0 {
+            return;
+        }
+        let spec = &self.scenario.commands[cr.index];
+        let ops: Vec<&HistoryOp> = cr
+            .ops
+            .iter()
+            .map(|o| &self.history.ops[o.0 as usize])
+            .collect();
+        let lines = etcdctl::render(&spec.command, &ops);
+        let took_us = now.since(cr.started).as_micros();
+        let command = cr.index;
+        let output = TraceEvent::CommandOutput {
+            command,
+            lines: lines.clone(),
+            took_us,
+        };
+        self.trace.push(now, output);
+        let cr = &mut self.history.commands[run];
+        cr.finished = Some(now);
+        cr.output = lines;
+    }
+}
+
+/// The operations a command issues: one on the client's own endpoints (`None`), or one per
+/// endpoint on a dedicated connection (`endpoint` commands).
+fn plan(command: &Command, endpoints: &[NodeId]) -> Vec<(Option<NodeId>, ServerOp)> {
+    match command {
+        Command::Kv { op } => vec![(None, op.clone())],
+        Command::EndpointStatus => endpoints
+            .iter()
+            .map(|n| (Some(*n), ServerOp::Status))
+            .collect(),
+        Command::EndpointHealth => endpoints
+            .iter()
+            .map(|n| {
+                let get = ServerOp::Get {
+                    key: "health".into(),
+                    serializable: false,
+                };
+                (Some(*n), get)
+            })
+            .collect(),
+    }
+}

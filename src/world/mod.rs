@@ -1,0 +1,392 @@
+//! The event loop: one owner of time. It pops the next event, hands it to the component that
+//! owns it, and turns the [`Effect`]s every actor returns into new events through one pump.
+//!
+//! Contract: single-threaded; every event is handled at its simulated time, in (time, sequence)
+//! order; components never see the wall clock or OS randomness (each has its own RNG stream
+//! forked from the seed). Everything observable is recorded in the trace, and one observer
+//! (`check::observer`) sees every member after every event it handles.
+//!
+//! Files: this one holds the loop and the pump; [`faults`] resolves a fault's target and calls
+//! the owning component's hook; `clients` runs scenario commands and the client history;
+//! `kubernetes` connects the Kubernetes layer to its etcd clients; `network` moves raft
+//! messages between members.
+
+mod clients;
+mod faults;
+mod kubernetes;
+mod network;
+
+use crate::check::observer::Observer;
+use crate::client::ClientEffect;
+use crate::k8s::actors::{EtcdCall, K8sEvent};
+use crate::net::Network;
+use crate::node::rpc::{Reply, ServerRequest};
+use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeTimer, ReadOnly};
+use crate::record::{NodeSummary, Probe, Record};
+use crate::scenario::Scenario;
+use crate::sim::actor::{Effect, Out};
+use crate::sim::ids::{ClientId, NodeId, OpId};
+use crate::sim::log::LogClock;
+use crate::sim::queue::EventQueue;
+use crate::sim::rng::{SimRng, Stream};
+use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::trace::{Role, Trace};
+use raft::eraftpb::Message;
+use std::collections::BTreeMap;
+
+/// Everything the loop can schedule.
+#[derive(Debug)]
+enum Event {
+    Tick(NodeId),
+    Campaign(NodeId),
+    Deliver { msg: Message },
+    Timer(NodeId, NodeTimer),
+    ToServer { to: NodeId, req: ServerRequest },
+    ToClient { reply: Reply },
+    Dial { client: ClientId, node: NodeId },
+    ClientDeadline { client: ClientId, op: OpId },
+    CommandStart(usize),
+    FaultStart(usize),
+    FaultEnd(usize),
+    Probe,
+    ClusterProbe,
+    K8s(K8sEvent),
+}
+
+/// Effect buffers, one per actor kind, reused so that an event allocates nothing.
+#[derive(Default)]
+struct Buffers {
+    node: Vec<Effect<NodeMsg, NodeTimer>>,
+    client: Vec<ClientEffect>,
+    k8s: Vec<Effect<EtcdCall, K8sEvent>>,
+}
+
+/// One simulation: the scenario, its components, and the loop's state.
+pub struct Sim {
+    scenario: Scenario,
+    seed: u64,
+    bug: Option<Bug>,
+    queue: EventQueue<Event>,
+    trace: Trace,
+    observer: Observer,
+    log_clock: LogClock,
+    events_handled: u64,
+    tick_interval: SimDuration,
+    nodes: Vec<Node>,
+    net: Network,
+    /// Latency of client <-> member hops.
+    client_net: SimRng,
+    clients: clients::Clients,
+    history: clients::History,
+    /// The member each targeted fault resolved to when it started.
+    fault_nodes: BTreeMap<usize, NodeId>,
+    probes: Vec<Probe>,
+    cluster_probes: Vec<Probe>,
+    k8s: Option<kubernetes::Layer>,
+    fx: Buffers,
+}
+
+impl Sim {
+    /// Builds the simulation of `scenario` with `seed`; nothing runs until [`Sim::run_to_end`].
+    pub fn new(
+        scenario: Scenario,
+        seed: u64,
+        log_level: Option<slog::Level>,
+        bug: Option<Bug>,
+    ) -> Sim {
+        let log_clock = LogClock::default();
+        let nodes = build_nodes(&scenario, seed, &log_clock, log_level, bug);
+        let overrides = scenario.network.links.iter().cloned().collect();
+        let net = Network::new(
+            scenario.network.link,
+            overrides,
+            SimRng::fork(seed, Stream::Network),
+        );
+        let mut sim = Sim {
+            seed,
+            bug,
+            queue: EventQueue::default(),
+            trace: Trace::default(),
+            observer: Observer::default(),
+            log_clock,
+            events_handled: 0,
+            tick_interval: scenario.cluster.heartbeat_interval,
+            nodes,
+            net,
+            client_net: SimRng::fork(seed, Stream::ClientNetwork),
+            clients: clients::Clients::default(),
+            history: clients::History::default(),
+            fault_nodes: BTreeMap::new(),
+            probes: Vec::new(),
+            cluster_probes: Vec::new(),
+            k8s: None,
+            fx: Buffers::default(),
+            scenario,
+        };
+        sim.schedule_start();
+        sim
+    }
+
+    fn schedule_start(&mut self) {
+        let mut phase = SimRng::fork(self.seed, Stream::TickPhase);
+        for i in 0..self.nodes.len() {
+            let offset = phase.between(1, self.tick_interval.as_micros());
+            self.queue
+                .schedule(SimTime(offset), Event::Tick(NodeId(i as u64 + 1)));
+        }
+        if let Some(l) = self.scenario.cluster.initial_leader {
+            self.queue.schedule(SimTime::ZERO, Event::Campaign(l));
+        }
+        for (i, f) in self.scenario.faults.iter().enumerate() {
+            self.queue.schedule(f.at, Event::FaultStart(i));
+            if let Some(u) = f.until {
+                self.queue.schedule(u, Event::FaultEnd(i));
+            }
+        }
+        // Commands are sorted by time; each schedules the next when it starts, which keeps
+        // the queue small for scenarios with many commands.
+        if let Some(c) = self.scenario.commands.first() {
+            self.queue.schedule(c.at, Event::CommandStart(0));
+        }
+        for t in self.scenario.expects.iter().filter_map(|e| e.probe_time()) {
+            self.queue.schedule(t, Event::Probe);
+        }
+        self.queue.schedule(SimTime::ZERO, Event::ClusterProbe);
+        if let Some(spec) = self.scenario.kubernetes.clone() {
+            self.start_kubernetes(spec);
+        }
+    }
+
+    fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
+    /// Runs until the scenario's duration has elapsed.
+    pub fn run_to_end(&mut self) {
+        let end = SimTime::ZERO + self.scenario.duration;
+        while let Some((at, ev)) = self.queue.pop_until(end) {
+            self.log_clock.set(at.as_micros());
+            self.events_handled += 1;
+            self.handle(ev);
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Tick(id) => self.tick(id),
+            Event::Campaign(id) => self.with_node(id, |n, o| n.campaign(o)),
+            Event::Deliver { msg } => self.deliver(msg),
+            Event::Timer(id, t) => self.with_node(id, |n, o| n.timer(t, o)),
+            Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
+            Event::ToClient { reply } => self.reply_to_client(reply),
+            Event::Dial { client, node } => self.dial(client, node),
+            Event::ClientDeadline { client, op } => {
+                self.with_client(client, |c, _, fx| c.on_deadline(op, fx))
+            }
+            Event::CommandStart(i) => self.start_command(i),
+            Event::FaultStart(i) => self.fault(i, true),
+            Event::FaultEnd(i) => self.fault(i, false),
+            Event::Probe => {
+                let p = self.probe();
+                self.probes.push(p);
+            }
+            Event::ClusterProbe => {
+                let p = self.probe();
+                self.cluster_probes.push(p);
+                let next = self.now() + SimDuration::from_secs(1);
+                self.queue.schedule(next, Event::ClusterProbe);
+            }
+            Event::K8s(e) => self.k8s_handle(e),
+        }
+    }
+
+    fn tick(&mut self, id: NodeId) {
+        // The lease-read-drift bug: a leader's clock (its tick rate) runs at a fifth of the
+        // others', so it keeps trusting its lease after the others moved on.
+        let slow = self.bug == Some(Bug::LeaseReadDrift)
+            && self.nodes[(id.0 - 1) as usize].role() == Some(Role::Leader);
+        let drift = if slow { 5 } else { 1 };
+        let at = self.now() + self.tick_interval * drift;
+        self.queue.schedule(at, Event::Tick(id));
+        self.with_node(id, |n, o| n.tick(o));
+    }
+
+    /// The one pump: hands each effect of an actor to the loop, in order. `route` delivers what
+    /// the actor sends, `wake` schedules its timers; trace lines and observations are the same
+    /// for every actor.
+    fn pump<I: Copy, M, T>(
+        &mut self,
+        id: I,
+        fx: &mut Vec<Effect<M, T>>,
+        route: fn(&mut Sim, I, M),
+        wake: fn(&mut Sim, I, SimTime, T),
+    ) {
+        let now = self.now();
+        for e in fx.drain(..) {
+            match e {
+                Effect::Send(m) => route(self, id, m),
+                Effect::Timer(at, t) => wake(self, id, at, t),
+                Effect::Trace(ev) => self.trace.push(now, ev),
+                Effect::Observe(o) => self.observer.observe(now, o, &mut self.trace),
+            }
+        }
+    }
+
+    /// Calls `f` on a member, pumps its effects, then lets the observer check every member.
+    fn with_node(&mut self, id: NodeId, f: impl FnOnce(&mut Node, &mut Out<NodeMsg, NodeTimer>)) {
+        let now = self.now();
+        let mut fx = std::mem::take(&mut self.fx.node);
+        let mut out = Out {
+            now,
+            trace: &mut self.trace,
+            effects: &mut fx,
+        };
+        f(&mut self.nodes[(id.0 - 1) as usize], &mut out);
+        self.pump(id, &mut fx, Sim::node_sends, |s, id, at, t| {
+            s.queue.schedule(at, Event::Timer(id, t))
+        });
+        self.fx.node = fx;
+        let history = &self.history.ops;
+        self.observer
+            .after_member_event(now, &self.nodes, &mut self.trace, history);
+    }
+
+    fn node_sends(&mut self, _from: NodeId, m: NodeMsg) {
+        match m {
+            NodeMsg::Peer(m) => self.send(m),
+            NodeMsg::Reply(r) => {
+                let at = self.now() + self.client_latency();
+                self.queue.schedule(at, Event::ToClient { reply: r });
+            }
+        }
+    }
+
+    fn probe(&self) -> Probe {
+        Probe {
+            at: self.now(),
+            applied: self.nodes.iter().map(|n| n.applied()).collect(),
+            committed: self.nodes.iter().map(|n| n.commit_index()).collect(),
+            roles: self
+                .nodes
+                .iter()
+                .map(|n| n.role().map(|r| (r, n.term())))
+                .collect(),
+        }
+    }
+
+    /// Ends the simulation and returns its record.
+    pub fn into_record(self) -> Record {
+        let nodes = self.nodes.iter().map(|n| summary(n, &self.trace)).collect();
+        let kubelets = self
+            .k8s
+            .as_ref()
+            .map(|k| k.layer.kubelet_apiservers())
+            .unwrap_or_default();
+        Record {
+            seed: self.seed,
+            sim_end: SimTime::ZERO + self.scenario.duration,
+            trace_hash: format!("{:016x}", self.trace.hash()),
+            events_handled: self.events_handled,
+            command_ids: self
+                .scenario
+                .commands
+                .iter()
+                .map(|c| c.id.clone())
+                .collect(),
+            commands: self.history.commands,
+            history: self.history.ops,
+            nodes,
+            probes: self.probes,
+            cluster_probes: self.cluster_probes,
+            kubelets,
+            first_applied: self.observer.into_first_applied(),
+            trace: self.trace.records,
+        }
+    }
+}
+
+fn build_nodes(
+    scenario: &Scenario,
+    seed: u64,
+    log_clock: &LogClock,
+    log_level: Option<slog::Level>,
+    bug: Option<Bug>,
+) -> Vec<Node> {
+    let c = &scenario.cluster;
+    let lease_drift = bug == Some(Bug::LeaseReadDrift);
+    let election_ticks =
+        (c.election_timeout.as_micros() / c.heartbeat_interval.as_micros()) as usize;
+    let cfg = NodeConfig {
+        persist: c.persist,
+        heartbeat_ticks: 1,
+        election_ticks,
+        pre_vote: c.pre_vote,
+        check_quorum: c.check_quorum || lease_drift,
+        read_only: if lease_drift {
+            ReadOnly::LeaseBased
+        } else {
+            c.read_only
+        },
+        server_request_timeout: c.request_timeout,
+        read_index_retry: SimDuration::from_millis(500),
+        inbox_limit: 10_000,
+        bug,
+    };
+    let root = crate::sim::log::logger(log_clock, log_level);
+    let ids = scenario.node_ids();
+    let voters: Vec<u64> = ids.iter().map(|n| n.0).collect();
+    ids.iter()
+        .map(|id| {
+            let disk = crate::disk::Disk::new(
+                scenario.disk,
+                SimRng::fork(seed, Stream::Disk(id.0)),
+                Default::default(),
+            );
+            let jitter = SimRng::fork(seed, Stream::ElectionJitter(id.0));
+            let logger = root.new(slog::o!("node" => id.0));
+            Node::new(*id, cfg.clone(), voters.clone(), disk, jitter, logger)
+        })
+        .collect()
+}
+
+/// A member at the end of the run.
+fn summary(n: &Node, trace: &Trace) -> NodeSummary {
+    NodeSummary {
+        id: n.id,
+        status: n.status,
+        role: n.role(),
+        term: n.term(),
+        commit: n.commit_index(),
+        applied: n.applied(),
+        last_index: n.last_index(),
+        durable_last_index: n.disk.durable.last_index(),
+        published: n.published,
+        kv: n.kv.snapshot(),
+        applied_requests: applied_requests(&trace.records, n.id),
+        stats: n.stats,
+        election_timeout_ticks: n.election_timeout_ticks,
+    }
+}
+
+/// Client requests applied by the member's current incarnation, in log order.
+fn applied_requests(
+    trace: &[crate::sim::trace::TraceRecord],
+    node: NodeId,
+) -> Vec<crate::sim::ids::RequestId> {
+    use crate::sim::trace::TraceEvent;
+    let start = trace
+        .iter()
+        .rposition(|t| matches!(t.event, TraceEvent::Restarted { node: n, .. } if n == node))
+        .map_or(0, |i| i + 1);
+    trace[start..]
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::Applied {
+                node: n,
+                request: Some(r),
+                ..
+            } if n == node => Some(r),
+            _ => None,
+        })
+        .collect()
+}
