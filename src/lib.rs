@@ -1,4 +1,5 @@
 //! raftsim: an in-process Raft simulator with deterministic fault injection.
+#![deny(missing_docs)]
 //!
 //! Three (or more) members run the real `raft` crate (tikv raft-rs 0.7) over a virtual network
 //! and virtual disks, driven by one discrete-event loop in simulated time from one seed. Clients
@@ -7,7 +8,7 @@
 //! Layers, each importing only those before it (`tests/architecture.rs` checks it):
 //! [`sim`] (time, ids, RNG streams, queue, trace, effects) -> [`net`], [`disk`] -> [`node`] ->
 //! [`client`] -> [`k8s`] -> [`record`] -> [`scenario`] -> [`check`] -> [`world`] (the loop) ->
-//! [`run`] -> [`report`] -> [`explore`].
+//! [`run`](mod@run) -> [`report`] -> [`explore`].
 //!
 //! ```no_run
 //! use raftsim::{run, RunOptions, Scenario};

@@ -20,33 +20,50 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// One operation as a line of a history file (JSON lines, format in docs/exploration.md).
 pub struct HistoryLine {
+    /// The client.
     pub client: u64,
+    /// The key.
     pub key: String,
+    /// The operation: `put`, `get`, `del` or `txn`.
     pub op: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The value.
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a transaction: the value it compares against.
     pub if_value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a transaction: the mod revision it compares against.
     pub if_mod_rev: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The value written when the comparison holds.
     pub then_put: Option<String>,
+    /// When it was invoked, in simulated microseconds.
     pub invoke_us: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When it completed, in simulated microseconds (`None`: unknown).
     pub complete_us: Option<u64>,
+    /// How it ended: `ok`, `timeout` or `error`.
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The store's revision.
     pub revision: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The key's last modification revision.
     pub mod_revision: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the key was found.
     pub found: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a delete: whether a key was deleted.
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the comparison held.
     pub succeeded: Option<bool>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Served from local state, without ReadIndex.
     pub serializable: bool,
 }
 
@@ -54,15 +71,20 @@ pub struct HistoryLine {
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
 pub struct HistoryError {
+    /// The file, as named.
     pub file: String,
+    /// 1-based line.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 
 /// A parsed history: the linearizable part and the serializable reads.
 #[derive(Clone, Debug, Default)]
 pub struct History {
+    /// The operations.
     pub ops: Vec<LinOp>,
+    /// Serializable reads, checked separately (they may be stale by design).
     pub serializable_reads: Vec<LinOp>,
 }
 

@@ -22,40 +22,68 @@ use std::hash::BuildHasherDefault;
 /// One operation of a history, on one key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinOp {
+    /// The client (operations of one client never overlap).
     pub client: u64,
+    /// The key.
     pub key: String,
+    /// What it did.
     pub kind: LinKind,
     /// What the client saw; `None`: unknown (timed out or failed).
     pub result: Option<LinResult>,
+    /// When it was invoked, in simulated microseconds.
     pub invoke_us: u64,
     /// `None` for an operation whose outcome is unknown.
     pub complete_us: Option<u64>,
 }
 
+/// What an operation did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum LinKind {
-    Put { value: String },
+    /// Write `value`.
+    Put {
+        /// The value written.
+        value: String,
+    },
+    /// Read the key.
     Get,
+    /// Delete the key.
     Delete,
-    Txn { compare: Compare, then_put: String },
+    /// Write `then_put` if `compare` holds.
+    Txn {
+        /// The condition.
+        compare: Compare,
+        /// The value written when it holds.
+        then_put: String,
+    },
 }
 
+/// What the client saw of an acknowledged operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum LinResult {
+    /// A put was acknowledged.
     Put {
+        /// The store's revision after it.
         revision: u64,
     },
+    /// A read returned.
     Get {
+        /// The value found (`None`: absent).
         value: Option<String>,
+        /// The key's mod revision (0 when absent).
         mod_revision: u64,
     },
+    /// A delete was acknowledged.
     Delete {
+        /// Whether a key was deleted.
         deleted: bool,
     },
+    /// A transaction was acknowledged.
     Txn {
+        /// Whether its comparison held (and so it wrote).
         succeeded: bool,
+        /// The store's revision after it.
         revision: u64,
     },
 }
@@ -166,6 +194,7 @@ fn step(s: &State, op: &LinOp) -> Vec<State> {
 /// Why a history is not linearizable.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
+    /// The key.
     pub key: String,
     /// The longest prefix that could be ordered, last few operations.
     pub ordered_tail: Vec<LinOp>,

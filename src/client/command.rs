@@ -13,24 +13,34 @@ use crate::node::kv::{Compare, KvOp};
 use crate::node::rpc::ServerOp;
 use serde::Serialize;
 
+/// A parsed etcdctl command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
-    Kv { op: ServerOp },
+    /// `put`, `get`, `del` or `txn`: one key-value operation.
+    Kv {
+        /// The operation.
+        op: ServerOp,
+    },
+    /// `endpoint status`: a Status RPC to each endpoint.
     EndpointStatus,
+    /// `endpoint health`: a linearizable read of `health` on each endpoint.
     EndpointHealth,
 }
 
 /// A parse error with the byte offset of the offending word inside the command text.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CommandError {
+    /// Byte offset of the offending word.
     pub offset: usize,
+    /// What is wrong, with the allowed forms.
     pub message: String,
 }
 
 const USAGE: &str = "allowed commands: `put KEY VALUE`, `get KEY [--consistency=l|s]`, `del KEY`, \
 `txn KEY --if-value=V|--if-mod-rev=N --then-put=V`, `endpoint status`, `endpoint health`";
 
+/// Parses an etcdctl command line (without `etcdctl` and flags before the verb).
 pub fn parse(text: &str) -> Result<Command, CommandError> {
     let words: Vec<(usize, &str)> = text
         .split(' ')

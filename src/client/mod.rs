@@ -30,27 +30,36 @@ pub use crate::sim::trace::Outcome;
 /// One operation in the client history.
 #[derive(Clone, Debug, Serialize)]
 pub struct HistoryOp {
+    /// The history operation.
     pub op: OpId,
+    /// The client.
     pub client: ClientId,
     /// Index of the scenario command that issued it (`None`: an apiserver's own request).
     pub command: Option<usize>,
     /// Who issued it: `etcdctl`, a session name, or `apiserver-N`.
     pub actor: String,
+    /// What it asked the server.
     pub kind: ServerOp,
     /// The endpoints the issuing client was given.
     pub endpoints: Vec<NodeId>,
+    /// When it was invoked.
     pub invoked: SimTime,
+    /// When it completed (`None`: pending at the end).
     pub completed: Option<SimTime>,
+    /// How it ended.
     pub outcome: Outcome,
     /// Members the request was sent to, in order (reads may be retried elsewhere).
     pub routed_to: Vec<NodeId>,
+    /// The server's answer, if ok.
     pub reply: Option<ReplyBody>,
 }
 
 /// Client-side settings.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ClientConfig {
+    /// etcdctl --command-timeout (5 s): the deadline of each command.
     pub command_timeout: crate::sim::time::SimDuration,
+    /// etcdctl --dial-timeout (2 s).
     pub dial_timeout: crate::sim::time::SimDuration,
 }
 
@@ -101,7 +110,9 @@ struct InFlight {
     routed_to: Vec<NodeId>,
 }
 
+/// One etcd client process (an etcdctl run or a long-lived session).
 pub struct Client {
+    /// Its id.
     pub id: ClientId,
     endpoints: Vec<NodeId>,
     conns: Vec<Conn>,
@@ -136,14 +147,17 @@ impl Client {
         }
     }
 
+    /// The endpoints it was given.
     pub fn endpoints(&self) -> &[NodeId] {
         &self.endpoints
     }
 
+    /// Whether no operation is in flight.
     pub fn is_idle(&self) -> bool {
         self.ops.is_empty()
     }
 
+    /// Starts operation `op` with its deadline; it waits for a ready connection if none is.
     pub fn start(
         &mut self,
         op: OpId,
@@ -213,6 +227,7 @@ impl Client {
         true
     }
 
+    /// A member answered; returns false for a reply that arrived after the operation completed.
     pub fn on_reply(&mut self, r: Reply, now: SimTime, fx: &mut Vec<ClientEffect>) -> bool {
         let Some((&op, _)) = self.ops.iter().find(|(_, f)| f.attempt == Some(r.request)) else {
             return false; // late: the op already completed (deadline)
@@ -249,6 +264,7 @@ impl Client {
         self.conn_broken(node, fx);
     }
 
+    /// The operation's deadline passed: it completes as timed out (a write's outcome is unknown).
     pub fn on_deadline(&mut self, op: OpId, fx: &mut Vec<ClientEffect>) {
         if self.ops.contains_key(&op) {
             self.waiting.retain(|o| *o != op);

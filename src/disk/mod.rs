@@ -28,12 +28,16 @@ use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// The I/O classes of a disk, each a serial queue.
 pub enum IoClass {
+    /// Raft log appends and their fsync.
     Wal,
+    /// State-machine apply / backend commit.
     Apply,
 }
 
 impl IoClass {
+    /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             IoClass::Wal => "wal",
@@ -70,9 +74,13 @@ pub enum DiskFault {
 /// Latency ranges of one disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct DiskModel {
+    /// Shortest WAL write + fsync.
     pub wal_latency_min: SimDuration,
+    /// Longest WAL write + fsync.
     pub wal_latency_max: SimDuration,
+    /// Shortest apply batch.
     pub apply_latency_min: SimDuration,
+    /// Longest apply batch.
     pub apply_latency_max: SimDuration,
 }
 
@@ -91,8 +99,11 @@ impl Default for DiskModel {
 /// One Ready's worth of log writes.
 #[derive(Debug, Default)]
 pub struct WalWrite {
+    /// The Ready number.
     pub ready: u64,
+    /// The log entries.
     pub entries: Vec<Entry>,
+    /// raft's hard state (term, vote, commit).
     pub hard_state: Option<HardState>,
     /// Messages raft-rs said must wait until this write is durable.
     pub held_msgs: Vec<Message>,
@@ -104,17 +115,21 @@ pub struct WalWrite {
 /// A batch of committed entries to apply to the state machine.
 #[derive(Debug, Default)]
 pub struct ApplyBatch {
+    /// The log entries.
     pub entries: Vec<Entry>,
 }
 
 /// What the disk keeps across a crash.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Durable {
+    /// raft's hard state (term, vote, commit).
     pub hard_state: HardState,
+    /// The log entries.
     pub entries: Vec<Entry>,
 }
 
 impl Durable {
+    /// The last log index.
     pub fn last_index(&self) -> u64 {
         self.entries.last().map_or(0, |e| e.index)
     }
@@ -139,15 +154,19 @@ impl Durable {
 /// Result of a completed operation.
 #[derive(Debug)]
 pub enum Completion {
+    /// Raft log appends and their fsync.
     Wal(Result<WalWrite, DiskError>),
+    /// State-machine apply / backend commit.
     Apply(ApplyBatch),
     /// The head operation is parked behind a stall; nothing completed.
     Parked,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a disk operation failed.
 pub enum DiskError {
     #[error("fsync failed: EIO")]
+    /// EIO: the write failed and nothing of it is durable.
     Eio,
 }
 
@@ -168,6 +187,7 @@ impl<T> Default for Queue<T> {
     }
 }
 
+/// The virtual disk of one member: two serial queues and its durable state.
 pub struct Disk {
     model: DiskModel,
     rng: SimRng,
@@ -177,12 +197,14 @@ pub struct Disk {
     slow: [Option<(SimDuration, SimDuration)>; 2],
     failing_fsyncs: u32,
     fail_next_fsync: bool,
+    /// What survives a crash.
     pub durable: Durable,
     /// Bumped by every crash; completions carry it so stale ones are ignored.
     pub epoch: u64,
 }
 
 impl Disk {
+    /// Creates it.
     pub fn new(model: DiskModel, rng: SimRng, durable: Durable) -> Disk {
         Disk {
             model,
@@ -210,6 +232,7 @@ impl Disk {
         self.start_head(IoClass::Apply, now)
     }
 
+    /// WAL writes queued or in progress.
     pub fn wal_pending(&self) -> usize {
         self.wal.ops.len()
     }
@@ -219,6 +242,7 @@ impl Disk {
         self.wal.ops.iter().any(|w| w.fsync)
     }
 
+    /// Whether a stall is active on `class`.
     pub fn is_stalled(&self, class: IoClass) -> bool {
         self.stalls[class.idx()] > 0
     }

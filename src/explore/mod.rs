@@ -24,49 +24,75 @@ pub const HEAL_MS: u64 = 20_000;
 const DURATION_S: u64 = 45;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A generated exploration case: settings, a fault schedule and a workload.
 pub struct Case {
+    /// Cluster size.
     pub nodes: u64,
+    /// Asynchronous (TiKV) persistence instead of etcd's.
     pub async_persist: bool,
+    /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
+    /// The faults.
     pub faults: Vec<FaultCase>,
+    /// The clients and their workloads.
     pub clients: Vec<ClientCase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One generated fault and its window.
 pub struct FaultCase {
+    /// What kind.
     pub kind: FaultKindCase,
     /// Start, in milliseconds after 1s.
     pub start_ms: u64,
+    /// How long it lasts, in milliseconds (cut at heal time).
     pub len_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A generated fault.
 pub enum FaultKindCase {
     /// Cut these nodes off from the rest, both ways.
     Partition(Vec<u64>),
+    /// Cut the link from the first member to the second.
     OneWay(u64, u64),
     /// Lose, duplicate or reorder messages (percent) and add delay.
     Degrade {
+        /// Percent of messages lost.
         drop_pct: u64,
+        /// Percent of messages duplicated.
         dup_pct: u64,
+        /// Percent of messages reordered.
         reorder_pct: u64,
+        /// Extra latency up to this many milliseconds.
         delay_ms: u64,
     },
+    /// A disk stall on a member.
     DiskStall {
+        /// The member.
         node: u64,
+        /// Stall the apply class instead of the WAL.
         apply: bool,
     },
+    /// Slow WAL I/O on a member.
     DiskSlow {
+        /// The member.
         node: u64,
+        /// Longest WAL latency, in milliseconds.
         latency_ms: u64,
     },
+    /// WAL fsyncs of a member fail with EIO.
     FsyncError(u64),
+    /// Crash a member (restarted at the end of the window).
     Crash(u64),
+    /// Freeze a member.
     Pause(u64),
 }
 
 impl FaultKindCase {
+    /// Its name.
     pub fn name(&self) -> &'static str {
         match self {
             FaultKindCase::Partition(_) => "partition",
@@ -82,20 +108,30 @@ impl FaultKindCase {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One generated client: where it connects and what it does.
 pub struct ClientCase {
     /// `None`: all members; else one member (a pinned client).
     pub pinned: Option<u64>,
+    /// Milliseconds between its operations.
     pub gap_ms: u64,
+    /// The operations.
     pub ops: Vec<OpCase>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One client operation of a generated workload.
 pub enum OpCase {
+    /// Put a value to key k{0}.
     Put(u8),
+    /// A linearizable read of key k{0}.
     Get(u8),
+    /// A serializable read of key k{0}.
     SerializableGet(u8),
+    /// Delete key k{0}.
     Del(u8),
+    /// A transaction on key k{0} comparing its value.
     CasValue(u8, u16),
+    /// A transaction on key k{0} comparing its mod revision with {1}.
     CasRev(u8, u8),
 }
 
@@ -148,6 +184,7 @@ fn op() -> impl Strategy<Value = OpCase> {
     ]
 }
 
+/// A generated client on a cluster of `n` members.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
     (
         proptest::option::weighted(0.3, node_in(n)),
@@ -440,10 +477,15 @@ pub fn failures(r: &RunResult) -> Vec<Failure> {
 /// The outcome of one seed.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedOutcome {
+    /// The seed.
     pub seed: u64,
+    /// What failed (empty: the seed passed).
     pub failures: Vec<Failure>,
+    /// Simulated seconds run.
     pub simulated_s: f64,
+    /// Faults injected, by kind.
     pub faults: BTreeMap<&'static str, u64>,
+    /// Leaders elected.
     pub elections: u64,
     /// For a failure: the shrunk case as a scenario file, and its trace hash.
     pub shrunk: Option<Shrunk>,
@@ -452,10 +494,15 @@ pub struct SeedOutcome {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A failing case after shrinking.
 pub struct Shrunk {
+    /// The shrunk case as a scenario file.
     pub toml: String,
+    /// The shrunk case's trace hash (its replay must match).
     pub trace_hash: String,
+    /// Faults left after shrinking.
     pub faults: usize,
+    /// Shrinking steps that kept the failure.
     pub steps: u32,
 }
 

@@ -244,10 +244,6 @@ impl K8s {
         }
     }
 
-    pub fn node_names(&self) -> &[String] {
-        &self.names
-    }
-
     /// The first events: kubelets, controller-managers, the load balancer.
     pub fn start(&mut self, cx: &mut Cx) {
         if self.spec.kubelet_path != KubeletPath::Pinned {
@@ -1090,14 +1086,6 @@ impl K8s {
             .iter()
             .map(|k| (k.name.clone(), k.apiserver as u64 + 1))
             .collect()
-    }
-
-    /// The KCM holding leadership, if any.
-    pub fn kcm_leader(&self) -> Option<u64> {
-        self.kcms
-            .iter()
-            .position(|k| k.leader)
-            .map(|i| i as u64 + 1)
     }
 }
 

@@ -15,9 +15,9 @@
 //! observations of an object never go back in time (they are filtered by mod revision, as an
 //! informer's watch is).
 
-pub mod actors;
-pub mod api;
+pub(crate) mod actors;
+pub(crate) mod api;
 pub mod spec;
 
-pub use actors::K8s;
+pub(crate) use actors::K8s;
 pub use spec::{EtcdServers, K8sSpec, KubeletPath};

@@ -22,10 +22,15 @@ use std::collections::BTreeMap;
 /// Behaviour of one directed link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct LinkModel {
+    /// Shortest one-way latency.
     pub latency_min: SimDuration,
+    /// Longest one-way latency.
     pub latency_max: SimDuration,
+    /// Share of messages lost.
     pub drop: Ratio,
+    /// Share of messages delivered twice.
     pub duplicate: Ratio,
+    /// Share of messages held back so later ones overtake them.
     pub reorder: Ratio,
 }
 
@@ -46,10 +51,13 @@ impl Default for LinkModel {
 pub enum Route {
     /// Deliver after each of these delays (two entries when duplicated).
     Deliver(Vec<SimDuration>),
+    /// Lost at random.
     Lost,
+    /// The link is cut.
     Partitioned,
 }
 
+/// The network.
 pub struct Network {
     base: LinkModel,
     overrides: BTreeMap<(NodeId, NodeId), LinkModel>,
@@ -83,14 +91,20 @@ pub enum NetFault {
 /// A temporary degradation of every link, or of the links touching `only`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Degrade {
+    /// Degrade only links touching these members (empty: every link).
     pub only: Vec<NodeId>,
+    /// Extra latency added to each message, up to this.
     pub extra_latency_max: SimDuration,
+    /// Share of messages lost.
     pub drop: Ratio,
+    /// Share of messages delivered twice.
     pub duplicate: Ratio,
+    /// Share of messages held back so later ones overtake them.
     pub reorder: Ratio,
 }
 
 impl Network {
+    /// Creates it.
     pub fn new(
         base: LinkModel,
         overrides: BTreeMap<(NodeId, NodeId), LinkModel>,
@@ -142,6 +156,7 @@ impl Network {
         *self.cuts.entry((from, to)).or_insert(0) += 1;
     }
 
+    /// Ends one cut of the directed link.
     pub fn heal(&mut self, from: NodeId, to: NodeId) {
         let n = self
             .cuts
@@ -153,14 +168,17 @@ impl Network {
         }
     }
 
+    /// Whether the directed link is cut.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         self.cuts.contains_key(&(from, to))
     }
 
+    /// Starts degradation number `fault`.
     pub fn degrade(&mut self, fault: usize, d: Degrade) {
         self.degraded.insert(fault, d);
     }
 
+    /// Ends degradation number `fault`.
     pub fn restore(&mut self, fault: usize) {
         self.degraded.remove(&fault);
     }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// A deliberately wrong driver behaviour from the bug zoo, to prove the oracles can fail.
 pub enum Bug {
     /// Messages raft-rs said must wait for persistence leave before the fsync.
     SendBeforePersist,
@@ -25,6 +26,7 @@ pub enum Bug {
 }
 
 impl Bug {
+    /// Every bug in the zoo.
     pub const ALL: [Bug; 8] = [
         Bug::SendBeforePersist,
         Bug::AckBeforeCommit,
@@ -36,6 +38,7 @@ impl Bug {
         Bug::LeaseReadDrift,
     ];
 
+    /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             Bug::SendBeforePersist => "send-before-persist",
@@ -49,6 +52,7 @@ impl Bug {
         }
     }
 
+    /// What the bug does wrong, in a sentence.
     pub fn describe(self) -> &'static str {
         match self {
             Bug::SendBeforePersist => {
@@ -76,6 +80,7 @@ impl Bug {
         }
     }
 
+    /// Finds a bug by name; the error lists the names.
     pub fn parse(name: &str) -> Result<Bug, String> {
         Bug::ALL
             .into_iter()

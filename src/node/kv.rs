@@ -19,16 +19,25 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum KvOp {
+    /// A put.
     Put {
+        /// The key.
         key: String,
+        /// The value.
         value: String,
     },
+    /// A delete.
     Delete {
+        /// The key.
         key: String,
     },
+    /// A compare-and-swap transaction.
     Txn {
+        /// The key.
         key: String,
+        /// The condition.
         compare: Compare,
+        /// The value written when the comparison holds.
         then_put: String,
     },
 }
@@ -44,6 +53,7 @@ pub enum Compare {
 }
 
 impl KvOp {
+    /// The key.
     pub fn key(&self) -> &str {
         match self {
             KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Txn { key, .. } => key,
@@ -59,6 +69,7 @@ impl KvOp {
         }
     }
 
+    /// A short description, for reports.
     pub fn summary(&self) -> String {
         match self {
             KvOp::Put { key, value } => format!("put {key} {value}"),
@@ -80,25 +91,35 @@ impl KvOp {
 /// The payload of a raft entry proposed by a client request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
+    /// The client request.
     pub request: RequestId,
+    /// The operation.
     pub op: KvOp,
 }
 
 impl Proposal {
+    /// Encodes the proposal as entry data.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("proposal encodes")
     }
+    /// Decodes an entry written by `encode`.
     pub fn decode(data: &[u8]) -> Proposal {
         serde_json::from_slice(data).expect("entry data is a proposal written by this simulator")
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A key with its value and revisions.
 pub struct KeyValue {
+    /// The key.
     pub key: String,
+    /// The value.
     pub value: String,
+    /// The revision that created the key.
     pub create_revision: u64,
+    /// The key's last modification revision.
     pub mod_revision: u64,
+    /// How many times the key was written since created.
     pub version: u64,
 }
 
@@ -106,13 +127,36 @@ pub struct KeyValue {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum KvResult {
-    Put { revision: u64 },
-    Delete { revision: u64, deleted: u64 },
-    Txn { revision: u64, succeeded: bool },
-    Get { revision: u64, kv: Option<KeyValue> },
+    /// A put took effect.
+    Put {
+        /// The store's revision after it.
+        revision: u64,
+    },
+    /// A delete ran.
+    Delete {
+        /// The store's revision after it.
+        revision: u64,
+        /// How many keys it deleted (0 or 1).
+        deleted: u64,
+    },
+    /// A transaction ran.
+    Txn {
+        /// The store's revision after it.
+        revision: u64,
+        /// Whether its comparison held (and so it wrote).
+        succeeded: bool,
+    },
+    /// A read.
+    Get {
+        /// The store's revision when read.
+        revision: u64,
+        /// The key, if present.
+        kv: Option<KeyValue>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The member's key-value state machine (etcd's mvcc, simplified).
 pub struct KvStore {
     revision: u64,
     data: BTreeMap<String, KeyValue>,
@@ -120,6 +164,7 @@ pub struct KvStore {
 }
 
 impl KvStore {
+    /// The store's revision.
     pub fn revision(&self) -> u64 {
         self.revision
     }
@@ -130,6 +175,7 @@ impl KvStore {
         20_480 + self.bytes.div_ceil(4_096) * 4_096
     }
 
+    /// Reads a key.
     pub fn get(&self, key: &str) -> KvResult {
         KvResult::Get {
             revision: self.revision,
@@ -137,6 +183,7 @@ impl KvStore {
         }
     }
 
+    /// Applies a committed operation.
     pub fn apply(&mut self, op: &KvOp) -> KvResult {
         match op {
             KvOp::Put { key, value } => {
@@ -192,10 +239,12 @@ impl KvStore {
         e.version += 1;
     }
 
+    /// How many keys.
     pub fn len(&self) -> usize {
         self.data.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }

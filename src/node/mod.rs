@@ -50,26 +50,38 @@ use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// How the raft loop persists.
 pub enum PersistMode {
+    /// etcd's: the raft loop waits for each fsync (no ticks, no Ready).
     Sync,
+    /// TiKV's: only durability waits.
     Async,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// How linearizable reads are served.
 pub enum ReadOnly {
+    /// ReadIndex confirmed by a heartbeat round.
     Safe,
+    /// Answered from the leader's lease (needs check_quorum; unsafe under clock drift).
     LeaseBased,
 }
 
 /// Static settings of every member.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeConfig {
+    /// Persistence mode (sync: etcd, async: TiKV).
     pub persist: PersistMode,
+    /// Heartbeat interval in ticks.
     pub heartbeat_ticks: usize,
+    /// Election timeout in ticks.
     pub election_ticks: usize,
+    /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
+    /// How linearizable reads are served.
     pub read_only: ReadOnly,
     /// etcd's `ReqTimeout()`: 5 s + 2 x election timeout.
     pub server_request_timeout: SimDuration,
@@ -83,25 +95,38 @@ pub struct NodeConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// Whether a member runs.
 pub enum NodeStatus {
+    /// Running.
     Running,
+    /// Frozen whole (SIGSTOP).
     Paused,
+    /// Down; restarts from its durable state.
     Crashed,
 }
 
 /// Timers a member sets; each carries what makes it stale after a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeTimer {
+    /// A disk operation of `class` is due.
     Disk {
+        /// The I/O class.
         class: IoClass,
+        /// The disk's epoch when set (a crash makes it stale).
         epoch: u64,
     },
+    /// Answer a request that waited etcd's server timeout.
     ServerTimeout {
+        /// The client request.
         request: RequestId,
+        /// Which incarnation (bumped by every restart).
         incarnation: u64,
     },
+    /// Retry a ReadIndex that got no answer.
     ReadRetry {
+        /// The client request.
         request: RequestId,
+        /// Which incarnation (bumped by every restart).
         incarnation: u64,
     },
 }
@@ -147,29 +172,43 @@ struct PendingRead {
 /// loop is blocked on fsync keeps answering `endpoint status` with frozen values).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Published {
+    /// The term.
     pub term: u64,
+    /// The leader it knows (raft id, 0: none).
     pub leader: u64,
+    /// Whether it believed it led.
     pub role_leader: bool,
+    /// Its commit index.
     pub committed: u64,
+    /// Its applied index.
     pub applied: u64,
 }
 
 /// Counters for reports.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct NodeStats {
+    /// Ticks lost while the raft loop waited on fsync.
     pub ticks_skipped: u64,
+    /// WAL writes that needed an fsync.
     pub wal_writes: u64,
+    /// Messages dropped by a full inbox while paused.
     pub inbox_dropped: u64,
 }
 
+/// One etcd member: raft-rs, its disk, its key-value store and its request handling.
 pub struct Node {
+    /// Its id.
     pub id: NodeId,
     cfg: NodeConfig,
     voters: Vec<u64>,
+    /// Running, paused or crashed.
     pub status: NodeStatus,
+    /// Which incarnation (bumped by every restart).
     pub incarnation: u64,
     raw: Option<RawNode<MemStorage>>,
+    /// Its disk.
     pub disk: Disk,
+    /// The key-value store.
     pub kv: KvStore,
     applied: u64,
     /// Highest index handed to the apply loop.
@@ -177,6 +216,7 @@ pub struct Node {
     inbox: VecDeque<Inbound>,
     waits: BTreeMap<RequestId, ClientId>,
     reads: BTreeMap<RequestId, PendingRead>,
+    /// What its raft loop last published.
     pub published: Published,
     /// The current randomized election timeout in ticks (see `fix_jitter`).
     pub election_timeout_ticks: u64,
@@ -184,6 +224,7 @@ pub struct Node {
     jitter: SimRng,
     /// (term, role, leader) when the timeout was last drawn: a change means raft-rs reset it.
     jitter_key: Option<(u64, raft::StateRole, u64)>,
+    /// Counters.
     pub stats: NodeStats,
     logger: slog::Logger,
     last_role: Option<(Role, u64, u64)>,
@@ -202,6 +243,7 @@ pub struct Node {
 }
 
 impl Node {
+    /// Creates it.
     pub fn new(
         id: NodeId,
         cfg: NodeConfig,
@@ -294,24 +336,29 @@ impl Node {
         self.raw.as_mut().expect("running member has raft state")
     }
 
+    /// The role.
     pub fn role(&self) -> Option<Role> {
         self.raw.as_ref().map(|r| Role::from_raft(r.raft.state))
     }
 
+    /// The term.
     pub fn term(&self) -> u64 {
         self.raw.as_ref().map_or(0, |r| r.raft.term)
     }
 
+    /// Its commit index.
     pub fn commit_index(&self) -> u64 {
         self.raw.as_ref().map_or(0, |r| r.raft.raft_log.committed)
     }
 
+    /// The last log index.
     pub fn last_index(&self) -> u64 {
         self.raw
             .as_ref()
             .map_or(0, |r| r.raft.raft_log.last_index())
     }
 
+    /// Its applied index.
     pub fn applied(&self) -> u64 {
         self.applied
     }
@@ -321,6 +368,7 @@ impl Node {
         self.cfg.persist == PersistMode::Sync && self.disk.fsync_pending()
     }
 
+    /// What `endpoint status` shows (its last published raft state).
     pub fn status_info(&self) -> StatusInfo {
         StatusInfo {
             member: self.id,
@@ -335,6 +383,7 @@ impl Node {
 
     // ------------------------------------------------------------------ events
 
+    /// One raft tick (a heartbeat interval).
     pub fn tick(&mut self, out: &mut Out) {
         if self.status != NodeStatus::Running {
             return;
@@ -355,6 +404,7 @@ impl Node {
         }
     }
 
+    /// A raft message arrived.
     pub fn receive(&mut self, msg: Message, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed => out.trace.push(
@@ -375,6 +425,7 @@ impl Node {
         }
     }
 
+    /// A client request arrived.
     pub fn request(&mut self, req: ServerRequest, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed => out.send(NodeMsg::Reply(Reply {
@@ -391,6 +442,7 @@ impl Node {
         }
     }
 
+    /// One of its timers fired.
     pub fn timer(&mut self, t: NodeTimer, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed => {}
@@ -414,6 +466,7 @@ impl Node {
 
     // ------------------------------------------------------------------ faults
 
+    /// Freezes the member (SIGSTOP).
     pub fn pause(&mut self, out: &mut Out) {
         if self.status == NodeStatus::Running {
             self.status = NodeStatus::Paused;
@@ -422,6 +475,7 @@ impl Node {
         }
     }
 
+    /// Resumes a paused member: it handles what queued in its sockets, in order.
     pub fn resume(&mut self, out: &mut Out) {
         if self.status != NodeStatus::Paused {
             return;
@@ -449,6 +503,7 @@ impl Node {
         }
     }
 
+    /// Crashes the member: everything not durable is lost.
     pub fn crash(&mut self, reason: &str, out: &mut Out) {
         if self.status == NodeStatus::Crashed {
             return;
@@ -500,6 +555,7 @@ impl Node {
         );
     }
 
+    /// Restarts a crashed member from its durable state.
     pub fn restart(&mut self, out: &mut Out) {
         if self.status != NodeStatus::Crashed {
             return;

@@ -78,21 +78,28 @@ pub fn get_nodes(r: &RunResult) -> Vec<String> {
 
 /// One window of the availability report.
 pub struct Window {
+    /// Window start.
     pub from: SimTime,
+    /// Window end.
     pub until: SimTime,
+    /// The etcd leader in the window, if one led throughout.
     pub leader: Option<u64>,
+    /// Entries committed in the window.
     pub commits: u64,
     /// Kubelets with at least one failed lease request and no successful renewal.
     pub failing: Vec<String>,
+    /// Kubelets that renewed at least once.
     pub renewing: usize,
 }
 
 impl Window {
+    /// Whether etcd had a leader and committed in the window.
     pub fn cluster_healthy(&self) -> bool {
         self.leader.is_some() && self.commits > 0
     }
 }
 
+/// Cuts the run into windows of `width`, with what etcd and kubelets did in each.
 pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
     let Some(k) = &r.scenario.kubernetes else {
         return vec![];

@@ -9,7 +9,7 @@
 
 pub mod builtin;
 pub mod expect;
-pub mod file;
+pub(crate) mod file;
 
 use crate::client::command::{self, Command};
 use crate::client::ClientConfig;
@@ -29,41 +29,69 @@ use std::path::{Path, PathBuf};
 /// An invalid scenario, with its position.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// Something in the file is wrong, at this position.
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {
+        /// The file as named by the caller.
         file: String,
+        /// 1-based line.
         line: usize,
+        /// 1-based column, in characters.
         column: usize,
+        /// What is wrong, with the allowed values.
         message: String,
     },
     /// A `--set` override made the scenario invalid.
     #[error("{file}: {message}")]
-    Override { file: String, message: String },
+    Override {
+        /// The file.
+        file: String,
+        /// Which override, and what is wrong.
+        message: String,
+    },
+    /// The file could not be read.
     #[error("{file}: {source}")]
     Io {
+        /// The file.
         file: String,
+        /// Why.
         source: std::io::Error,
     },
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The etcd cluster: size and raft settings.
 pub struct ClusterSpec {
+    /// How many members (1..=7).
     pub nodes: u64,
+    /// Persistence mode (sync: etcd, async: TiKV).
     pub persist: PersistMode,
+    /// Heartbeat interval (etcd: 100 ms); one raft tick.
     pub heartbeat_interval: SimDuration,
+    /// Election timeout (etcd: 1000 ms).
     pub election_timeout: SimDuration,
+    /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
+    /// How linearizable reads are served.
     pub read_only: ReadOnly,
+    /// A member that campaigns at time 0.
     pub initial_leader: Option<NodeId>,
+    /// etcd's server request timeout (5 s + 2 x election timeout).
     pub request_timeout: SimDuration,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The network between members and to clients.
 pub struct NetworkSpec {
+    /// The model of every link.
     pub link: LinkModel,
+    /// Per-link overrides.
     pub links: Vec<((NodeId, NodeId), LinkModel)>,
+    /// Shortest client <-> member hop.
     pub client_latency_min: SimDuration,
+    /// Longest client <-> member hop.
     pub client_latency_max: SimDuration,
 }
 
@@ -72,8 +100,11 @@ pub struct NetworkSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
+    /// This member.
     Node(NodeId),
+    /// The leader (resolved when the fault starts).
     Leader,
+    /// A follower (resolved when the fault starts).
     Follower,
 }
 
@@ -89,41 +120,65 @@ impl std::fmt::Display for Target {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+/// What a fault does, as the scenario file names it.
 pub enum FaultKind {
+    /// The member freezes whole (SIGSTOP).
     Pause {
+        /// Which member.
         node: Target,
     },
+    /// The member crashes; the end of the window restarts it.
     Crash {
+        /// Which member.
         node: Target,
     },
+    /// Disk I/O of one class hangs (process and network up).
     DiskStall {
+        /// Which member.
         node: Target,
+        /// The I/O class.
         io: IoClass,
     },
+    /// Slow disk I/O of one class.
     DiskSlow {
+        /// Which member.
         node: Target,
+        /// The I/O class.
         io: IoClass,
+        /// Shortest one-way latency.
         latency_min: SimDuration,
+        /// Longest one-way latency.
         latency_max: SimDuration,
     },
+    /// WAL fsyncs fail with EIO (the member crashes, as etcd does).
     FsyncError {
+        /// Which member.
         node: Target,
     },
+    /// Links between the groups are cut both ways.
     Partition {
+        /// The groups.
         groups: Vec<Vec<NodeId>>,
     },
+    /// The link from one member to another is cut; the other direction works.
     OneWay {
+        /// Sender side.
         from: NodeId,
+        /// Receiver side.
         to: NodeId,
     },
+    /// Loss, duplication, reordering and extra delay.
     Degrade(Degrade),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+/// A fault and its window.
 pub struct Fault {
+    /// When.
     pub at: SimTime,
     /// When the fault ends (resume, restart, unstall, heal); `None`: lasts to the end.
     pub until: Option<SimTime>,
+    /// What kind.
     pub kind: FaultKind,
 }
 
@@ -251,13 +306,18 @@ impl Fault {
 pub struct CommandSpec {
     /// The `id` given in the file (shared by all repetitions), used by expectations.
     pub id: Option<String>,
+    /// When.
     pub at: SimTime,
+    /// The command text as written.
     pub text: String,
+    /// The parsed command.
     pub command: Command,
+    /// The endpoints it was given.
     pub endpoints: Vec<NodeId>,
     /// Commands with the same session share one long-lived client; others run as a fresh
     /// etcdctl process each.
     pub session: Option<String>,
+    /// The command timeout (etcdctl --command-timeout).
     pub timeout: SimDuration,
     /// Not shown in the timeline.
     pub quiet: bool,
@@ -274,16 +334,27 @@ impl CommandSpec {
 /// A validated scenario.
 #[derive(Clone, Debug, Serialize)]
 pub struct Scenario {
+    /// Its name.
     pub name: String,
+    /// What it shows, in prose.
     pub description: String,
+    /// The seed.
     pub seed: u64,
+    /// How long the run lasts.
     pub duration: SimDuration,
+    /// The cluster settings.
     pub cluster: ClusterSpec,
+    /// The network model.
     pub network: NetworkSpec,
+    /// Its disk.
     pub disk: DiskModel,
+    /// etcdctl settings.
     pub client: ClientConfig,
+    /// The faults.
     pub faults: Vec<Fault>,
+    /// etcdctl commands, sorted by time.
     pub commands: Vec<CommandSpec>,
+    /// What the run must show.
     pub expects: Vec<Expect>,
     /// The Kubernetes layer, when the file has a `[kubernetes]` table.
     pub kubernetes: Option<K8sSpec>,
@@ -396,6 +467,7 @@ impl Scenario {
         })
     }
 
+    /// The member ids, 1..=nodes.
     pub fn node_ids(&self) -> Vec<NodeId> {
         (1..=self.cluster.nodes).map(NodeId).collect()
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub struct LogClock(Arc<AtomicU64>);
 
 impl LogClock {
+    /// Sets the time log lines are stamped with.
     pub fn set(&self, micros: u64) {
         self.0.store(micros, Ordering::Relaxed);
     }

@@ -8,6 +8,7 @@ use super::time::SimTime;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+/// The event queue: events ordered by (time, scheduling order).
 pub struct EventQueue<E> {
     /// Only small keys move during heap operations; payloads stay put in `slots`.
     heap: BinaryHeap<Reverse<(SimTime, u64, u32)>>,
@@ -30,10 +31,12 @@ impl<E> Default for EventQueue<E> {
 }
 
 impl<E> EventQueue<E> {
+    /// The current simulated time.
     pub fn now(&self) -> SimTime {
         self.now
     }
 
+    /// Schedules `event` at `at` (not before now).
     pub fn schedule(&mut self, at: SimTime, event: E) {
         assert!(
             at >= self.now,
@@ -70,10 +73,12 @@ impl<E> EventQueue<E> {
         Some((at, e))
     }
 
+    /// How many.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

@@ -11,12 +11,19 @@ use rand_chacha::ChaCha8Rng;
 /// contract: changing it changes every trace.
 #[derive(Clone, Copy, Debug)]
 pub enum Stream {
+    /// The network.
     Network,
+    /// Client <-> member latency.
     ClientNetwork,
+    /// Member {0}'s disk latencies.
     Disk(u64),
+    /// Member {0}'s election timeouts.
     ElectionJitter(u64),
+    /// Each member's first tick.
     TickPhase,
+    /// Client {0}'s round-robin start.
     Client(u64),
+    /// The Kubernetes layer.
     Kubernetes,
 }
 
@@ -39,6 +46,7 @@ impl Stream {
 pub struct SimRng(ChaCha8Rng);
 
 impl SimRng {
+    /// A member's or component's own stream of the seed.
     pub fn fork(seed: u64, stream: Stream) -> SimRng {
         let mut r = ChaCha8Rng::seed_from_u64(seed);
         r.set_stream(stream.label());
@@ -63,11 +71,14 @@ impl SimRng {
 /// A probability as an integer ratio `num/den` (`"1/100"`), never a float.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Ratio {
+    /// Numerator.
     pub num: u64,
+    /// Denominator.
     pub den: u64,
 }
 
 impl Ratio {
+    /// Never (0/1).
     pub const NEVER: Ratio = Ratio { num: 0, den: 1 };
 
     /// Parses `"num/den"` with `0 <= num <= den` and `den > 0`.

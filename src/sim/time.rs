@@ -22,8 +22,10 @@ pub struct SimTime(pub u64);
 pub struct SimDuration(pub u64);
 
 impl SimTime {
+    /// Zero.
     pub const ZERO: SimTime = SimTime(0);
 
+    /// In microseconds.
     pub fn as_micros(self) -> u64 {
         self.0
     }
@@ -33,6 +35,7 @@ impl SimTime {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
 
+    /// In seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
@@ -46,23 +49,30 @@ impl std::ops::Add<SimDuration> for SimTime {
 }
 
 impl SimDuration {
+    /// Zero.
     pub const ZERO: SimDuration = SimDuration(0);
 
+    /// From microseconds.
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us)
     }
+    /// From milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * 1_000)
     }
+    /// From seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * 1_000_000)
     }
+    /// In microseconds.
     pub fn as_micros(self) -> u64 {
         self.0
     }
+    /// In milliseconds.
     pub fn as_millis(self) -> u64 {
         self.0 / 1_000
     }
+    /// In seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }

@@ -15,13 +15,18 @@ use std::hash::{Hash, Hasher};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
+    /// Following.
     Follower,
+    /// Pre-campaigning (pre-vote).
     PreCandidate,
+    /// Campaigning.
     Candidate,
+    /// Leading.
     Leader,
 }
 
 impl Role {
+    /// From raft-rs's role.
     pub fn from_raft(r: raft::StateRole) -> Role {
         match r {
             raft::StateRole::Follower => Role::Follower,
@@ -156,221 +161,366 @@ pub enum DropReason {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+/// What happened: every kind of trace record (the JSON-lines format is in docs/trace-format.md).
 pub enum TraceEvent {
     // ---- cluster ----
+    /// A member's role, term or known leader changed.
     RoleChanged {
+        /// The member.
         node: NodeId,
+        /// The role.
         role: Role,
+        /// The term.
         term: u64,
+        /// The leader it knows (raft id, 0: none).
         leader: u64,
     },
     /// A message left `from`; it arrives after `latency_us` (and a duplicate after
     /// `duplicate_latency_us`) unless a later `MsgDropped` says otherwise.
     MsgSent {
+        /// Sender side.
         from: NodeId,
+        /// Receiver side.
         to: NodeId,
+        /// The raft message type (`MsgAppend`, ...).
         kind: &'static str,
+        /// The term.
         term: u64,
+        /// The log index.
         index: u64,
+        /// Its one-way latency, in microseconds.
         latency_us: u64,
+        /// The duplicate's latency, if duplicated.
         duplicate_latency_us: Option<u64>,
     },
+    /// A message was dropped.
     MsgDropped {
+        /// Sender side.
         from: NodeId,
+        /// Receiver side.
         to: NodeId,
+        /// The raft message type (`MsgAppend`, ...).
         kind: &'static str,
+        /// Why.
         reason: DropReason,
     },
+    /// A WAL write was queued.
     WalSubmitted {
+        /// The member.
         node: NodeId,
+        /// The Ready number.
         ready: u64,
+        /// How many entries.
         entries: u64,
+        /// The last log index.
         last_index: u64,
+        /// Whether it needs an fsync.
         fsync: bool,
     },
+    /// A WAL write completed and is durable.
     WalSynced {
+        /// The member.
         node: NodeId,
+        /// The Ready number.
         ready: u64,
+        /// The last log index.
         last_index: u64,
+        /// Messages that were waiting for this write.
         held_msgs: u64,
     },
+    /// A disk operation parked on a stall.
     DiskParked {
+        /// The member.
         node: NodeId,
+        /// The I/O class.
         io: &'static str,
     },
+    /// A WAL fsync failed with EIO.
     FsyncFailed {
+        /// The member.
         node: NodeId,
+        /// The Ready number.
         ready: u64,
     },
+    /// A member applied an entry.
     Applied {
+        /// The member.
         node: NodeId,
+        /// The log index.
         index: u64,
+        /// The term.
         term: u64,
+        /// The client request.
         request: Option<RequestId>,
         /// False when the operation changed nothing (a transaction whose comparison failed,
         /// a delete of an absent key).
         effective: bool,
     },
+    /// Down; restarts from its durable state.
     Crashed {
+        /// The member.
         node: NodeId,
+        /// Queued WAL writes lost.
         lost_writes: u64,
+        /// The last index the disk holds durably.
         durable_last_index: u64,
+        /// Why.
         reason: String,
     },
+    /// A crashed member restarted from its durable state.
     Restarted {
+        /// The member.
         node: NodeId,
+        /// The term.
         term: u64,
+        /// The last index the disk holds durably.
         durable_last_index: u64,
+        /// Election timeout in ticks.
         election_ticks: u64,
     },
+    /// Frozen whole (SIGSTOP).
     Paused {
+        /// The member.
         node: NodeId,
     },
+    /// A paused member resumed.
     Resumed {
+        /// The member.
         node: NodeId,
+        /// Messages and requests queued while paused.
         inbox: u64,
     },
+    /// A fault started.
     FaultStarted {
+        /// The fault's index in the scenario.
         fault: usize,
+        /// The fault in words.
         what: String,
     },
+    /// A fault ended.
     FaultEnded {
+        /// The fault's index in the scenario.
         fault: usize,
+        /// The fault in words.
         what: String,
     },
     // ---- members serving clients ----
+    /// A member read a request.
     RequestRead {
+        /// The member.
         node: NodeId,
+        /// The client request.
         request: RequestId,
     },
+    /// A member read a request whose deadline had passed and dropped it.
     RequestExpired {
+        /// The member.
         node: NodeId,
+        /// The client request.
         request: RequestId,
+        /// The operation, summarised.
         op: String,
     },
+    /// A request waited etcd's server timeout and was answered with an error.
     ServerTimeout {
+        /// The member.
         node: NodeId,
+        /// The client request.
         request: RequestId,
     },
+    /// A member retried a ReadIndex.
     ReadIndexRetry {
+        /// The member.
         node: NodeId,
+        /// The client request.
         request: RequestId,
     },
+    /// A member answered a request.
     Replied {
+        /// The member.
         node: NodeId,
+        /// The client request.
         request: RequestId,
+        /// Whether it was a success.
         ok: bool,
     },
     // ---- clients ----
     /// Scenario command number `command` started (its text is in the scenario).
     CommandStarted {
+        /// The scenario command's index.
         command: usize,
     },
+    /// A scenario command finished and printed this.
     CommandOutput {
+        /// The scenario command's index.
         command: usize,
+        /// The lines printed.
         lines: Vec<String>,
+        /// How long it took, in microseconds.
         took_us: u64,
     },
+    /// A client's connection to a member completed its handshake.
     ConnReady {
+        /// The client.
         client: ClientId,
+        /// The member.
         node: NodeId,
     },
+    /// A client sent a request.
     RequestSent {
+        /// The client.
         client: ClientId,
+        /// The history operation.
         op: OpId,
+        /// The client request.
         request: RequestId,
+        /// Receiver side.
         to: NodeId,
     },
+    /// A client operation completed.
     OpCompleted {
+        /// The client.
         client: ClientId,
+        /// The history operation.
         op: OpId,
+        /// How it ended.
         outcome: Outcome,
     },
+    /// A reply arrived after its operation completed.
     LateReply {
+        /// The client.
         client: ClientId,
+        /// The client request.
         request: RequestId,
     },
     /// An oracle found a broken invariant.
     Violation {
+        /// Which oracle.
         oracle: Oracle,
+        /// The members.
         nodes: Vec<NodeId>,
+        /// What broke.
         detail: String,
     },
     // ---- kubernetes ----
+    /// A kubelet renewed its lease.
     LeaseRenewed {
+        /// The Kubernetes node.
         node: String,
+        /// Which apiserver (1-based).
         apiserver: u64,
+        /// How long it took, in microseconds.
         took_us: u64,
     },
     /// A lease request of a kubelet failed: the path is kubelet -> apiserver -> etcd members.
     LeaseRenewFailed {
+        /// The Kubernetes node.
         node: String,
+        /// Which apiserver (1-based).
         apiserver: u64,
+        /// The etcd members the apiserver used.
         etcd: Vec<u64>,
+        /// What the kubelet asked.
         request: String,
+        /// The error.
         error: String,
+        /// Which attempt of the renewal.
         attempt: u32,
+        /// How long it took, in microseconds.
         took_us: u64,
     },
+    /// A kubelet closed its connections and re-dialed.
     KubeletReconnect {
+        /// The Kubernetes node.
         node: String,
+        /// Which apiserver (1-based).
         apiserver: u64,
     },
+    /// A controller-manager acquired or lost leadership.
     KcmLeadership {
+        /// Which controller-manager (master number).
         kcm: u64,
+        /// Acquired (true) or lost.
         acquired: bool,
+        /// Why.
         reason: String,
     },
+    /// The node-lifecycle controller set a node's Ready condition.
     NodeCondition {
+        /// The Kubernetes node.
         node: String,
+        /// The Ready condition: `True`, `False` or `Unknown`.
         ready: String,
+        /// Why.
         reason: String,
+        /// Which controller-manager (master number).
         kcm: u64,
     },
+    /// A taint was added or removed.
     NodeTaint {
+        /// The Kubernetes node.
         node: String,
+        /// The taint.
         taint: String,
+        /// Added (true) or removed.
         added: bool,
     },
+    /// The node's pods were evicted.
     PodsEvicted {
+        /// The Kubernetes node.
         node: String,
+        /// How long the node had been tainted, in microseconds.
         tainted_for_us: u64,
     },
+    /// The load balancer moved an apiserver in or out of rotation.
     LbBackend {
+        /// Which apiserver (1-based).
         apiserver: u64,
+        /// Whether it is in the rotation.
         healthy: bool,
     },
     /// A write whose client saw it fail or time out took effect later (derived at the end).
     TimedOutWriteApplied {
+        /// The history operation.
         op: OpId,
+        /// The member.
         node: NodeId,
+        /// The key.
         key: String,
+        /// The value.
         value: String,
+        /// Whether it overwrote a value acknowledged after this write was issued.
         overwrote_acknowledged: bool,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+/// One trace record: when and what.
 pub struct TraceRecord {
+    /// When.
     pub at: SimTime,
     #[serde(flatten)]
+    /// What happened.
     pub event: TraceEvent,
 }
 
 /// Append-only trace with a running hash.
 #[derive(Default)]
 pub struct Trace {
+    /// Every record, in order.
     pub records: Vec<TraceRecord>,
     hasher: TraceHasher,
 }
 
 impl Trace {
+    /// Appends a record.
     pub fn push(&mut self, at: SimTime, event: TraceEvent) {
         let rec = TraceRecord { at, event };
         rec.hash(&mut self.hasher);
         self.records.push(rec);
     }
 
+    /// The running hash of every record so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
     }

@@ -6,7 +6,7 @@
 //! forked from the seed). Everything observable is recorded in the trace, and one observer
 //! (`check::observer`) sees every member after every event it handles.
 //!
-//! Files: this one holds the loop and the pump; [`faults`] resolves a fault's target and calls
+//! Files: this one holds the loop and the pump; `faults` resolves a fault's target and calls
 //! the owning component's hook; `clients` runs scenario commands and the client history;
 //! `kubernetes` connects the Kubernetes layer to its etcd clients; `network` moves raft
 //! messages between members.
