@@ -130,6 +130,10 @@ struct RunArgs {
     /// Run with a deliberately wrong driver behaviour from the bug zoo (see `raftsim explore --list-bugs`).
     #[arg(long, value_parser = parse_bug)]
     bug: Option<Bug>,
+    /// Run twice with the same seed and compare the traces; on a difference, print the first
+    /// differing trace record of each run and exit 1.
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 fn parse_bug(s: &str) -> Result<Bug, String> {
@@ -238,7 +242,21 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
     };
-    let r = run(&scenario, &opts);
+    let r = if a.check_determinism {
+        match raftsim::run::check_determinism(&scenario, &opts) {
+            Ok(r) => {
+                let (n, h) = (r.trace.len(), &r.trace_hash);
+                eprintln!("deterministic: two runs gave the same {n} trace records (hash {h})");
+                r
+            }
+            Err(d) => {
+                eprintln!("NOT deterministic: {d}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    } else {
+        run(&scenario, &opts)
+    };
     if let Some(path) = &a.trace {
         write_trace(path, &r).map_err(BadInput)?;
     }
@@ -339,7 +357,7 @@ fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
     }
 }
 
-#[allow(clippy::disallowed_methods)] // the progress line measures wall time; threads run whole simulations
+#[allow(clippy::disallowed_methods)] // the progress line measures wall time
 fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     if a.list_bugs {
         for b in Bug::ALL {
@@ -354,44 +372,18 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     // A panic inside a simulation is reported as a finding of that seed, not printed here.
     std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    let failed = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..a.jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let o = explore::explore_seed(seed, a.bug, !a.no_shrink);
-                if !o.failures.is_empty() {
-                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                results.lock().expect("no worker panicked").push(o);
-            });
+    let last = std::sync::Mutex::new(started);
+    let total = seeds.len();
+    let progress = |done: usize, failed: usize| {
+        let mut last = last.lock().expect("progress lock");
+        if last.elapsed().as_millis() >= 200 || done == total {
+            *last = std::time::Instant::now();
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\r[{done}/{total}] {rate:.0} seeds/s, failures so far: {failed}   ");
         }
-        let mut last = std::time::Instant::now();
-        loop {
-            let done = results.lock().expect("no worker panicked").len();
-            if last.elapsed().as_millis() >= 200 || done == seeds.len() {
-                last = std::time::Instant::now();
-                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                eprint!(
-                    "\r[{}/{}] {:.0} seeds/s, failures so far: {}   ",
-                    done,
-                    seeds.len(),
-                    rate,
-                    failed.load(std::sync::atomic::Ordering::Relaxed)
-                );
-            }
-            if done == seeds.len() {
-                eprintln!();
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    });
-    let mut results = results.into_inner().expect("no worker panicked");
-    results.sort_by_key(|o| o.seed);
+    };
+    let results = explore::sweep(&seeds, a.jobs, a.bug, !a.no_shrink, &progress);
+    eprintln!();
     let wall = started.elapsed().as_secs_f64();
     print!("{}", explore_summary(&results, wall, a.jobs));
     let failures: Vec<&explore::SeedOutcome> =
@@ -399,36 +391,38 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     if failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create {}", a.out.display()))
+    write_failures(&a.out, &failures, a.bug)?;
+    Ok(ExitCode::from(1))
+}
+
+/// Writes each failing case to `out` as a scenario file and says how to replay it.
+fn write_failures(
+    out: &std::path::Path,
+    failures: &[&explore::SeedOutcome],
+    bug: Option<Bug>,
+) -> Result<(), BadInput> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))
         .map_err(BadInput)?;
-    for o in &failures {
-        let path = a.out.join(format!("seed-{}.toml", o.seed));
-        let text = match &o.shrunk {
-            Some(s) => s.toml.clone(),
-            None => explore::case_for_seed(o.seed)
-                .to_scenario_toml(o.seed, "Found by raftsim explore (not shrunk)."),
-        };
-        std::fs::write(&path, text)
+    for o in failures {
+        let path = out.join(format!("seed-{}.toml", o.seed));
+        std::fs::write(&path, o.scenario_file(bug))
             .with_context(|| format!("cannot write {}", path.display()))
             .map_err(BadInput)?;
-        let bug = a
-            .bug
-            .map_or(String::new(), |b| format!(" --bug {}", b.name()));
+        let first = o
+            .detail
+            .as_deref()
+            .unwrap_or("?")
+            .lines()
+            .next()
+            .unwrap_or("");
+        let (p, flag) = (path.display(), raftsim::run::bug_flag(bug));
         println!(
-            "seed {}: {} -> {} (replay: raftsim run {}{bug})",
-            o.seed,
-            o.detail
-                .as_deref()
-                .unwrap_or("?")
-                .lines()
-                .next()
-                .unwrap_or(""),
-            path.display(),
-            path.display()
+            "seed {}: {first} -> {p} (replay: raftsim run {p}{flag})",
+            o.seed
         );
     }
-    Ok(ExitCode::from(1))
+    Ok(())
 }
 
 fn explore_summary(results: &[explore::SeedOutcome], wall_s: f64, jobs: usize) -> String {

@@ -112,3 +112,95 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         bug: opts.bug,
     }
 }
+
+/// Where two runs of the same scenario and seed first differ.
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    /// The index of the first differing trace record.
+    pub index: usize,
+    /// That record in the first run (`None`: the first run's trace ended there).
+    pub first: Option<crate::sim::trace::TraceRecord>,
+    /// That record in the second run.
+    pub second: Option<crate::sim::trace::TraceRecord>,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |r: &Option<crate::sim::trace::TraceRecord>| match r {
+            Some(r) => format!("[{}] {:?}", r.at, r.event),
+            None => "(the trace ended)".to_string(),
+        };
+        write!(
+            f,
+            "the runs diverge at trace record {}:\n  first run:  {}\n  second run: {}",
+            self.index,
+            show(&self.first),
+            show(&self.second)
+        )
+    }
+}
+
+/// Runs the scenario twice with the same seed and compares the traces record by record (the
+/// madsim-style determinism check). `Ok` holds the first run.
+pub fn check_determinism(
+    scenario: &Scenario,
+    opts: &RunOptions,
+) -> Result<RunResult, Box<Divergence>> {
+    let a = run(scenario, opts);
+    let b = run(scenario, opts);
+    match first_divergence(&a.trace, &b.trace) {
+        None if a.trace_hash == b.trace_hash => Ok(a),
+        None => Err(Box::new(Divergence {
+            index: a.trace.len(),
+            first: None,
+            second: None,
+        })),
+        Some(d) => Err(Box::new(d)),
+    }
+}
+
+/// The first record where two traces differ, if they do.
+pub fn first_divergence(
+    a: &[crate::sim::trace::TraceRecord],
+    b: &[crate::sim::trace::TraceRecord],
+) -> Option<Divergence> {
+    let index = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or((a.len() != b.len()).then(|| a.len().min(b.len())))?;
+    Some(Divergence {
+        index,
+        first: a.get(index).cloned(),
+        second: b.get(index).cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::ids::NodeId;
+    use crate::sim::time::SimTime;
+    use crate::sim::trace::{TraceEvent, TraceRecord};
+
+    fn rec(us: u64, node: u64) -> TraceRecord {
+        TraceRecord {
+            at: SimTime(us),
+            event: TraceEvent::Paused { node: NodeId(node) },
+        }
+    }
+
+    #[test]
+    fn divergence_names_the_first_differing_record() {
+        let a = vec![rec(1, 1), rec(2, 1), rec(3, 1)];
+        assert!(first_divergence(&a, &a).is_none());
+        let b = vec![rec(1, 1), rec(2, 2), rec(3, 1)];
+        let d = first_divergence(&a, &b).expect("they differ");
+        assert_eq!(d.index, 1);
+        assert_eq!(d.second, Some(rec(2, 2)));
+        assert!(d.to_string().contains("trace record 1"), "{d}");
+        let short = &a[..2];
+        let d = first_divergence(&a, short).expect("one is longer");
+        assert_eq!((d.index, d.second), (2, None));
+    }
+}

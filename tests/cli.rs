@@ -108,3 +108,36 @@ fn trace_file_is_json_lines_and_json_format_parses() {
     }
     assert_eq!(n as u64, v["trace"].as_array().unwrap().len() as u64);
 }
+
+#[test]
+fn check_determinism_runs_twice_and_says_so() {
+    let out = raftsim(&["run", "etcd-leader-crash", "--check-determinism"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("deterministic: two runs gave the same"), "{err}");
+}
+
+#[test]
+fn a_failing_builtin_names_a_replay_that_works_from_any_directory() {
+    // Seed 2 with a deadline too short for this scenario's status commands: an expectation fails.
+    let args = ["run", "etcd-follower-frozen", "--seed", "2", "--set", "client.command_timeout=1ms"];
+    let out = raftsim(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let replay = err
+        .lines()
+        .find_map(|l| l.split("replay: ").nth(1))
+        .expect("a replay hint")
+        .trim_end_matches(')');
+    assert_eq!(
+        replay,
+        "raftsim run etcd-follower-frozen --set client.command_timeout=1ms --seed 2"
+    );
+    let words: Vec<&str> = replay.split_whitespace().skip(1).collect();
+    let again = Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args(&words)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "the replay reproduces the failure");
+}

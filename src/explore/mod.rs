@@ -596,6 +596,60 @@ fn shrink_case(
     (best, steps)
 }
 
+/// Explores `seeds` on `jobs` worker threads (each simulation stays single-threaded and
+/// deterministic; only whole simulations run in parallel) and returns the outcomes in seed
+/// order. `progress(done, failed)` is called after each seed, from the worker that ran it.
+pub fn sweep(
+    seeds: &[u64],
+    jobs: usize,
+    bug: Option<Bug>,
+    shrink: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<SeedOutcome> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(seeds.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let o = explore_seed(seed, bug, shrink);
+                let failing = usize::from(!o.failures.is_empty());
+                let f = failed.fetch_add(failing, Ordering::Relaxed) + failing;
+                let mut r = results.lock().expect("no worker panicked");
+                r.push(o);
+                let done = r.len();
+                drop(r);
+                progress(done, f);
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("no worker panicked");
+    results.sort_by_key(|o| o.seed);
+    results
+}
+
+impl SeedOutcome {
+    /// The failing case as a scenario file that replays it: the shrunk case, or the case as
+    /// generated when shrinking was off (both name the seed and the bug they were found with).
+    pub fn scenario_file(&self, bug: Option<Bug>) -> String {
+        match &self.shrunk {
+            Some(s) => s.toml.clone(),
+            None => {
+                let header = format!(
+                    "Found by raftsim explore (seed {}{}), not shrunk.\nReplay: raftsim run THIS_FILE{}",
+                    self.seed,
+                    bug.map_or(String::new(), |b| format!(", bug {}", b.name())),
+                    bug_flag(bug)
+                );
+                case_for_seed(self.seed).to_scenario_toml(self.seed, &header)
+            }
+        }
+    }
+}
+
 /// `--shard i/n`: which seeds of `1..=count` belong to shard `i` of `n` (1-based).
 pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let bad = || format!("invalid shard `{text}`: expected i/n with 1 <= i <= n, e.g. 2/4");

@@ -10,11 +10,12 @@
 pub mod builtin;
 pub mod expect;
 pub(crate) mod file;
+mod kubernetes;
 
 use crate::client::command::{self, Command};
 use crate::client::ClientConfig;
 use crate::disk::{DiskFault, DiskModel, IoClass};
-use crate::k8s::{EtcdServers, K8sSpec, KubeletPath};
+use crate::k8s::K8sSpec;
 use crate::net::{Degrade, LinkModel, NetFault};
 use crate::node::{NodeFault, PersistMode, ReadOnly};
 use crate::sim::ids::NodeId;
@@ -480,6 +481,14 @@ struct Validator<'a> {
 
 type R<T> = Result<T, ScenarioError>;
 
+/// The `io` class of a disk fault (default `wal`).
+fn fault_io(f: &FileFault) -> IoClass {
+    match f.io.as_ref().map(|s| *s.get_ref()) {
+        Some(IoName::Apply) => IoClass::Apply,
+        _ => IoClass::Wal,
+    }
+}
+
 fn dur(d: &Option<Dur>, default: SimDuration) -> SimDuration {
     d.as_ref().map_or(default, |d| d.get_ref().0)
 }
@@ -569,213 +578,6 @@ impl<'a> Validator<'a> {
             kubernetes,
             origin: Origin::default(),
         })
-    }
-
-    fn kubernetes(&self, root: &FileRoot, n: u64) -> R<Option<K8sSpec>> {
-        let Some(k) = &root.kubernetes else {
-            let stray = [
-                root.apiserver.as_ref().map(|s| s.span().start),
-                root.kubelet.as_ref().map(|s| s.span().start),
-                root.controller_manager.as_ref().map(|s| s.span().start),
-                root.load_balancer.as_ref().map(|s| s.span().start),
-            ];
-            if let Some(at) = stray.into_iter().flatten().next() {
-                return Err(self.err_at(at, "this table configures the Kubernetes layer: add a [kubernetes] table to turn it on".into()));
-            }
-            return Ok(None);
-        };
-        let kf = k.get_ref();
-        let workers = kf.workers.as_ref().map_or(6, |w| *w.get_ref());
-        if workers > 100 {
-            return Err(self.err(
-                kf.workers.as_ref().expect("set"),
-                format!("workers = {workers} is out of range: allowed 0..=100"),
-            ));
-        }
-        let grace_default = match &kf.version {
-            None => SimDuration::from_secs(50),
-            Some(v) => self.grace_for_version(v)?,
-        };
-        let api = root.apiserver.as_ref().map(|s| s.get_ref());
-        let kl = root.kubelet.as_ref().map(|s| s.get_ref());
-        let kcm = root.controller_manager.as_ref().map(|s| s.get_ref());
-        let lb = root.load_balancer.as_ref().map(|s| s.get_ref());
-        let none = None;
-        let d = |o: Option<&Option<Dur>>, def: SimDuration, what: &str| -> R<SimDuration> {
-            self.positive(o.unwrap_or(&none), def, what)
-        };
-        let bind = match kl.and_then(|k| k.bind_workers.as_ref()) {
-            None => (0..workers).map(|i| i % n + 1).collect::<Vec<u64>>(),
-            Some(b) => {
-                if b.get_ref().len() as u64 != workers {
-                    return Err(self.err(b, format!("bind_workers lists {} masters for {workers} workers: give one per worker", b.get_ref().len())));
-                }
-                if let Some(bad) = b.get_ref().iter().find(|m| **m == 0 || **m > n) {
-                    return Err(self.err(b, format!("a kubelet is bound to master {bad}, which does not exist: masters are 1..={n}")));
-                }
-                b.get_ref().clone()
-            }
-        };
-        let lease_duration = d(
-            kl.map(|k| &k.lease_duration),
-            SimDuration::from_secs(40),
-            "lease_duration",
-        )?;
-        let renew_interval = d(
-            kl.map(|k| &k.renew_interval),
-            SimDuration::from_micros(lease_duration.as_micros() / 4),
-            "renew_interval",
-        )?;
-        let grace = d(
-            kcm.map(|k| &k.node_monitor_grace_period),
-            grace_default,
-            "node_monitor_grace_period",
-        )?;
-        if grace <= renew_interval {
-            let at = kcm
-                .and_then(|k| k.node_monitor_grace_period.as_ref())
-                .map(|s| s.span().start)
-                .or(kl
-                    .and_then(|k| k.renew_interval.as_ref())
-                    .map(|s| s.span().start))
-                .unwrap_or(k.span().start);
-            return Err(self.err_at(at, format!("node_monitor_grace_period ({grace}) must be longer than the kubelet renew_interval ({renew_interval}), or every node flaps")));
-        }
-        let leader_lease = d(
-            kcm.map(|k| &k.leader_lease_duration),
-            SimDuration::from_secs(15),
-            "leader_lease_duration",
-        )?;
-        let renew_deadline = d(
-            kcm.map(|k| &k.leader_renew_deadline),
-            SimDuration::from_secs(10),
-            "leader_renew_deadline",
-        )?;
-        let retry = d(
-            kcm.map(|k| &k.leader_retry_period),
-            SimDuration::from_secs(2),
-            "leader_retry_period",
-        )?;
-        if renew_deadline >= leader_lease
-            || retry.as_micros() * 12 / 10 >= renew_deadline.as_micros()
-        {
-            return Err(self.err_at(
-                root.controller_manager.as_ref().map_or(k.span().start, |s| s.span().start),
-                format!("leader election needs leader_lease_duration ({leader_lease}) > leader_renew_deadline ({renew_deadline}) > 1.2 x leader_retry_period ({retry}), as client-go checks"),
-            ));
-        }
-        let initial = match kcm.and_then(|k| k.initial_leader.as_ref()) {
-            None => None,
-            Some(s) if *s.get_ref() == 0 || *s.get_ref() > n => {
-                return Err(self.err(
-                    s,
-                    format!("master {} does not exist: masters are 1..={n}", s.get_ref()),
-                ))
-            }
-            Some(s) => Some(*s.get_ref()),
-        };
-        let count = |o: Option<&Option<Spanned<u32>>>, def: u32, what: &str| -> R<u32> {
-            match o.and_then(|x| x.as_ref()) {
-                Some(s) if *s.get_ref() == 0 => {
-                    Err(self.err(s, format!("{what} must be at least 1")))
-                }
-                Some(s) => Ok(*s.get_ref()),
-                None => Ok(def),
-            }
-        };
-        Ok(Some(K8sSpec {
-            workers,
-            version: kf
-                .version
-                .as_ref()
-                .map_or_else(|| "1.32".to_string(), |v| v.get_ref().clone()),
-            etcd_servers: match api.and_then(|a| a.etcd_servers) {
-                None | Some(EtcdServersName::Local) => EtcdServers::Local,
-                Some(EtcdServersName::All) => EtcdServers::All,
-            },
-            apiserver_health_timeout: d(
-                api.map(|a| &a.etcd_healthcheck_timeout),
-                SimDuration::from_secs(2),
-                "etcd_healthcheck_timeout",
-            )?,
-            apiserver_request_timeout: d(
-                api.map(|a| &a.request_timeout),
-                SimDuration::from_secs(60),
-                "request_timeout",
-            )?,
-            kubelet_path: match kl.and_then(|k| k.path) {
-                None | Some(KubeletPathName::Pinned) => KubeletPath::Pinned,
-                Some(KubeletPathName::LbReadyz) => KubeletPath::LbReadyz,
-                Some(KubeletPathName::LbTcp) => KubeletPath::LbTcp,
-            },
-            kubelet_bind: (1..=n).chain(bind).collect(),
-            lease_duration,
-            renew_interval,
-            heartbeat_timeout: d(
-                kl.map(|k| &k.heartbeat_timeout),
-                SimDuration::from_secs(10),
-                "heartbeat_timeout",
-            )?,
-            lease_update_retries: count(
-                kl.map(|k| &k.lease_update_retries),
-                5,
-                "lease_update_retries",
-            )?,
-            status_update_frequency: d(
-                kl.map(|k| &k.status_update_frequency),
-                SimDuration::from_secs(10),
-                "status_update_frequency",
-            )?,
-            status_report_frequency: d(
-                kl.map(|k| &k.status_report_frequency),
-                SimDuration::from_secs(300),
-                "status_report_frequency",
-            )?,
-            node_monitor_period: d(
-                kcm.map(|k| &k.node_monitor_period),
-                SimDuration::from_secs(5),
-                "node_monitor_period",
-            )?,
-            node_monitor_grace_period: grace,
-            eviction_toleration: d(
-                kcm.map(|k| &k.eviction_toleration),
-                SimDuration::from_secs(300),
-                "eviction_toleration",
-            )?,
-            leader_lease_duration: leader_lease,
-            leader_renew_deadline: renew_deadline,
-            leader_retry_period: retry,
-            initial_kcm_leader: initial,
-            lb_check_interval: d(
-                lb.map(|l| &l.check_interval),
-                SimDuration::from_secs(2),
-                "check_interval",
-            )?,
-            lb_fall: count(lb.map(|l| &l.fall), 3, "fall")?,
-            lb_rise: count(lb.map(|l| &l.rise), 2, "rise")?,
-        }))
-    }
-
-    /// `--node-monitor-grace-period` default by Kubernetes version (kubernetes#126287).
-    fn grace_for_version(&self, v: &Spanned<String>) -> R<SimDuration> {
-        let bad = || {
-            self.err(
-                v,
-                format!(
-                    "version `{}` is not `MAJOR.MINOR` (e.g. \"1.31\", \"1.32\")",
-                    v.get_ref()
-                ),
-            )
-        };
-        let (maj, min) = v.get_ref().split_once('.').ok_or_else(bad)?;
-        let (maj, min): (u64, u64) = (
-            maj.parse().map_err(|_| bad())?,
-            min.parse().map_err(|_| bad())?,
-        );
-        if maj != 1 {
-            return Err(bad());
-        }
-        Ok(SimDuration::from_secs(if min >= 32 { 50 } else { 40 }))
     }
 
     fn positive(&self, d: &Option<Dur>, default: SimDuration, what: &str) -> R<SimDuration> {
@@ -1009,29 +811,6 @@ impl<'a> Validator<'a> {
                 Some(t)
             }
         };
-        let kname = format!("kind = {:?}", f.kind.get_ref()).to_lowercase();
-        let node = || -> R<Target> {
-            let s = self.require(&f.node, &f.kind, "node", &kname)?;
-            Ok(match s.get_ref() {
-                NodeRef::Leader => Target::Leader,
-                NodeRef::Follower => Target::Follower,
-                NodeRef::Id(v) => {
-                    if *v == 0 || *v > n {
-                        return Err(self.err(
-                            s,
-                            format!("node {v} does not exist: this cluster has nodes 1..={n}"),
-                        ));
-                    }
-                    Target::Node(NodeId(*v))
-                }
-            })
-        };
-        let io = || -> R<IoClass> {
-            Ok(match f.io.as_ref().map(|s| *s.get_ref()) {
-                Some(IoName::Apply) => IoClass::Apply,
-                _ => IoClass::Wal,
-            })
-        };
         use FaultKindName as K;
         let allowed: &[&str] = match f.kind.get_ref() {
             K::Pause | K::Crash | K::FsyncError => &["node"],
@@ -1043,60 +822,22 @@ impl<'a> Validator<'a> {
         };
         self.only_fields(f, allowed)?;
         let kind = match f.kind.get_ref() {
-            K::Pause => FaultKind::Pause { node: node()? },
-            K::Crash => FaultKind::Crash { node: node()? },
-            K::FsyncError => FaultKind::FsyncError { node: node()? },
-            K::DiskStall => FaultKind::DiskStall {
-                node: node()?,
-                io: io()?,
+            K::Pause => FaultKind::Pause {
+                node: self.fault_target(f, n)?,
             },
-            K::DiskSlow => {
-                self.require(&f.latency_max, &f.kind, "latency_max", &kname)?;
-                let (lo, hi) = self.range(
-                    &f.latency_min,
-                    &f.latency_max,
-                    (SimDuration::ZERO, SimDuration::ZERO),
-                    "latency",
-                )?;
-                FaultKind::DiskSlow {
-                    node: node()?,
-                    io: io()?,
-                    latency_min: lo,
-                    latency_max: hi,
-                }
-            }
-            K::Partition => {
-                let g = self.require(&f.groups, &f.kind, "groups", &kname)?;
-                let mut seen = Vec::new();
-                let mut groups = Vec::new();
-                for grp in g.get_ref() {
-                    let mut ids = Vec::new();
-                    for v in grp {
-                        if *v == 0 || *v > n || seen.contains(v) {
-                            return Err(self.err(g, format!("groups must list existing nodes (1..={n}) at most once each; problem with {v}")));
-                        }
-                        seen.push(*v);
-                        ids.push(NodeId(*v));
-                    }
-                    groups.push(ids);
-                }
-                if groups.len() < 2 {
-                    return Err(self.err(
-                        g,
-                        "a partition needs at least two groups, e.g. [[1], [2, 3]]".into(),
-                    ));
-                }
-                FaultKind::Partition { groups }
-            }
-            K::OneWay => {
-                let from = self.node(self.require(&f.from, &f.kind, "from", &kname)?, n)?;
-                let to_s = self.require(&f.to, &f.kind, "to", &kname)?;
-                let to = self.node(to_s, n)?;
-                if from == to {
-                    return Err(self.err(to_s, "`from` and `to` must differ".into()));
-                }
-                FaultKind::OneWay { from, to }
-            }
+            K::Crash => FaultKind::Crash {
+                node: self.fault_target(f, n)?,
+            },
+            K::FsyncError => FaultKind::FsyncError {
+                node: self.fault_target(f, n)?,
+            },
+            K::DiskStall => FaultKind::DiskStall {
+                node: self.fault_target(f, n)?,
+                io: fault_io(f),
+            },
+            K::DiskSlow => self.disk_slow(f, n)?,
+            K::Partition => self.partition(f, n)?,
+            K::OneWay => self.one_way(f, n)?,
             K::Degrade => FaultKind::Degrade(Degrade {
                 only: f
                     .nodes
@@ -1111,6 +852,78 @@ impl<'a> Validator<'a> {
             }),
         };
         Ok(Fault { at, until, kind })
+    }
+
+    fn fault_kind_name(f: &FileFault) -> String {
+        format!("kind = {:?}", f.kind.get_ref()).to_lowercase()
+    }
+
+    /// The `node` of a member fault: an id, `"leader"` or `"follower"`.
+    fn fault_target(&self, f: &FileFault, n: u64) -> R<Target> {
+        let s = self.require(&f.node, &f.kind, "node", &Self::fault_kind_name(f))?;
+        Ok(match s.get_ref() {
+            NodeRef::Leader => Target::Leader,
+            NodeRef::Follower => Target::Follower,
+            NodeRef::Id(v) if *v == 0 || *v > n => {
+                return Err(self.err(
+                    s,
+                    format!("node {v} does not exist: this cluster has nodes 1..={n}"),
+                ))
+            }
+            NodeRef::Id(v) => Target::Node(NodeId(*v)),
+        })
+    }
+
+    fn disk_slow(&self, f: &FileFault, n: u64) -> R<FaultKind> {
+        self.require(
+            &f.latency_max,
+            &f.kind,
+            "latency_max",
+            &Self::fault_kind_name(f),
+        )?;
+        let zero = (SimDuration::ZERO, SimDuration::ZERO);
+        let (lo, hi) = self.range(&f.latency_min, &f.latency_max, zero, "latency")?;
+        Ok(FaultKind::DiskSlow {
+            node: self.fault_target(f, n)?,
+            io: fault_io(f),
+            latency_min: lo,
+            latency_max: hi,
+        })
+    }
+
+    fn partition(&self, f: &FileFault, n: u64) -> R<FaultKind> {
+        let g = self.require(&f.groups, &f.kind, "groups", &Self::fault_kind_name(f))?;
+        let mut seen = Vec::new();
+        let mut groups = Vec::new();
+        for grp in g.get_ref() {
+            let mut ids = Vec::new();
+            for v in grp {
+                if *v == 0 || *v > n || seen.contains(v) {
+                    return Err(self.err(g, format!("groups must list existing nodes (1..={n}) at most once each; problem with {v}")));
+                }
+                seen.push(*v);
+                ids.push(NodeId(*v));
+            }
+            groups.push(ids);
+        }
+        if groups.len() < 2 {
+            return Err(self.err(
+                g,
+                "a partition needs at least two groups, e.g. [[1], [2, 3]]".into(),
+            ));
+        }
+        Ok(FaultKind::Partition { groups })
+    }
+
+    fn one_way(&self, f: &FileFault, n: u64) -> R<FaultKind> {
+        let kname = Self::fault_kind_name(f);
+        let from = self.node(self.require(&f.from, &f.kind, "from", &kname)?, n)?;
+        let to_s = self.require(&f.to, &f.kind, "to", &kname)?;
+        let to = self.node(to_s, n)?;
+        if from == to {
+            return Err(self.err(to_s, "`from` and `to` must differ".into()));
+        }
+        Ok(FaultKind::OneWay { from, to })
     }
 
     /// Rejects fields that do not belong to the fault's kind (they would be silently ignored).
