@@ -168,3 +168,23 @@ fn contradictory_values() {
     let (_, _, msg) = err("[network]\ndrop = \"3/2\"\n");
     assert!(msg.contains("0 <= num <= den"), "{msg}");
 }
+
+#[test]
+fn expect_fields_that_do_not_belong_to_the_check_are_errors() {
+    let (line, col, msg) = err("[[expect]]\ncheck = \"converged\"\nnodes = [\"worker-1\"]\n");
+    assert_eq!((line, col), (6, 1));
+    assert!(
+        msg.contains("`nodes` does not apply to check = \"converged\"")
+            && msg.contains("check, why"),
+        "{msg}"
+    );
+    let (_, _, msg) = err("[[expect]]\ncheck = \"convergd\"\n");
+    assert!(
+        msg.contains("unknown check `convergd`") && msg.contains("converged"),
+        "{msg}"
+    );
+    let (_, _, msg) = err("[[expect]]\nwhy = \"x\"\n");
+    assert!(msg.contains("needs `check`"), "{msg}");
+    let (_, _, msg) = err("[[command]]\nid = \"a\"\nat = \"1s\"\nrun = \"get k\"\n[[expect]]\ncheck = \"command\"\nid = \"a\"\nlatency = 5\n");
+    assert!(msg.contains("`latency` must be a duration"), "{msg}");
+}

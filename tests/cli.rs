@@ -114,13 +114,23 @@ fn check_determinism_runs_twice_and_says_so() {
     let out = raftsim(&["run", "etcd-leader-crash", "--check-determinism"]);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("deterministic: two runs gave the same"), "{err}");
+    assert!(
+        err.contains("deterministic: two runs gave the same"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_failing_builtin_names_a_replay_that_works_from_any_directory() {
     // Seed 2 with a deadline too short for this scenario's status commands: an expectation fails.
-    let args = ["run", "etcd-follower-frozen", "--seed", "2", "--set", "client.command_timeout=1ms"];
+    let args = [
+        "run",
+        "etcd-follower-frozen",
+        "--seed",
+        "2",
+        "--set",
+        "client.command_timeout=1ms",
+    ];
     let out = raftsim(&args);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
@@ -139,5 +149,9 @@ fn a_failing_builtin_names_a_replay_that_works_from_any_directory() {
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(1), "the replay reproduces the failure");
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "the replay reproduces the failure"
+    );
 }

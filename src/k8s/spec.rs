@@ -1,4 +1,6 @@
-//! Validated Kubernetes settings of a scenario (defaults from kubernetes-etcd.md).
+//! Validated Kubernetes settings of a scenario. The values come from the file; the defaults are
+//! applied where the file is validated (`scenario/kubernetes.rs`) and documented, with their
+//! upstream sources, in `docs/reference/etcd-kubernetes-defaults.md`.
 
 use crate::sim::time::SimDuration;
 use serde::Serialize;

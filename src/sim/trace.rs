@@ -176,7 +176,7 @@ pub enum TraceEvent {
         leader: u64,
     },
     /// A message left `from`; it arrives after `latency_us` (and a duplicate after
-    /// `duplicate_latency_us`) unless a later `MsgDropped` says otherwise.
+    /// `duplicate_latency_us`) unless a later `msg-dropped` says otherwise.
     MsgSent {
         /// Sender side.
         from: NodeId,

@@ -1,0 +1,49 @@
+//! Docs that cannot rot: every trace event kind the code can write is described in
+//! `docs/trace-format.md`, and every `[[expect]]` kind in `docs/scenario-format.md`.
+
+use raftsim::scenario::expect::Check;
+
+/// `TraceEvent` variant names, read from the source, in kebab case (as JSON lines write them).
+fn trace_event_kinds() -> Vec<String> {
+    let src = std::fs::read_to_string("src/sim/trace.rs").unwrap();
+    let start = src.find("pub enum TraceEvent {").unwrap();
+    let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
+    body.lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("     "))
+        .filter_map(|l| l.trim().strip_suffix(" {"))
+        .map(|name| {
+            let mut out = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push('-');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn every_trace_event_kind_is_documented() {
+    let doc = std::fs::read_to_string("docs/trace-format.md").unwrap();
+    let kinds = trace_event_kinds();
+    assert!(kinds.len() >= 30, "read {} kinds: {kinds:?}", kinds.len());
+    for k in kinds {
+        assert!(
+            doc.contains(&format!("### `{k}`")),
+            "docs/trace-format.md lacks `{k}`"
+        );
+    }
+}
+
+#[test]
+fn every_expect_kind_is_documented() {
+    let doc = std::fs::read_to_string("docs/scenario-format.md").unwrap();
+    for k in Check::NAMES {
+        assert!(
+            doc.contains(&format!("`{k}`")),
+            "docs/scenario-format.md lacks check `{k}`"
+        );
+    }
+}
