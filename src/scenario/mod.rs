@@ -119,167 +119,60 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// What a fault does: a fault of one member (its process or its disk), or of the network. Each
+/// is the owning component's own fault type; the loop resolves the target and hands it over.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-/// What a fault does, as the scenario file names it.
+#[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// The member freezes whole (SIGSTOP).
-    Pause {
-        /// Which member.
+    /// A fault of one member.
+    Member {
+        /// Which member: a fixed one or a role resolved when the fault starts.
         node: Target,
+        /// The fault, in the member's terms.
+        fault: NodeFault,
     },
-    /// The member crashes; the end of the window restarts it.
-    Crash {
-        /// Which member.
-        node: Target,
-    },
-    /// Disk I/O of one class hangs (process and network up).
-    DiskStall {
-        /// Which member.
-        node: Target,
-        /// The I/O class.
-        io: IoClass,
-    },
-    /// Slow disk I/O of one class.
-    DiskSlow {
-        /// Which member.
-        node: Target,
-        /// The I/O class.
-        io: IoClass,
-        /// Shortest one-way latency.
-        latency_min: SimDuration,
-        /// Longest one-way latency.
-        latency_max: SimDuration,
-    },
-    /// WAL fsyncs fail with EIO (the member crashes, as etcd does).
-    FsyncError {
-        /// Which member.
-        node: Target,
-    },
-    /// Links between the groups are cut both ways.
-    Partition {
-        /// The groups.
-        groups: Vec<Vec<NodeId>>,
-    },
-    /// The link from one member to another is cut; the other direction works.
-    OneWay {
-        /// Sender side.
-        from: NodeId,
-        /// Receiver side.
-        to: NodeId,
-    },
-    /// Loss, duplication, reordering and extra delay.
-    Degrade(Degrade),
+    /// A fault of the network.
+    Network(NetFault),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
 /// A fault and its window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fault {
-    /// When.
+    /// When it starts.
     pub at: SimTime,
     /// When the fault ends (resume, restart, unstall, heal); `None`: lasts to the end.
     pub until: Option<SimTime>,
-    /// What kind.
+    /// What it does.
     pub kind: FaultKind,
 }
 
 impl FaultKind {
-    /// The member this fault targets, if it targets one.
-    pub fn target(&self) -> Option<Target> {
-        match self {
-            FaultKind::Pause { node }
-            | FaultKind::Crash { node }
-            | FaultKind::DiskStall { node, .. }
-            | FaultKind::DiskSlow { node, .. }
-            | FaultKind::FsyncError { node } => Some(*node),
-            _ => None,
-        }
-    }
-
     /// The same fault with its target fixed to `n`.
     pub fn resolved(&self, n: NodeId) -> FaultKind {
-        let mut k = self.clone();
-        match &mut k {
-            FaultKind::Pause { node }
-            | FaultKind::Crash { node }
-            | FaultKind::DiskStall { node, .. }
-            | FaultKind::DiskSlow { node, .. }
-            | FaultKind::FsyncError { node } => *node = Target::Node(n),
-            _ => {}
+        match self {
+            FaultKind::Member { fault, .. } => FaultKind::Member {
+                node: Target::Node(n),
+                fault: *fault,
+            },
+            net => net.clone(),
         }
-        k
     }
-}
-
-/// The component a fault belongs to, and the fault in that component's own terms.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FaultOwner {
-    /// A member (its process or its disk), named by a target resolved when the fault starts.
-    Member(Target, NodeFault),
-    /// The network between members.
-    Network(NetFault),
 }
 
 impl Fault {
-    /// Who owns this fault: the loop resolves the target and hands the fault to that owner.
-    pub fn owner(&self) -> FaultOwner {
-        use FaultOwner::{Member, Network};
-        match &self.kind {
-            FaultKind::Pause { node } => Member(*node, NodeFault::Pause),
-            FaultKind::Crash { node } => Member(*node, NodeFault::Crash),
-            FaultKind::DiskStall { node, io } => {
-                Member(*node, NodeFault::Disk(DiskFault::Stall(*io)))
-            }
-            FaultKind::DiskSlow {
-                node,
-                io,
-                latency_min,
-                latency_max,
-            } => Member(
-                *node,
-                NodeFault::Disk(DiskFault::Slow {
-                    io: *io,
-                    latency_min: *latency_min,
-                    latency_max: *latency_max,
-                }),
-            ),
-            // Without an end, only the next fsync fails; with one, every fsync until it ends.
-            FaultKind::FsyncError { node } => Member(
-                *node,
-                NodeFault::Disk(DiskFault::FsyncError {
-                    once: self.until.is_none(),
-                }),
-            ),
-            FaultKind::Partition { groups } => Network(NetFault::Partition {
-                groups: groups.clone(),
-            }),
-            FaultKind::OneWay { from, to } => Network(NetFault::OneWay {
-                from: *from,
-                to: *to,
-            }),
-            FaultKind::Degrade(d) => Network(NetFault::Degrade(d.clone())),
-        }
-    }
-
     /// The fault in words, as the timeline shows its start.
     pub fn describe(&self) -> String {
         match &self.kind {
-            FaultKind::Pause { node } => format!("{node} paused (process frozen, sockets still accept)"),
-            FaultKind::Crash { node } => format!("{node} crashed (unsynced writes lost)"),
-            FaultKind::DiskStall { node, io } => format!("{node} disk stall on {} I/O (process and network up)", io.name()),
-            FaultKind::DiskSlow { node, io, latency_min, latency_max } => {
-                format!("{node} {} I/O slowed to {latency_min}..{latency_max}", io.name())
-            }
-            FaultKind::FsyncError { node } => format!("{node} WAL fsync returns EIO"),
-            FaultKind::Partition { groups } => {
+            FaultKind::Member { node, fault } => describe_member(*node, fault),
+            FaultKind::Network(NetFault::Partition { groups }) => {
                 let g: Vec<String> = groups
                     .iter()
                     .map(|g| g.iter().map(|n| n.0.to_string()).collect::<Vec<_>>().join(","))
                     .collect();
                 format!("partition {{{}}}", g.join("} | {"))
             }
-            FaultKind::OneWay { from, to } => format!("one-way cut {from} -> {to}"),
-            FaultKind::Degrade(d) => format!(
+            FaultKind::Network(NetFault::OneWay { from, to }) => format!("one-way cut {from} -> {to}"),
+            FaultKind::Network(NetFault::Degrade(d)) => format!(
                 "network degraded (drop {}/{}, duplicate {}/{}, reorder {}/{}, extra latency up to {})",
                 d.drop.num, d.drop.den, d.duplicate.num, d.duplicate.den, d.reorder.num, d.reorder.den, d.extra_latency_max
             ),
@@ -289,16 +182,46 @@ impl Fault {
     /// The fault's end in words.
     pub fn describe_end(&self) -> String {
         match &self.kind {
-            FaultKind::Pause { node } => format!("{node} resumed"),
-            FaultKind::Crash { node } => format!("{node} restarted"),
-            FaultKind::DiskStall { node, io } => format!("{node} {} I/O stall ended", io.name()),
-            FaultKind::DiskSlow { node, io, .. } => {
-                format!("{node} {} I/O back to normal", io.name())
-            }
-            FaultKind::FsyncError { node } => format!("{node} fsync errors stopped"),
-            FaultKind::Partition { .. } | FaultKind::OneWay { .. } => "network healed".into(),
-            FaultKind::Degrade(_) => "network degradation ended".into(),
+            FaultKind::Member { node, fault } => match fault {
+                NodeFault::Pause => format!("{node} resumed"),
+                NodeFault::Crash => format!("{node} restarted"),
+                NodeFault::Disk(DiskFault::Stall(io)) => {
+                    format!("{node} {} I/O stall ended", io.name())
+                }
+                NodeFault::Disk(DiskFault::Slow { io, .. }) => {
+                    format!("{node} {} I/O back to normal", io.name())
+                }
+                NodeFault::Disk(DiskFault::FsyncError { .. }) => {
+                    format!("{node} fsync errors stopped")
+                }
+            },
+            FaultKind::Network(NetFault::Degrade(_)) => "network degradation ended".into(),
+            FaultKind::Network(_) => "network healed".into(),
         }
+    }
+}
+
+fn describe_member(node: Target, fault: &NodeFault) -> String {
+    match fault {
+        NodeFault::Pause => format!("{node} paused (process frozen, sockets still accept)"),
+        NodeFault::Crash => format!("{node} crashed (unsynced writes lost)"),
+        NodeFault::Disk(DiskFault::Stall(io)) => {
+            format!(
+                "{node} disk stall on {} I/O (process and network up)",
+                io.name()
+            )
+        }
+        NodeFault::Disk(DiskFault::Slow {
+            io,
+            latency_min,
+            latency_max,
+        }) => {
+            format!(
+                "{node} {} I/O slowed to {latency_min}..{latency_max}",
+                io.name()
+            )
+        }
+        NodeFault::Disk(DiskFault::FsyncError { .. }) => format!("{node} WAL fsync returns EIO"),
     }
 }
 
@@ -821,24 +744,22 @@ impl<'a> Validator<'a> {
             K::Degrade => &["nodes", "drop", "duplicate", "reorder", "extra_latency_max"],
         };
         self.only_fields(f, allowed)?;
+        let member = |fault: NodeFault| -> R<FaultKind> {
+            let node = self.fault_target(f, n)?;
+            Ok(FaultKind::Member { node, fault })
+        };
         let kind = match f.kind.get_ref() {
-            K::Pause => FaultKind::Pause {
-                node: self.fault_target(f, n)?,
-            },
-            K::Crash => FaultKind::Crash {
-                node: self.fault_target(f, n)?,
-            },
-            K::FsyncError => FaultKind::FsyncError {
-                node: self.fault_target(f, n)?,
-            },
-            K::DiskStall => FaultKind::DiskStall {
-                node: self.fault_target(f, n)?,
-                io: fault_io(f),
-            },
+            K::Pause => member(NodeFault::Pause)?,
+            K::Crash => member(NodeFault::Crash)?,
+            // Without an end, only the next fsync fails; with one, every fsync until it ends.
+            K::FsyncError => member(NodeFault::Disk(DiskFault::FsyncError {
+                once: until.is_none(),
+            }))?,
+            K::DiskStall => member(NodeFault::Disk(DiskFault::Stall(fault_io(f))))?,
             K::DiskSlow => self.disk_slow(f, n)?,
             K::Partition => self.partition(f, n)?,
             K::OneWay => self.one_way(f, n)?,
-            K::Degrade => FaultKind::Degrade(Degrade {
+            K::Degrade => FaultKind::Network(NetFault::Degrade(Degrade {
                 only: f
                     .nodes
                     .as_ref()
@@ -849,7 +770,7 @@ impl<'a> Validator<'a> {
                 drop: f.drop.unwrap_or(crate::sim::rng::Ratio::NEVER),
                 duplicate: f.duplicate.unwrap_or(crate::sim::rng::Ratio::NEVER),
                 reorder: f.reorder.unwrap_or(crate::sim::rng::Ratio::NEVER),
-            }),
+            })),
         };
         Ok(Fault { at, until, kind })
     }
@@ -883,11 +804,14 @@ impl<'a> Validator<'a> {
         )?;
         let zero = (SimDuration::ZERO, SimDuration::ZERO);
         let (lo, hi) = self.range(&f.latency_min, &f.latency_max, zero, "latency")?;
-        Ok(FaultKind::DiskSlow {
-            node: self.fault_target(f, n)?,
+        let slow = DiskFault::Slow {
             io: fault_io(f),
             latency_min: lo,
             latency_max: hi,
+        };
+        Ok(FaultKind::Member {
+            node: self.fault_target(f, n)?,
+            fault: NodeFault::Disk(slow),
         })
     }
 
@@ -912,7 +836,7 @@ impl<'a> Validator<'a> {
                 "a partition needs at least two groups, e.g. [[1], [2, 3]]".into(),
             ));
         }
-        Ok(FaultKind::Partition { groups })
+        Ok(FaultKind::Network(NetFault::Partition { groups }))
     }
 
     fn one_way(&self, f: &FileFault, n: u64) -> R<FaultKind> {
@@ -923,7 +847,7 @@ impl<'a> Validator<'a> {
         if from == to {
             return Err(self.err(to_s, "`from` and `to` must differ".into()));
         }
-        Ok(FaultKind::OneWay { from, to })
+        Ok(FaultKind::Network(NetFault::OneWay { from, to }))
     }
 
     /// Rejects fields that do not belong to the fault's kind (they would be silently ignored).

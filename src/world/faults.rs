@@ -6,7 +6,7 @@
 
 use super::{Event, Sim};
 use crate::node::{NodeFault, NodeStatus};
-use crate::scenario::{FaultOwner, Target};
+use crate::scenario::{FaultKind, Target};
 use crate::sim::ids::{ClientId, NodeId};
 use crate::sim::trace::{Role, TraceEvent};
 
@@ -29,12 +29,15 @@ impl Sim {
     pub(super) fn fault(&mut self, i: usize, start: bool) {
         let f = self.scenario.faults[i].clone();
         let now = self.now();
-        match f.owner() {
-            FaultOwner::Network(nf) => {
+        match f.kind.clone() {
+            FaultKind::Network(nf) => {
                 self.record_fault(i, start, f.describe(), f.describe_end());
                 self.net.fault(i, &nf, start);
             }
-            FaultOwner::Member(target, nf) => {
+            FaultKind::Member {
+                node: target,
+                fault: nf,
+            } => {
                 let node = if start {
                     self.resolve(target)
                 } else {
