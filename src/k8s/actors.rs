@@ -446,75 +446,7 @@ impl K8s {
             return;
         };
         call.members.extend(routed.iter().map(|n| n.0));
-        let result: Result<KvResult, ApiError> = match (outcome, reply) {
-            (Outcome::Ok, Some(ReplyBody::Kv { result, .. })) => Ok(result),
-            (Outcome::Failed(m), _) => Err(ApiError::Internal(m)),
-            (Outcome::Timeout, _) => Err(ApiError::Internal("context deadline exceeded".into())),
-            (o, r) => Err(ApiError::Internal(format!(
-                "unexpected etcd answer {o:?} {r:?}"
-            ))),
-        };
-        let next = match (call.stage, result) {
-            (Stage::Readyz, Ok(_)) => Err(Ok(Object {
-                value: "ok".into(),
-                rv: 0,
-            })),
-            (Stage::Readyz, Err(e)) => Err(Err(ApiError::Internal(format!(
-                "[-]etcd failed: {}",
-                e.message()
-            )))),
-            (_, Err(e)) => Err(Err(e)),
-            (Stage::Get, Ok(KvResult::Get { kv: Some(kv), .. })) => Err(Ok(Object {
-                value: kv.value,
-                rv: kv.mod_revision,
-            })),
-            (Stage::Get, Ok(_)) => Err(Err(ApiError::NotFound)),
-            (
-                Stage::Txn,
-                Ok(KvResult::Txn {
-                    succeeded: true,
-                    revision,
-                }),
-            ) => Err(Ok(Object {
-                value: written(&call.req.verb),
-                rv: revision,
-            })),
-            (Stage::Txn, Ok(_)) => Err(Err(ApiError::Conflict)),
-            (Stage::PatchRead(n), Ok(KvResult::Get { kv, .. })) => {
-                let rv = kv.map_or(0, |kv| kv.mod_revision);
-                Ok((
-                    Stage::PatchTxn(n),
-                    txn(
-                        &key_of(&call.req.verb),
-                        Compare::ModRevision(rv),
-                        &written(&call.req.verb),
-                    ),
-                    false,
-                ))
-            }
-            (
-                Stage::PatchTxn(_),
-                Ok(KvResult::Txn {
-                    succeeded: true,
-                    revision,
-                }),
-            ) => Err(Ok(Object {
-                value: written(&call.req.verb),
-                rv: revision,
-            })),
-            (Stage::PatchTxn(n), Ok(_)) if n < 4 => {
-                // Conflict: GuaranteedUpdate re-reads from etcd (quorum read) and tries again.
-                Ok((
-                    Stage::PatchRead(n + 1),
-                    ServerOp::Get {
-                        key: key_of(&call.req.verb),
-                        serializable: false,
-                    },
-                    false,
-                ))
-            }
-            (_, Ok(_)) => Err(Err(ApiError::Conflict)),
-        };
+        let next = next_step(call.stage, &call.req.verb, etcd_result(outcome, reply));
         match next {
             Ok((stage, op, via_cache)) => {
                 call.stage = stage;
@@ -1112,6 +1044,85 @@ fn condition(cx: &mut Cx, m: usize, node: &str, ready: bool) {
             taint: format!("node.kubernetes.io/unreachable:{effect}"),
             added: !ready,
         });
+    }
+}
+
+/// What an etcd answer means to the apiserver.
+fn etcd_result(outcome: Outcome, reply: Option<ReplyBody>) -> Result<KvResult, ApiError> {
+    match (outcome, reply) {
+        (Outcome::Ok, Some(ReplyBody::Kv { result, .. })) => Ok(result),
+        (Outcome::Failed(m), _) => Err(ApiError::Internal(m)),
+        (Outcome::Timeout, _) => Err(ApiError::Internal("context deadline exceeded".into())),
+        (o, r) => Err(ApiError::Internal(format!(
+            "unexpected etcd answer {o:?} {r:?}"
+        ))),
+    }
+}
+
+/// What an apiserver does after one etcd step of a call: another etcd operation (the next stage,
+/// the operation, whether it goes to the watch cache) or the answer to its caller.
+#[allow(clippy::type_complexity)]
+fn next_step(
+    stage: Stage,
+    verb: &ApiVerb,
+    result: Result<KvResult, ApiError>,
+) -> Result<(Stage, ServerOp, bool), Result<Object, ApiError>> {
+    match (stage, result) {
+        (Stage::Readyz, Ok(_)) => Err(Ok(Object {
+            value: "ok".into(),
+            rv: 0,
+        })),
+        (Stage::Readyz, Err(e)) => Err(Err(ApiError::Internal(format!(
+            "[-]etcd failed: {}",
+            e.message()
+        )))),
+        (_, Err(e)) => Err(Err(e)),
+        (Stage::Get, Ok(KvResult::Get { kv: Some(kv), .. })) => Err(Ok(Object {
+            value: kv.value,
+            rv: kv.mod_revision,
+        })),
+        (Stage::Get, Ok(_)) => Err(Err(ApiError::NotFound)),
+        (
+            Stage::Txn,
+            Ok(KvResult::Txn {
+                succeeded: true,
+                revision,
+            }),
+        ) => Err(Ok(Object {
+            value: written(verb),
+            rv: revision,
+        })),
+        (Stage::Txn, Ok(_)) => Err(Err(ApiError::Conflict)),
+        (Stage::PatchRead(n), Ok(KvResult::Get { kv, .. })) => {
+            let rv = kv.map_or(0, |kv| kv.mod_revision);
+            Ok((
+                Stage::PatchTxn(n),
+                txn(&key_of(verb), Compare::ModRevision(rv), &written(verb)),
+                false,
+            ))
+        }
+        (
+            Stage::PatchTxn(_),
+            Ok(KvResult::Txn {
+                succeeded: true,
+                revision,
+            }),
+        ) => Err(Ok(Object {
+            value: written(verb),
+            rv: revision,
+        })),
+        (Stage::PatchTxn(n), Ok(_)) if n < 4 => {
+            // Conflict: GuaranteedUpdate re-reads from etcd (quorum read) and tries again.
+            Ok((
+                Stage::PatchRead(n + 1),
+                ServerOp::Get {
+                    key: key_of(verb),
+                    serializable: false,
+                },
+                false,
+            ))
+        }
+        (_, Ok(_)) => Err(Err(ApiError::Conflict)),
     }
 }
 

@@ -39,44 +39,57 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
     let _ = writeln!(s, "  baseline:       as written  {}", pass(base));
     let _ = writeln!(s, "  counterfactual: {change}  {}", pass(alt));
     s.push('\n');
-    if let Some(k) = &base.scenario.kubernetes {
-        s.push_str("nodes that went NotReady\n");
-        let _ = writeln!(s, "  {:<10} {:<40} COUNTERFACTUAL", "NODE", "BASELINE");
-        for n in k.node_names() {
-            let (a, b) = (
-                intervals_text(&base.not_ready_intervals(&n)),
-                intervals_text(&alt.not_ready_intervals(&n)),
-            );
-            let mark = if a != b { "  <- changed" } else { "" };
-            let _ = writeln!(s, "  {n:<10} {a:<40} {b}{mark}");
-        }
-        s.push_str("\nlease renewals: ok / failed requests, longest gap without a renewal\n");
-        let from = SimTime::ZERO + SimDuration::from_secs(5);
-        for n in k.node_names() {
-            let f = |r: &RunResult| {
-                let ok = r.renewals(&n);
-                format!(
-                    "{:>3} / {:>3}, gap {}",
-                    ok.len(),
-                    r.renewal_failures(&n).len(),
-                    longest_gap(&ok, from, r.sim_end)
-                )
-            };
-            let _ = writeln!(s, "  {n:<10} {:<40} {}", f(base), f(alt));
-        }
-        let _ = writeln!(
-            s,
-            "\nkube-controller-manager leadership losses: {} -> {}",
-            base.kcm_losses().len(),
-            alt.kcm_losses().len()
-        );
-    }
+    kubernetes(&mut s, base, alt);
     let _ = writeln!(
         s,
         "etcd leader elections: {} -> {}",
         base.elections(),
         alt.elections()
     );
+    commands(&mut s, base, alt);
+    verdicts(&mut s, base, alt);
+    s
+}
+
+/// Which nodes went NotReady, renewals, controller-manager leadership: baseline vs counterfactual.
+fn kubernetes(s: &mut String, base: &RunResult, alt: &RunResult) {
+    let Some(k) = &base.scenario.kubernetes else {
+        return;
+    };
+    s.push_str("nodes that went NotReady\n");
+    let _ = writeln!(s, "  {:<10} {:<40} COUNTERFACTUAL", "NODE", "BASELINE");
+    for n in k.node_names() {
+        let (a, b) = (
+            intervals_text(&base.not_ready_intervals(&n)),
+            intervals_text(&alt.not_ready_intervals(&n)),
+        );
+        let mark = if a != b { "  <- changed" } else { "" };
+        let _ = writeln!(s, "  {n:<10} {a:<40} {b}{mark}");
+    }
+    s.push_str("\nlease renewals: ok / failed requests, longest gap without a renewal\n");
+    let from = SimTime::ZERO + SimDuration::from_secs(5);
+    for n in k.node_names() {
+        let f = |r: &RunResult| {
+            let ok = r.renewals(&n);
+            format!(
+                "{:>3} / {:>3}, gap {}",
+                ok.len(),
+                r.renewal_failures(&n).len(),
+                longest_gap(&ok, from, r.sim_end)
+            )
+        };
+        let _ = writeln!(s, "  {n:<10} {:<40} {}", f(base), f(alt));
+    }
+    let _ = writeln!(
+        s,
+        "\nkube-controller-manager leadership losses: {} -> {}",
+        base.kcm_losses().len(),
+        alt.kcm_losses().len()
+    );
+}
+
+/// Command operations whose outcome changed.
+fn commands(s: &mut String, base: &RunResult, alt: &RunResult) {
     s.push_str("\ncommand outcomes that changed\n");
     let mut any = false;
     for (a, b) in base
@@ -87,37 +100,29 @@ pub fn render(base: &RunResult, alt: &RunResult, change: &str) -> String {
     {
         if a.outcome != b.outcome {
             any = true;
-            let _ = writeln!(
-                s,
-                "  {} at {}: {} -> {}",
-                a.kind.summary(),
-                a.invoked,
-                a.outcome.name(),
-                b.outcome.name()
-            );
+            let (what, at) = (a.kind.summary(), a.invoked);
+            let (x, y) = (a.outcome.name(), b.outcome.name());
+            let _ = writeln!(s, "  {what} at {at}: {x} -> {y}");
         }
     }
     if !any {
         s.push_str("  none\n");
     }
+}
+
+/// Expectations whose verdict changed.
+fn verdicts(s: &mut String, base: &RunResult, alt: &RunResult) {
     s.push_str("\nexpectations whose verdict changed\n");
     let mut changed = false;
     for (a, b) in base.verdicts.iter().zip(&alt.verdicts) {
         if a.passed != b.passed {
             changed = true;
             let word = |p: bool| if p { "PASS" } else { "FAIL" };
-            let _ = writeln!(
-                s,
-                "  {} -> {}  {}\n      now: {}",
-                word(a.passed),
-                word(b.passed),
-                a.check,
-                b.detail
-            );
+            let (x, y) = (word(a.passed), word(b.passed));
+            let _ = writeln!(s, "  {x} -> {y}  {}\n      now: {}", a.check, b.detail);
         }
     }
     if !changed {
         s.push_str("  none\n");
     }
-    s
 }
