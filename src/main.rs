@@ -1,6 +1,7 @@
 //! The `raftsim` command line: a thin layer over the library.
 //!
-//! Exit codes: 0 every expectation held, 1 one failed (named, with the seed), 2 bad input.
+//! Exit codes: 0 every expectation held and every oracle passed, 1 one failed (named, with the
+//! seed), 2 bad input, 3 nothing failed but an oracle could not decide within its budget.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -130,6 +131,10 @@ struct RunArgs {
     /// Run with a deliberately wrong driver behaviour from the bug zoo (see `raftsim explore --list-bugs`).
     #[arg(long, value_parser = parse_bug)]
     bug: Option<Bug>,
+    /// Stop after this many simulated events (the run then says what it could not judge and
+    /// exits 3 unless something already failed).
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
     /// Run twice with the same seed and compare the traces; on a difference, print the first
     /// differing trace record of each run and exit 1.
     #[arg(long)]
@@ -167,6 +172,9 @@ impl From<LogLevel> for slog::Level {
         }
     }
 }
+
+/// Exit code when nothing failed but an oracle could not decide within its budget.
+const UNKNOWN: u8 = 3;
 
 /// Bad input: reported and exit code 2.
 struct BadInput(anyhow::Error);
@@ -241,6 +249,7 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         bug: a.bug,
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
+        max_events: a.max_events,
     };
     let r = if a.check_determinism {
         match raftsim::run::check_determinism(&scenario, &opts) {
@@ -268,8 +277,20 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             .and_then(|_| writeln!(out)),
     };
     let _ = printed; // a closed pipe is not an error of the simulation
-    if r.passed() {
+    for u in &r.unknown {
+        eprintln!(
+            "{} could not decide (seed {}; replay: {}): {}",
+            u.what,
+            r.seed,
+            r.replay_command(),
+            u.detail
+        );
+    }
+    if r.passed() && r.unknown.is_empty() {
         return Ok(ExitCode::SUCCESS);
+    }
+    if r.passed() {
+        return Ok(ExitCode::from(UNKNOWN));
     }
     for v in &r.violations {
         let nodes: Vec<String> = v.nodes.iter().map(|n| n.to_string()).collect();
@@ -346,13 +367,17 @@ fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
         println!("stale read (serializable, allowed): {read:?}\n  a newer write was acknowledged before it: {newer:?}");
     }
     match linearizability::check(&h.ops) {
-        Ok(()) => {
+        linearizability::Answer::Linearizable => {
             println!("linearizable: yes");
             Ok(ExitCode::SUCCESS)
         }
-        Err(v) => {
+        linearizability::Answer::NotLinearizable(v) => {
             println!("linearizable: NO\n{v}");
             Ok(ExitCode::from(1))
+        }
+        linearizability::Answer::Unknown(e) => {
+            println!("linearizable: UNKNOWN\n  {e}");
+            Ok(ExitCode::from(UNKNOWN))
         }
     }
 }
@@ -386,13 +411,16 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     eprintln!();
     let wall = started.elapsed().as_secs_f64();
     print!("{}", explore_summary(&results, wall, a.jobs));
-    let failures: Vec<&explore::SeedOutcome> =
-        results.iter().filter(|o| !o.failures.is_empty()).collect();
-    if failures.is_empty() {
+    let found: Vec<&explore::SeedOutcome> = results
+        .iter()
+        .filter(|o| !o.failures.is_empty() || !o.undecided.is_empty())
+        .collect();
+    if found.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    write_failures(&a.out, &failures, a.bug)?;
-    Ok(ExitCode::from(1))
+    write_failures(&a.out, &found, a.bug)?;
+    let failed = found.iter().any(|o| !o.failures.is_empty());
+    Ok(ExitCode::from(if failed { 1 } else { UNKNOWN }))
 }
 
 /// Writes each failing case to `out` as a scenario file and says how to replay it.
@@ -429,12 +457,16 @@ fn explore_summary(results: &[explore::SeedOutcome], wall_s: f64, jobs: usize) -
     use std::collections::BTreeMap;
     let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
     let mut violations: BTreeMap<String, u64> = BTreeMap::new();
+    let mut undecided: BTreeMap<String, u64> = BTreeMap::new();
     for o in results {
         for (k, v) in &o.faults {
             *faults.entry(k).or_insert(0) += v;
         }
         for f in &o.failures {
             *violations.entry(f.name().to_string()).or_insert(0) += 1;
+        }
+        for u in &o.undecided {
+            *undecided.entry(u.name().to_string()).or_insert(0) += 1;
         }
     }
     let sim: f64 = results.iter().map(|o| o.simulated_s).sum();
@@ -462,18 +494,18 @@ fn explore_summary(results: &[explore::SeedOutcome], wall_s: f64, jobs: usize) -
             .join(", "),
     );
     s.push('\n');
-    s.push_str("violations          ");
-    if violations.is_empty() {
-        s.push_str("none");
-    } else {
-        s.push_str(
-            &violations
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
-    s.push('\n');
+    s.push_str(&format!("violations          {}\n", counts(&violations)));
+    s.push_str(&format!("undecided           {}\n", counts(&undecided)));
     s
+}
+
+/// `name n, name n` or `none`.
+fn counts(m: &std::collections::BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,6 +1,6 @@
 //! Running a scenario: the loop, then every check, in one call.
 
-use crate::check::{self, OracleViolation, Verdict};
+use crate::check::{self, OracleViolation, Unknown, Verdict};
 use crate::node::Bug;
 use crate::record::Record;
 use crate::scenario::Scenario;
@@ -18,6 +18,9 @@ pub struct RunOptions {
     pub log_level: Option<slog::Level>,
     /// Runs with a deliberately wrong driver behaviour from the bug zoo.
     pub bug: Option<Bug>,
+    /// Stops after this many events: the run then judges nothing it cannot (see
+    /// [`check::Undecided::EventBudget`]). `None`: no limit.
+    pub max_events: Option<u64>,
 }
 
 /// Everything a run produced and what the checks concluded. It reads as its [`Record`]
@@ -33,6 +36,8 @@ pub struct RunResult {
     pub verdicts: Vec<Verdict>,
     /// What the always-on oracles found; empty for a correct run.
     pub violations: Vec<OracleViolation>,
+    /// Oracles that could not decide within their budget (neither a pass nor a failure).
+    pub unknown: Vec<Unknown>,
     /// The bug-zoo entry the run used, if any.
     pub bug: Option<Bug>,
 }
@@ -45,7 +50,8 @@ impl std::ops::Deref for RunResult {
 }
 
 impl RunResult {
-    /// Whether every expectation held and no oracle fired.
+    /// Whether every expectation held and no oracle fired (an oracle may still have said
+    /// Unknown: see [`RunResult::unknown`]).
     pub fn passed(&self) -> bool {
         self.verdicts.iter().all(|v| v.passed) && self.violations.is_empty()
     }
@@ -90,7 +96,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     // re-raise it with what is needed to replay it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
-        sim.run_to_end();
+        sim.run_to_end(opts.max_events);
         sim.into_record()
     }));
     let record = match outcome {
@@ -102,13 +108,19 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             panic_message(p.as_ref())
         ),
     };
-    let verdicts = check::verdicts(scenario, &record);
-    let violations = check::oracle_violations(scenario, &record);
+    let (verdicts, findings) = match record.stopped_at {
+        None => (
+            check::verdicts(scenario, &record),
+            check::oracle_findings(scenario, &record),
+        ),
+        Some(at) => (vec![], check::stopped_early(&record, at)),
+    };
     RunResult {
         scenario: scenario.clone(),
         record,
         verdicts,
-        violations,
+        violations: findings.violations,
+        unknown: findings.unknown,
         bug: opts.bug,
     }
 }

@@ -310,31 +310,71 @@ pub fn of_run(history: &[HistoryOp]) -> History {
 pub fn stale_reads(h: &History) -> Vec<(LinOp, LinOp)> {
     let mut out = Vec::new();
     for r in &h.serializable_reads {
-        let Some(LinResult::Get { mod_revision, .. }) = &r.result else {
+        let Some(LinResult::Get {
+            value,
+            mod_revision,
+        }) = &r.result
+        else {
             continue;
         };
         let newer = h
             .ops
             .iter()
             .filter(|w| w.key == r.key && w.complete_us.is_some_and(|c| c < r.invoke_us))
-            .find_map(|w| match &w.result {
-                Some(LinResult::Put { revision })
-                | Some(LinResult::Txn {
-                    succeeded: true,
-                    revision,
-                }) if revision > mod_revision => Some(w.clone()),
-                _ => None,
-            });
+            .filter(|w| write_revision(w).is_some_and(|rev| rev > *mod_revision))
+            // An absent result is stale only if no delete can have come after that write.
+            .find(|w| value.is_some() || !deleted_after(h, w, r));
         if let Some(w) = newer {
-            out.push((r.clone(), w));
+            out.push((r.clone(), w.clone()));
         }
     }
     out
 }
 
+/// The revision an acknowledged write created.
+fn write_revision(w: &LinOp) -> Option<u64> {
+    match &w.result {
+        Some(LinResult::Put { revision })
+        | Some(LinResult::Txn {
+            succeeded: true,
+            revision,
+        }) => Some(*revision),
+        _ => None,
+    }
+}
+
+/// Whether a delete of the key may have taken effect after write `w` and before read `r` ended:
+/// one that did not complete before `w` began, began before `r` ended, and either deleted the key
+/// or has an unknown outcome.
+fn deleted_after(h: &History, w: &LinOp, r: &LinOp) -> bool {
+    let read_end = r.complete_us.unwrap_or(u64::MAX);
+    h.ops.iter().any(|d| {
+        d.key == r.key
+            && matches!(d.kind, LinKind::Delete)
+            && !matches!(d.result, Some(LinResult::Delete { deleted: false }))
+            && d.invoke_us < read_end
+            && d.complete_us.is_none_or(|c| c > w.invoke_us)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_of_absent_after_an_acknowledged_delete_is_not_stale() {
+        let text = r#"{"client":1,"key":"k","op":"put","value":"v","invoke_us":0,"complete_us":900,"outcome":"ok","revision":7}
+{"client":1,"key":"k","op":"del","invoke_us":1000,"complete_us":1500,"outcome":"ok","deleted":true}
+{"client":2,"key":"k","op":"get","invoke_us":1600,"complete_us":1601,"outcome":"ok","found":false,"serializable":true}"#;
+        assert!(stale_reads(&parse(text, "h").unwrap()).is_empty());
+        let no_delete = r#"{"client":1,"key":"k","op":"put","value":"v","invoke_us":0,"complete_us":900,"outcome":"ok","revision":7}
+{"client":2,"key":"k","op":"get","invoke_us":1600,"complete_us":1601,"outcome":"ok","found":false,"serializable":true}"#;
+        assert_eq!(stale_reads(&parse(no_delete, "h").unwrap()).len(), 1);
+        let old_value = r#"{"client":1,"key":"k","op":"put","value":"a","invoke_us":0,"complete_us":10,"outcome":"ok","revision":3}
+{"client":1,"key":"k","op":"put","value":"b","invoke_us":20,"complete_us":30,"outcome":"ok","revision":4}
+{"client":2,"key":"k","op":"get","invoke_us":40,"complete_us":41,"outcome":"ok","found":true,"value":"a","mod_revision":3,"serializable":true}"#;
+        assert_eq!(stale_reads(&parse(old_value, "h").unwrap()).len(), 1);
+    }
 
     #[test]
     fn parses_and_rejects_with_line_numbers() {
@@ -343,7 +383,7 @@ mod tests {
 {"client":3,"key":"k","op":"txn","if_mod_rev":1,"then_put":"w","invoke_us":20,"outcome":"timeout"}"#;
         let h = parse(ok, "h.jsonl").unwrap();
         assert_eq!(h.ops.len(), 3);
-        assert!(super::super::linearizability::check(&h.ops).is_ok());
+        assert!(super::super::linearizability::check(&h.ops).is_linearizable());
         let e = parse("{\"client\":1,\"key\":\"k\",\"op\":\"frob\",\"invoke_us\":0,\"outcome\":\"ok\",\"complete_us\":1}", "h.jsonl").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("unknown op `frob`"), "{e}");

@@ -230,26 +230,120 @@ fn describe(o: &LinOp) -> String {
     )
 }
 
-/// Checks a whole history, key by key. Returns the first violation found.
-pub fn check(history: &[LinOp]) -> Result<(), Violation> {
+/// How much work a check may do before it answers [`Answer::Unknown`]: the search is
+/// exponential in the worst case (many writes of unknown outcome on one observed key), and a
+/// verdict must always come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Budget {
+    /// Search steps over the whole history (each places or takes back one operation).
+    pub steps: u64,
+    /// Memoised (linearized set, state) pairs kept at once for one key (bounds memory).
+    pub memo_entries: usize,
+}
+
+impl Default for Budget {
+    /// About a second of search and at most a few hundred MB on the machines raftsim targets.
+    fn default() -> Self {
+        Budget {
+            steps: 4_000_000,
+            memo_entries: 1_000_000,
+        }
+    }
+}
+
+/// Why a check gave up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Exhausted {
+    /// The key whose search ran out.
+    pub key: String,
+    /// Operations on that key that the search had to consider.
+    pub ops: usize,
+    /// Of those, operations whose outcome is unknown (each may or may not have happened).
+    pub unknown_ops: usize,
+    /// Which limit was reached.
+    pub limit: String,
+}
+
+impl std::fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the search on key `{}` ({} operations, {} of unknown outcome) reached its {} before finding an order or proving there is none",
+            self.key, self.ops, self.unknown_ops, self.limit
+        )
+    }
+}
+
+/// The checker's answer. It may say Unknown; it never says something false.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// Some order of the operations explains every result.
+    Linearizable,
+    /// No order does.
+    NotLinearizable(Violation),
+    /// The budget ran out first.
+    Unknown(Exhausted),
+}
+
+impl Answer {
+    /// Whether the history was proven linearizable.
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, Answer::Linearizable)
+    }
+
+    /// The violation, if the history was proven not linearizable.
+    pub fn violation(self) -> Option<Violation> {
+        match self {
+            Answer::NotLinearizable(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Checks a whole history, key by key, with the default [`Budget`].
+pub fn check(history: &[LinOp]) -> Answer {
+    check_with(history, Budget::default())
+}
+
+/// Checks a whole history, key by key: the first violation found, else Unknown if some key ran
+/// out of budget, else linearizable.
+pub fn check_with(history: &[LinOp], budget: Budget) -> Answer {
     let mut by_key: BTreeMap<&str, Vec<&LinOp>> = BTreeMap::new();
     for o in history {
         by_key.entry(o.key.as_str()).or_default().push(o);
     }
+    let mut steps_left = budget.steps;
+    let mut unknown = None;
     for (key, ops) in by_key {
         let ops = prune_unobserved(ops);
-        check_key(key, &ops)?;
+        match check_key(key, &ops, &mut steps_left, budget.memo_entries) {
+            Answer::Linearizable => {}
+            Answer::Unknown(e) => {
+                unknown.get_or_insert(e);
+            }
+            v => return v,
+        }
     }
-    Ok(())
+    unknown.map_or(Answer::Linearizable, Answer::Unknown)
 }
 
 /// A write whose outcome is unknown and whose value no operation ever observes (no read returns
 /// it, no transaction compares against it) can always be placed after everything else, where it
 /// changes no observed result: drop it. Without this, each such write multiplies the search (it
 /// may be linearized anywhere after its call), and most timed-out writes are of this kind.
-/// Values are not the only thing observable: a delete that found the key, or a comparison of
-/// mod revisions, can be explained by such a write, so on keys with those nothing is dropped.
+/// Values are not the only thing observable: a delete that found the key, a comparison of mod
+/// revisions, or a value comparison that did not succeed can be explained by such a write, so on
+/// keys with those nothing is dropped.
 fn prune_unobserved(ops: Vec<&LinOp>) -> Vec<&LinOp> {
+    // A comparison that did not succeed (failed, or of unknown outcome) observes that the value
+    // was *not* some v: any write of another value can explain it, so nothing is dropped.
+    let inequality_observed = |o: &&LinOp| {
+        matches!(
+            (&o.kind, &o.result),
+            (LinKind::Txn { compare: Compare::Value(_), .. }, r)
+                if !matches!(r, Some(LinResult::Txn { succeeded: true, .. }))
+        )
+    };
     let existence_observed = ops.iter().any(|o| {
         matches!(o.result, Some(LinResult::Delete { deleted: true }))
             || matches!(
@@ -260,7 +354,7 @@ fn prune_unobserved(ops: Vec<&LinOp>) -> Vec<&LinOp> {
                 }
             )
     });
-    if existence_observed {
+    if existence_observed || ops.iter().any(inequality_observed) {
         return ops;
     }
     let observed: std::collections::BTreeSet<&str> = ops
@@ -327,6 +421,8 @@ struct Search {
     entries: Vec<Entry>,
     head: usize,
     ret_of: Vec<usize>,
+    /// For an operation of unknown outcome, the identical one invoked just before it.
+    twin_before: Vec<Option<usize>>,
     linearized: Vec<u64>,
     seen: Seen,
     /// (call entry, state before it, other states still to try).
@@ -354,6 +450,7 @@ impl Search {
                 next: if i + 1 == n { NIL } else { i + 1 },
             })
             .collect();
+        let twin_before = twins(ops);
         let mut ret_of = vec![0usize; ops.len()];
         for (i, e) in entries.iter().enumerate().filter(|(_, e)| !e.is_call) {
             ret_of[e.op] = i;
@@ -362,6 +459,7 @@ impl Search {
             entries,
             head: if n == 0 { NIL } else { 0 },
             ret_of,
+            twin_before,
             linearized: vec![0u64; ops.len().div_ceil(64)],
             seen: Default::default(),
             stack: Vec::new(),
@@ -391,6 +489,13 @@ impl Search {
         if nx != NIL {
             self.entries[nx].prev = i;
         }
+    }
+
+    /// Whether `op` must wait for an identical operation of unknown outcome invoked before it:
+    /// two such operations are interchangeable, and the earlier one can go wherever the later
+    /// one can, so only orders that place the earlier first need to be searched.
+    fn waits_for_twin(&self, op: usize) -> bool {
+        self.twin_before[op].is_some_and(|t| self.linearized[t / 64] & (1 << (t % 64)) == 0)
     }
 
     fn flip(&mut self, op: usize, on: bool) {
@@ -430,15 +535,57 @@ impl Search {
     }
 }
 
-fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
+/// For each operation of unknown outcome, the identical one (same kind, also unknown) invoked
+/// just before it, if any.
+fn twins(ops: &[&LinOp]) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| (ops[i].invoke_us, i));
+    let mut last: Vec<(&LinKind, usize)> = Vec::new();
+    let mut out = vec![None; ops.len()];
+    for i in order
+        .into_iter()
+        .filter(|&i| ops[i].result.is_none() && ops[i].complete_us.is_none())
+    {
+        match last.iter_mut().find(|(k, _)| **k == ops[i].kind) {
+            Some((_, prev)) => {
+                out[i] = Some(*prev);
+                *prev = i;
+            }
+            None => last.push((&ops[i].kind, i)),
+        }
+    }
+    out
+}
+
+fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -> Answer {
     let mut s = Search::new(ops);
     let (mut best, mut best_stuck): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
     let mut cur = s.head;
     while s.head != NIL {
+        let limit = if *steps_left == 0 {
+            Some("step limit")
+        } else if s.seen.len() > memo_max {
+            Some("memory limit")
+        } else {
+            None
+        };
+        if let Some(limit) = limit {
+            return Answer::Unknown(Exhausted {
+                key: key.to_string(),
+                ops: ops.len(),
+                unknown_ops: ops.iter().filter(|o| o.complete_us.is_none()).count(),
+                limit: limit.to_string(),
+            });
+        }
+        *steps_left -= 1;
         if cur == NIL {
             cur = s.head;
         }
         let e = s.entries[cur];
+        if e.is_call && s.waits_for_twin(e.op) {
+            cur = e.next;
+            continue;
+        }
         if e.is_call {
             let options = step(&s.state, ops[e.op]);
             cur = if s.try_place(cur, options) {
@@ -455,7 +602,7 @@ fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
             best_stuck = pending_at(&s.entries, s.head);
         }
         let Some((call, options)) = s.undo() else {
-            return Err(violation(key, ops, &best, &best_stuck));
+            return Answer::NotLinearizable(violation(key, ops, &best, &best_stuck));
         };
         cur = if s.try_place(call, options) {
             s.head
@@ -463,7 +610,7 @@ fn check_key(key: &str, ops: &[&LinOp]) -> Result<(), Violation> {
             s.entries[call].next
         };
     }
-    Ok(())
+    Answer::Linearizable
 }
 
 /// Calls still in the list before the first return: the operations that were candidates.
@@ -489,17 +636,26 @@ fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Viol
     }
 }
 
-/// The linearizability oracle on a finished run's client history.
-pub fn oracle(r: &crate::record::Record) -> Option<super::OracleViolation> {
+/// The linearizability oracle on a finished run's client history: a violation, or Unknown when
+/// the search ran out of budget.
+pub fn oracle(r: &crate::record::Record) -> Result<Option<super::OracleViolation>, super::Unknown> {
     let h = super::history::of_run(&r.history);
-    let v = check(&h.ops).err()?;
-    let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
-    Some(super::OracleViolation {
-        oracle: crate::sim::trace::Oracle::Linearizability,
-        at: crate::sim::time::SimTime(at),
-        nodes: vec![],
-        detail: v.to_string(),
-    })
+    match check(&h.ops) {
+        Answer::Linearizable => Ok(None),
+        Answer::NotLinearizable(v) => {
+            let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
+            Ok(Some(super::OracleViolation {
+                oracle: crate::sim::trace::Oracle::Linearizability,
+                at: crate::sim::time::SimTime(at),
+                nodes: vec![],
+                detail: v.to_string(),
+            }))
+        }
+        Answer::Unknown(e) => Err(super::Unknown {
+            what: super::Undecided::Oracle(crate::sim::trace::Oracle::Linearizability),
+            detail: e.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -536,6 +692,95 @@ mod tests {
     }
 
     #[test]
+    fn a_timed_out_write_can_explain_a_failed_value_comparison() {
+        // put k 1 ok; put k 2 timed out; txn if value(k) == "1" then put 3 -> failed. The
+        // timed-out put is the only explanation: it must not be pruned away.
+        let h = vec![
+            op(1, put("1"), put_ok(1), 0, Some(10)),
+            op(2, put("2"), None, 20, None),
+            op(
+                3,
+                LinKind::Txn {
+                    compare: Compare::Value("1".into()),
+                    then_put: "3".into(),
+                },
+                Some(LinResult::Txn {
+                    succeeded: false,
+                    revision: 2,
+                }),
+                30,
+                Some(40),
+            ),
+        ];
+        assert!(check(&h).is_linearizable());
+        let without_the_timed_out_put = vec![h[0].clone(), h[2].clone()];
+        assert!(check(&without_the_timed_out_put).violation().is_some());
+    }
+
+    /// `n` timed-out puts of one value, a read of it, then a read of a value never written:
+    /// not linearizable. Naively that means trying every subset of the timed-out puts; identical
+    /// operations of unknown outcome are interchangeable, so the search tries them in order.
+    fn identical_puts(n: u64) -> Vec<LinOp> {
+        let mut h: Vec<LinOp> = (0..n)
+            .map(|i| op(10 + i, put("x"), None, i, None))
+            .collect();
+        h.push(op(1, LinKind::Get, got(Some("x"), 5), 100, Some(110)));
+        h.push(op(1, LinKind::Get, got(Some("never"), 6), 120, Some(130)));
+        h
+    }
+
+    /// The same with distinct values, all observable (a failed comparison observes "not v"):
+    /// no symmetry to exploit, so the search is exponential.
+    fn distinct_puts(n: u64) -> Vec<LinOp> {
+        let mut h: Vec<LinOp> = (0..n)
+            .map(|i| op(10 + i, put(&format!("v{i}")), None, i, None))
+            .collect();
+        let txn = LinKind::Txn {
+            compare: Compare::Value("zzz".into()),
+            then_put: "w".into(),
+        };
+        let failed = Some(LinResult::Txn {
+            succeeded: false,
+            revision: 1,
+        });
+        h.push(op(1, txn, failed, 100, Some(110)));
+        h.push(op(1, LinKind::Get, got(Some("never"), 6), 120, Some(130)));
+        h
+    }
+
+    #[test]
+    fn identical_writes_of_unknown_outcome_are_searched_once() {
+        let v = check(&identical_puts(200))
+            .violation()
+            .expect("not linearizable");
+        assert_eq!(v.key, "k");
+    }
+
+    #[test]
+    fn an_exhausted_search_answers_unknown_never_a_wrong_verdict() {
+        let small = Budget {
+            steps: 20_000,
+            memo_entries: 10_000,
+        };
+        assert!(check_with(&distinct_puts(4), small).violation().is_some());
+        match check_with(&distinct_puts(40), small) {
+            Answer::Unknown(e) => {
+                assert_eq!((e.ops, e.unknown_ops), (42, 40));
+                assert!(e.to_string().contains("reached its step limit"), "{e}");
+            }
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+        let tight_memory = Budget {
+            steps: u64::MAX,
+            memo_entries: 1_000,
+        };
+        match check_with(&distinct_puts(40), tight_memory) {
+            Answer::Unknown(e) => assert_eq!(e.limit, "memory limit"),
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn sequential_history_is_linearizable() {
         let h = vec![
             op(1, put("a"), put_ok(1), 0, Some(10)),
@@ -549,7 +794,7 @@ mod tests {
             ),
             op(2, LinKind::Get, got(None, 0), 60, Some(70)),
         ];
-        assert!(check(&h).is_ok());
+        assert!(check(&h).is_linearizable());
     }
 
     #[test]
@@ -559,7 +804,7 @@ mod tests {
             op(1, put("b"), put_ok(2), 20, Some(30)),
             op(2, LinKind::Get, got(Some("a"), 1), 40, Some(50)),
         ];
-        let v = check(&h).unwrap_err();
+        let v = check(&h).violation().unwrap();
         assert_eq!(v.key, "k");
         assert!(v.stuck.iter().any(|o| o.kind == LinKind::Get), "{v}");
     }
@@ -572,11 +817,11 @@ mod tests {
             op(3, LinKind::Get, got(Some("a"), 1), 30, Some(40)),
             op(4, LinKind::Get, got(Some("a"), 1), 50, Some(60)),
         ];
-        assert!(check(&h).is_ok());
+        assert!(check(&h).is_linearizable());
         // But not back again once observed.
         let mut bad = h.clone();
         bad.push(op(5, LinKind::Get, got(None, 0), 70, Some(80)));
-        assert!(check(&bad).is_err());
+        assert!(check(&bad).violation().is_some());
     }
 
     #[test]
@@ -589,19 +834,19 @@ mod tests {
             op(2, LinKind::Get, got(Some("y"), 2), 120, Some(130)),
             op(2, LinKind::Get, got(Some("x"), 3), 500, Some(510)),
         ];
-        assert!(check(&h).is_ok());
+        assert!(check(&h).is_linearizable());
         // Or it never happens at all.
         let never = vec![
             op(1, put("x"), None, 0, None),
             op(2, LinKind::Get, got(None, 0), 100, Some(110)),
         ];
-        assert!(check(&never).is_ok());
+        assert!(check(&never).is_linearizable());
         // But a value nobody wrote cannot appear.
         let bogus = vec![
             op(1, put("x"), None, 0, None),
             op(2, LinKind::Get, got(Some("z"), 9), 100, Some(110)),
         ];
-        assert!(check(&bogus).is_err());
+        assert!(check(&bogus).violation().is_some());
     }
 
     #[test]
@@ -647,7 +892,7 @@ mod tests {
             ),
             op(1, LinKind::Get, got(Some("b"), 2), 80, Some(90)),
         ];
-        assert!(check(&h).is_ok());
+        assert!(check(&h).is_linearizable());
         // Two creations of the same key cannot both succeed.
         let both = vec![
             op(
@@ -665,7 +910,7 @@ mod tests {
                 Some(10),
             ),
         ];
-        assert!(check(&both).is_err());
+        assert!(check(&both).violation().is_some());
     }
 
     #[test]
@@ -709,6 +954,6 @@ mod tests {
                 });
             }
         }
-        assert!(check(&h).is_ok());
+        assert!(check(&h).is_linearizable());
     }
 }

@@ -71,12 +71,74 @@ pub struct OracleViolation {
     pub detail: String,
 }
 
-/// Every oracle's findings for a finished run: the online ones recorded in the trace (Raft
-/// safety, Ready contract), then linearizability of the client history, then durability of
-/// acknowledged writes.
-pub fn oracle_violations(s: &Scenario, r: &Record) -> Vec<OracleViolation> {
-    let mut out: Vec<OracleViolation> = r
-        .trace
+/// What could not decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Undecided {
+    /// An oracle ran out of its budget.
+    Oracle(Oracle),
+    /// The run itself stopped at its event budget, so its expectations and end-of-run oracles
+    /// were not judged (violations found while it ran still stand).
+    EventBudget,
+}
+
+impl Undecided {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Undecided::Oracle(o) => o.name(),
+            Undecided::EventBudget => "event-budget",
+        }
+    }
+}
+
+impl std::fmt::Display for Undecided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Undecided {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// A check that could not decide within its budget: neither a pass nor a failure.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unknown {
+    /// What could not decide.
+    pub what: Undecided,
+    /// Why.
+    pub detail: String,
+}
+
+/// What every oracle found in a finished run: violations, and oracles that could not decide.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Findings {
+    /// Broken invariants.
+    pub violations: Vec<OracleViolation>,
+    /// Oracles that ran out of budget.
+    pub unknown: Vec<Unknown>,
+}
+
+/// The findings of a run stopped at its event budget: the violations found while it ran (they
+/// stand), and an Unknown for everything that needs the whole run.
+pub fn stopped_early(r: &Record, at: SimTime) -> Findings {
+    let mut f = Findings {
+        violations: online_violations(r),
+        unknown: vec![],
+    };
+    let n = r.events_handled;
+    f.unknown.push(Unknown {
+        what: Undecided::EventBudget,
+        detail: format!("the run stopped at {at} after {n} events (its event budget); expectations, linearizability and durability were not judged"),
+    });
+    f
+}
+
+/// Violations the online oracles recorded in the trace.
+fn online_violations(r: &Record) -> Vec<OracleViolation> {
+    r.trace
         .iter()
         .filter_map(|t| match &t.event {
             TraceEvent::Violation {
@@ -91,8 +153,22 @@ pub fn oracle_violations(s: &Scenario, r: &Record) -> Vec<OracleViolation> {
             }),
             _ => None,
         })
-        .collect();
-    out.extend(linearizability::oracle(r));
+        .collect()
+}
+
+/// Every oracle's findings for a finished run: the online ones recorded in the trace (Raft
+/// safety, Ready contract), then linearizability of the client history, then durability of
+/// acknowledged writes.
+pub fn oracle_findings(s: &Scenario, r: &Record) -> Findings {
+    let mut out = online_violations(r);
+    let mut unknown = Vec::new();
+    match linearizability::oracle(r) {
+        Ok(v) => out.extend(v),
+        Err(u) => unknown.push(u),
+    }
     out.extend(durability::oracle(s, r));
-    out
+    Findings {
+        violations: out,
+        unknown,
+    }
 }

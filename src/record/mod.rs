@@ -99,6 +99,8 @@ pub struct Record {
     pub trace_hash: String,
     /// How many events the loop handled.
     pub events_handled: u64,
+    /// Where the run stopped at its event budget, if it did (the record ends there).
+    pub stopped_at: Option<SimTime>,
     /// Every trace event, in order.
     pub trace: Vec<TraceRecord>,
     /// Every client operation, indexed by [`OpId`].
@@ -199,12 +201,60 @@ pub fn track_role(roles: &mut BTreeMap<NodeId, (Role, u64)>, e: &TraceEvent) -> 
     }
 }
 
-/// Whether some member leads in the highest term any member has.
-pub fn led_in_top_term(roles: &BTreeMap<NodeId, (Role, u64)>) -> bool {
-    let top = roles.values().map(|(_, t)| *t).max().unwrap_or(0);
+/// One stretch of time during which one member led in the highest term any member had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leadership {
+    /// The leader.
+    pub leader: NodeId,
+    /// Its term.
+    pub term: u64,
+    /// From when.
+    pub from: SimTime,
+    /// Until when (the end of the window asked for, if it still led then).
+    pub until: SimTime,
+}
+
+impl Record {
+    /// The stretches between `from` and `until` during which a member led in the highest term
+    /// any member had (a stale leader of an older term does not count), in time order.
+    pub fn leaderships(&self, from: SimTime, until: SimTime) -> Vec<Leadership> {
+        let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
+        let mut out: Vec<Leadership> = Vec::new();
+        let mut current: Option<(NodeId, u64, SimTime)> = None;
+        let mut close = |cur: &mut Option<(NodeId, u64, SimTime)>, at: SimTime| {
+            if let Some((leader, term, start)) = cur.take() {
+                if at > from {
+                    out.push(Leadership {
+                        leader,
+                        term,
+                        from: start.max(from),
+                        until: at,
+                    });
+                }
+            }
+        };
+        for t in self.trace.iter().take_while(|t| t.at <= until) {
+            if !track_role(&mut roles, &t.event) {
+                continue;
+            }
+            let now = top_term_leader(&roles);
+            if now != current.map(|(l, term, _)| (l, term)) {
+                close(&mut current, t.at);
+                current = now.map(|(l, term)| (l, term, t.at));
+            }
+        }
+        close(&mut current, until);
+        out
+    }
+}
+
+/// The member leading in the highest term any member has, with that term.
+fn top_term_leader(roles: &BTreeMap<NodeId, (Role, u64)>) -> Option<(NodeId, u64)> {
+    let top = roles.values().map(|(_, t)| *t).max()?;
     roles
-        .values()
-        .any(|(role, term)| *role == Role::Leader && *term == top)
+        .iter()
+        .find(|(_, (role, term))| *role == Role::Leader && *term == top)
+        .map(|(n, _)| (*n, top))
 }
 
 impl Record {

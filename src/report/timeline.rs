@@ -64,7 +64,10 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(s, "     why: {w}");
         }
     }
-    if r.violations.is_empty() {
+    for u in &r.unknown {
+        let _ = writeln!(s, "UNKNOWN [{}] {}", u.what, u.detail.trim_end());
+    }
+    if r.violations.is_empty() && r.unknown.is_empty() {
         s.push_str("oracles: raft safety, Ready contract, linearizability");
         s.push_str(if crate::check::durability::faults_healed(&r.scenario, r) {
             ", durability: no violation\n"
@@ -101,7 +104,11 @@ pub fn summary_line(r: &RunResult) -> String {
         passed,
         r.verdicts.len(),
         r.violations.len(),
-        if r.passed() { "PASS" } else { "FAIL" }
+        match (r.passed(), r.unknown.is_empty()) {
+            (false, _) => "FAIL",
+            (true, true) => "PASS",
+            (true, false) => "UNKNOWN",
+        }
     )
 }
 

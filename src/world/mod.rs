@@ -71,6 +71,8 @@ pub struct Sim {
     observer: Observer,
     log_clock: LogClock,
     events_handled: u64,
+    /// Where the run stopped at its event budget, if it did.
+    stopped_at: Option<SimTime>,
     tick_interval: SimDuration,
     nodes: Vec<Node>,
     net: Network,
@@ -110,6 +112,7 @@ impl Sim {
             observer: Observer::default(),
             log_clock,
             events_handled: 0,
+            stopped_at: None,
             tick_interval: scenario.cluster.heartbeat_interval,
             nodes,
             net,
@@ -161,10 +164,15 @@ impl Sim {
         self.queue.now()
     }
 
-    /// Runs until the scenario's duration has elapsed.
-    pub fn run_to_end(&mut self) {
+    /// Runs until the scenario's duration has elapsed, or until `max_events` events were
+    /// handled (then the record says where it stopped).
+    pub fn run_to_end(&mut self, max_events: Option<u64>) {
         let end = SimTime::ZERO + self.scenario.duration;
         while let Some((at, ev)) = self.queue.pop_until(end) {
+            if max_events.is_some_and(|m| self.events_handled >= m) {
+                self.stopped_at = Some(at);
+                return;
+            }
             self.log_clock.set(at.as_micros());
             self.events_handled += 1;
             self.handle(ev);
@@ -287,6 +295,7 @@ impl Sim {
             sim_end: SimTime::ZERO + self.scenario.duration,
             trace_hash: format!("{:016x}", self.trace.hash()),
             events_handled: self.events_handled,
+            stopped_at: self.stopped_at,
             command_ids: self
                 .scenario
                 .commands

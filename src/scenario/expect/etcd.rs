@@ -4,13 +4,12 @@ use super::{not, Fields, Kind};
 use crate::client::HistoryOp;
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, ServerOp};
-use crate::record::{led_in_top_term, track_role, Record};
+use crate::record::Record;
 use crate::scenario::ScenarioError;
 use crate::sim::ids::NodeId;
-use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::{Outcome, Role, TraceEvent};
+use crate::sim::time::SimDuration;
+use crate::sim::trace::{Outcome, TraceEvent};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt;
 
 type R<T> = Result<T, ScenarioError>;
@@ -478,20 +477,24 @@ impl Kind for ReadLiveness {
         let ops = r.ops(&self.id);
         for h in ops.iter().filter(|h| h.outcome != Outcome::Ok) {
             let end = h.completed.unwrap_or(r.sim_end);
-            match leader_from(r, h.invoked) {
-                Some(l) if l + self.within < end => {
-                    return (false, format!("read to {:?} issued at {} failed ({:?}) although a leader existed from {l}", h.endpoints, h.invoked, h.outcome));
-                }
-                _ => {}
+            // A leader counts only if it stayed leader for `within` before the read gave up.
+            let lasting = r
+                .leaderships(h.invoked, end)
+                .into_iter()
+                .find(|l| l.from + self.within < l.until);
+            if let Some(l) = lasting {
+                let (to, at, o) = (&h.endpoints, h.invoked, &h.outcome);
+                let (n, term, from, until) = (l.leader, l.term, l.from, l.until);
+                let lasted = until.since(from);
+                return (false, format!("read to {to:?} issued at {at} failed ({o:?}) although {n} led (term {term}) from {from} to {until}, {lasted} without a change of leader"));
             }
         }
         let ok = ops.iter().filter(|h| h.outcome == Outcome::Ok).count();
+        let n = ops.len();
+        let within = self.within;
         (
             true,
-            format!(
-                "{ok}/{} read(s) completed; the rest had no leader in time",
-                ops.len()
-            ),
+            format!("{ok}/{n} read(s) completed; for the rest no leader lasted {within}"),
         )
     }
 
@@ -502,26 +505,4 @@ impl Kind for ReadLiveness {
             self.id, self.within
         )
     }
-}
-
-/// The first time at or after `t` when some member led in the highest term any member had
-/// (a leader of an older term is not one the others follow), from the role changes.
-fn leader_from(r: &Record, t: SimTime) -> Option<SimTime> {
-    let mut roles: BTreeMap<NodeId, (Role, u64)> = BTreeMap::new();
-    let mut checked_t = false;
-    for x in &r.trace {
-        if x.at >= t && !checked_t {
-            checked_t = true;
-            if led_in_top_term(&roles) {
-                return Some(t);
-            }
-        }
-        if !track_role(&mut roles, &x.event) {
-            continue;
-        }
-        if checked_t && led_in_top_term(&roles) {
-            return Some(x.at);
-        }
-    }
-    None
 }
