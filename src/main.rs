@@ -173,6 +173,9 @@ impl From<LogLevel> for slog::Level {
     }
 }
 
+/// The largest history file `check-history` reads.
+const HISTORY_MAX_BYTES: u64 = 256 << 20;
+
 /// Exit code when nothing failed but an oracle could not decide within its budget.
 const UNKNOWN: u8 = 3;
 
@@ -321,15 +324,15 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
 }
 
 fn write_trace(path: &PathBuf, r: &raftsim::RunResult) -> Result<()> {
-    let f = std::fs::File::create(path)
-        .with_context(|| format!("cannot write trace to {}", path.display()))?;
-    let mut w = std::io::BufWriter::new(f);
-    for rec in &r.trace {
-        serde_json::to_writer(&mut w, rec)?;
-        writeln!(w)?;
-    }
-    w.flush()?;
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for rec in &r.trace {
+            serde_json::to_writer(&mut w, rec)?;
+            writeln!(w)?;
+        }
+        w.flush()
+    };
+    write().with_context(|| format!("cannot write the trace to {}", path.display()))
 }
 
 fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {
@@ -353,7 +356,7 @@ fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {
 }
 
 fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
-    let text = std::fs::read_to_string(&a.file)
+    let text = raftsim::scenario::read_limited(&a.file, HISTORY_MAX_BYTES)
         .with_context(|| format!("cannot read {}", a.file.display()))
         .map_err(BadInput)?;
     let h = history::parse(&text, &a.file.display().to_string()).map_err(|e| BadInput(e.into()))?;
@@ -390,10 +393,14 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if a.jobs == 0 {
-        return Err(BadInput(anyhow::anyhow!("--jobs must be at least 1")));
+    if a.jobs == 0 || a.jobs > explore::MAX_JOBS {
+        let max = explore::MAX_JOBS;
+        return Err(BadInput(anyhow::anyhow!(
+            "--jobs must be between 1 and {max}"
+        )));
     }
-    let seeds = explore::shard_seeds(a.start, a.seeds, a.shard.unwrap_or((1, 1)));
+    let seeds = explore::seed_range(a.start, a.seeds, a.shard.unwrap_or((1, 1)))
+        .map_err(|e| BadInput(anyhow::anyhow!(e)))?;
     // A panic inside a simulation is reported as a finding of that seed, not printed here.
     std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();

@@ -188,3 +188,37 @@ fn expect_fields_that_do_not_belong_to_the_check_are_errors() {
     let (_, _, msg) = err("[[command]]\nid = \"a\"\nat = \"1s\"\nrun = \"get k\"\n[[expect]]\ncheck = \"command\"\nid = \"a\"\nlatency = 5\n");
     assert!(msg.contains("`latency` must be a duration"), "{msg}");
 }
+
+#[test]
+fn hostile_files_get_positions_not_panics() {
+    // A non-ASCII character before the error, and an escape: positions stay on characters.
+    let (line, col, msg) = err("[[command]]\nat = \"1s\"\nrun = \"\"\"put k vé Z\"\"\"\n");
+    assert_eq!((line, col), (6, 19));
+    assert!(msg.contains("put KEY VALUE"), "{msg}");
+    let (line, _, _) = err("[[command]]\nat = \"1s\"\nrun = \"put k v\\u00e9 \\tZ\"\n");
+    assert_eq!(line, 6);
+    // Huge counts are refused before anything is expanded.
+    let (_, _, msg) = err(
+        "[[command]]\nat = \"1s\"\nrun = \"get k\"\nrepeat = 9223372036854775807\nevery = \"1s\"\n",
+    );
+    assert!(msg.contains("repeat must be between 1 and 100000"), "{msg}");
+    let (_, _, msg) =
+        err("[[command]]\nat = \"1s\"\nrun = \"get k\"\nrepeat = 2\nevery = \"8760h\"\n");
+    assert!(
+        msg.contains("repetition 2 would run after the end"),
+        "{msg}"
+    );
+    let (_, _, msg) =
+        err("[[fault]]\nkind = \"partition\"\nat = \"1s\"\ngroups = [[], [1, 2, 3]]\n");
+    assert!(msg.contains("partition group is empty"), "{msg}");
+    let (_, _, msg) = err("[[command]]\nat = \"1s\"\nrun = \"\"\n");
+    assert!(!msg.is_empty());
+}
+
+#[test]
+fn files_that_are_not_utf8_get_a_position() {
+    let p = std::env::temp_dir().join(format!("raftsim-bad-utf8-{}.toml", std::process::id()));
+    std::fs::write(&p, b"name = \"x\"\ndescription = \"\xff\"\n").unwrap();
+    let e = Scenario::load(&p).unwrap_err().to_string();
+    assert!(e.contains("2:16: not UTF-8"), "{e}");
+}

@@ -155,3 +155,120 @@ fn a_failing_builtin_names_a_replay_that_works_from_any_directory() {
         "the replay reproduces the failure"
     );
 }
+
+/// Every hostile input the robustness review found gets exit 2 and a message naming what is
+/// wrong, at once: no panic, no abort, no wrap-around, no run that never ends.
+#[test]
+fn hostile_arguments_get_exit_2_with_a_message() {
+    let deep_key = format!("{}=1", vec!["a"; 5000].join("."));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "/dev/zero"], "larger than the 16 MiB"),
+        (
+            vec!["check-history", "/dev/zero"],
+            "larger than the 256 MiB",
+        ),
+        (
+            vec!["explore", "--jobs", "18446744073709551615"],
+            "--jobs must be between 1 and 256",
+        ),
+        (vec!["explore", "--seeds", "10000000000"], "split the sweep"),
+        (
+            vec!["explore", "--seeds", "0"],
+            "--seeds must be at least 1",
+        ),
+        (
+            vec!["explore", "--start", "9223372036854775808", "--seeds", "1"],
+            "largest seed",
+        ),
+        (
+            vec!["explore", "--start", "18446744073709551615", "--seeds", "2"],
+            "largest seed",
+        ),
+        (
+            vec![
+                "run",
+                "etcd-leader-crash",
+                "--set",
+                "network.latency_min=18446744073709551615us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "etcd-leader-crash",
+                "--set",
+                "fault.0.until=18446744073709551615us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "etcd-leader-crash",
+                "--set",
+                "client.command_timeout=18446744073709551615us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "etcd-leader-crash",
+                "--set",
+                "disk.wal_latency_min=18446744073709551615us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "etcd-leader-crash",
+                "--set",
+                "cluster.election_timeout=9223372036854775807us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "k8s-local-etcd-follower-stall",
+                "--set",
+                "controller_manager.leader_retry_period=1537228672809129302us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec![
+                "run",
+                "k8s-local-etcd-follower-stall",
+                "--set",
+                "kubelet.heartbeat_timeout=18446744073709551615us",
+            ],
+            "at most 8760h",
+        ),
+        (
+            vec!["run", "etcd-leader-crash", "--set", "duration=200h"],
+            "at most 604800s",
+        ),
+        (
+            vec!["run", "etcd-leader-crash", "--set", &deep_key],
+            "at most 8 deep",
+        ),
+        (
+            vec!["run", "etcd-leader-crash", "--trace", "/dev/full"],
+            "cannot write the trace to /dev/full",
+        ),
+        (
+            vec!["run", "etcd-leader-crash", "--trace", "/"],
+            "cannot write the trace to /",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = raftsim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

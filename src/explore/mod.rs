@@ -689,6 +689,34 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
+/// The most seeds one `explore` invocation takes (split larger sweeps with `--shard`).
+pub const MAX_SEEDS: u64 = 10_000_000;
+/// The most worker threads.
+pub const MAX_JOBS: usize = 256;
+
+/// The seeds `start..start+count` of shard `shard`, checked: at least one seed, at most
+/// [`MAX_SEEDS`], and every seed at most `i64::MAX` (a scenario file's integers are TOML's).
+pub fn seed_range(start: u64, count: u64, shard: (u64, u64)) -> Result<Vec<u64>, String> {
+    if count == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    if count > MAX_SEEDS {
+        return Err(format!(
+            "--seeds {count} is more than {MAX_SEEDS}; split the sweep with --start or --shard"
+        ));
+    }
+    let last = start
+        .checked_add(count - 1)
+        .filter(|l| *l <= i64::MAX as u64);
+    if last.is_none() {
+        return Err(format!(
+            "seeds {start}..{start}+{count} go past {} (the largest seed a scenario file can hold)",
+            i64::MAX
+        ));
+    }
+    Ok(shard_seeds(start, count, shard))
+}
+
 /// The seeds a shard covers: `start..start+count`, those with `(seed - start) % n == i - 1`.
 pub fn shard_seeds(start: u64, count: u64, shard: (u64, u64)) -> Vec<u64> {
     (start..start + count)

@@ -51,12 +51,12 @@ pub enum ScenarioError {
         message: String,
     },
     /// The file could not be read.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Io {
         /// The file.
         file: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -326,6 +326,15 @@ impl Origin {
     }
 }
 
+/// The longest run a scenario may ask for.
+pub const MAX_RUN: SimDuration = SimDuration(7 * 24 * 3_600_000_000);
+/// The most repetitions one `[[command]]` may ask for.
+pub const MAX_REPEAT: u64 = 100_000;
+/// The most commands a scenario may run, repetitions included.
+pub const MAX_COMMANDS: usize = 1_000_000;
+/// The largest scenario file read (a larger one is refused before it is parsed).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -337,11 +346,12 @@ impl Scenario {
         path: &Path,
         sets: &[(String, String)],
     ) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            file: path.display().to_string(),
-            source,
+        let file = path.display().to_string();
+        let text = read_limited(path, MAX_FILE_BYTES).map_err(|error| ScenarioError::Io {
+            file: file.clone(),
+            error,
         })?;
-        let mut s = Scenario::parse_with_overrides(&text, &path.display().to_string(), sets)?;
+        let mut s = Scenario::parse_with_overrides(&text, &file, sets)?;
         s.origin = Origin {
             source: Source::File(path.to_path_buf()),
             overrides: sets.to_vec(),
@@ -418,7 +428,11 @@ fn dur(d: &Option<Dur>, default: SimDuration) -> SimDuration {
 
 impl<'a> Validator<'a> {
     fn err_at(&self, byte: usize, message: String) -> ScenarioError {
-        let before = &self.src[..byte.min(self.src.len())];
+        let mut byte = byte.min(self.src.len());
+        while !self.src.is_char_boundary(byte) {
+            byte -= 1; // never slice inside a character
+        }
+        let before = &self.src[..byte];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         ScenarioError::Invalid {
@@ -438,8 +452,11 @@ impl<'a> Validator<'a> {
             return Err(self.err(&root.name, "name must not be empty".into()));
         }
         let duration = root.duration.get_ref().0;
-        if duration == SimDuration::ZERO {
-            return Err(self.err(&root.duration, "duration must be greater than 0s".into()));
+        if duration == SimDuration::ZERO || duration > MAX_RUN {
+            return Err(self.err(
+                &root.duration,
+                format!("duration must be greater than 0s and at most {MAX_RUN} (7 days)"),
+            ));
         }
         let cluster = self.cluster(&root.cluster)?;
         let n = cluster.nodes;
@@ -820,6 +837,9 @@ impl<'a> Validator<'a> {
         let mut seen = Vec::new();
         let mut groups = Vec::new();
         for grp in g.get_ref() {
+            if grp.is_empty() {
+                return Err(self.err(g, "a partition group is empty: list at least one node in each, e.g. [[1], [2, 3]]".into()));
+            }
             let mut ids = Vec::new();
             for v in grp {
                 if *v == 0 || *v > n || seen.contains(v) {
@@ -911,10 +931,10 @@ impl<'a> Validator<'a> {
         };
         let timeout = self.positive(&c.timeout, client.command_timeout, "timeout")?;
         let repeat = c.repeat.as_ref().map_or(1, |r| *r.get_ref());
-        if repeat == 0 {
+        if repeat == 0 || repeat > MAX_REPEAT {
             return Err(self.err(
                 c.repeat.as_ref().expect("set"),
-                "repeat must be at least 1".into(),
+                format!("repeat must be between 1 and {MAX_REPEAT}"),
             ));
         }
         let every = match (&c.every, repeat) {
@@ -938,11 +958,31 @@ impl<'a> Validator<'a> {
                 return Err(self.err(s, format!("session `{}` was first used with other endpoints; a session keeps its endpoints", s.get_ref())));
             }
         }
+        // Checked before anything is expanded: the last repetition must run within the run.
+        let last = every
+            .as_micros()
+            .checked_mul(repeat - 1)
+            .and_then(|us| (at.0).checked_add(us))
+            .filter(|t| *t <= end.0);
+        if last.is_none() {
+            let msg = format!("repetition {repeat} would run after the end of the run ({end})");
+            return Err(self.err(&c.at, msg));
+        }
+        if out.len() as u64 + repeat > MAX_COMMANDS as u64 {
+            let msg =
+                format!("a scenario runs at most {MAX_COMMANDS} commands, repetitions included");
+            return Err(self.err(&c.at, msg));
+        }
         for i in 0..repeat {
             let text = c.run.get_ref().replace("{i}", &(i + 1).to_string());
             let command = command::parse(&text).map_err(|e| {
-                // +1 skips the opening quote of the TOML string.
-                self.err_at(c.run.span().start + 1 + e.offset, e.message)
+                // Positions inside the text hold only where `{i}` changed nothing.
+                let offset = if text == *c.run.get_ref() {
+                    e.offset
+                } else {
+                    0
+                };
+                self.err_at(self.offset_in_string(&c.run, offset), e.message)
             })?;
             if let Some(session) = &c.session {
                 if matches!(command, Command::EndpointStatus | Command::EndpointHealth) {
@@ -977,6 +1017,28 @@ impl<'a> Validator<'a> {
     }
 }
 
+impl Validator<'_> {
+    /// The byte in the file of byte `offset` of a string value: exact when the string is
+    /// written without escapes, else the start of the string.
+    fn offset_in_string(&self, s: &Spanned<String>, offset: usize) -> usize {
+        let span = s.span();
+        let raw = self.src.get(span.clone()).unwrap_or("");
+        let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else {
+            1
+        };
+        let inner = raw
+            .get(quote..raw.len().saturating_sub(quote))
+            .unwrap_or("");
+        if inner == s.get_ref() {
+            span.start + quote + offset
+        } else {
+            span.start
+        }
+    }
+}
+
 impl expect::ErrAt for Validator<'_> {
     fn err_at(&self, byte: usize, message: String) -> ScenarioError {
         Validator::err_at(self, byte, message)
@@ -995,9 +1057,37 @@ fn parse_value(v: &str) -> toml::Value {
     }
 }
 
+/// Reads a text file of at most `limit` bytes: a larger one, or one that is not UTF-8, is an
+/// error naming why (the first invalid byte's line and column for bad UTF-8).
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than the {} MiB this file may have",
+            limit >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        std::io::Error::other(format!("{line}:{col}: not UTF-8 text"))
+    })
+}
+
 /// Sets `a.b.c` (numbers index arrays) in a TOML table, creating missing tables.
 fn set_path(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = key.split('.').collect();
+    if parts.len() > 8 {
+        return Err(format!(
+            "the key has {} segments; scenario settings are at most 8 deep",
+            parts.len()
+        ));
+    }
     if parts.iter().any(|p| p.is_empty()) {
         return Err("empty segment in the key; write it like apiserver.etcd_servers".into());
     }

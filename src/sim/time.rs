@@ -116,8 +116,15 @@ impl SimDuration {
         };
         n.checked_mul(scale)
             .map(SimDuration)
-            .ok_or_else(|| format!("duration `{text}` is too large"))
+            .filter(|d| *d <= SimDuration::MAX_WRITTEN)
+            .ok_or_else(|| {
+                format!("duration `{text}` is too large: durations are at most 8760h (one year)")
+            })
     }
+
+    /// The longest duration a scenario may write (one year). Every sum and product the
+    /// simulation forms from written durations then stays far inside `u64` microseconds.
+    pub const MAX_WRITTEN: SimDuration = SimDuration(365 * 24 * 3_600_000_000);
 }
 
 impl std::ops::Add for SimDuration {
@@ -197,6 +204,13 @@ mod tests {
         assert!(SimDuration::parse("ms")
             .unwrap_err()
             .contains("whole number"));
+        assert!(SimDuration::parse("18446744073709551615us")
+            .unwrap_err()
+            .contains("at most 8760h"));
+        assert!(SimDuration::parse("8761h")
+            .unwrap_err()
+            .contains("too large"));
+        assert_eq!(SimDuration::parse("8760h"), Ok(SimDuration::MAX_WRITTEN));
     }
 
     #[test]
