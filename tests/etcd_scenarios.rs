@@ -349,3 +349,35 @@ fn b_async_persistence_keeps_the_stalled_member_ticking() {
     // Held messages still wait for durability: writes pinned to it still time out.
     assert_eq!(one(&r, "put-pinned").outcome, Outcome::Timeout);
 }
+
+/// The crash loop leaves hundreds of writes with an unknown outcome; every seed still gets a
+/// verdict (never Unknown), and it is a pass.
+#[test]
+fn crash_loop_decides_on_every_seed() {
+    let s = builtin::load("etcd-crash-loop").unwrap().unwrap();
+    for seed in 1..=10 {
+        let r = run(
+            &s,
+            &RunOptions {
+                seed: Some(seed),
+                ..Default::default()
+            },
+        );
+        let unknown = r
+            .history
+            .iter()
+            .filter(|h| h.outcome != Outcome::Ok)
+            .count();
+        assert!(
+            unknown > 100,
+            "seed {seed}: only {unknown} writes of unknown outcome"
+        );
+        assert!(r.unknown.is_empty(), "seed {seed}: {:?}", r.unknown);
+        assert!(
+            r.passed(),
+            "seed {seed}: {:?} {:?}",
+            r.violations,
+            r.failed_verdicts().collect::<Vec<_>>()
+        );
+    }
+}

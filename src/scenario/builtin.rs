@@ -38,6 +38,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         "sim-scenarios/etcd-leader-crash.toml",
         include_str!("../../sim-scenarios/etcd-leader-crash.toml"),
     ),
+    (
+        "etcd-crash-loop",
+        "sim-scenarios/etcd-crash-loop.toml",
+        include_str!("../../sim-scenarios/etcd-crash-loop.toml"),
+    ),
 ];
 
 /// The scenario `raftsim run` uses without a FILE.
