@@ -1,6 +1,7 @@
 //! The durability oracle: once every fault has healed long enough for members to converge, every
-//! acknowledged write is present on every live member (or was overwritten later in the log).
-//! While a fault is still active, or a member is down at the end, it says nothing.
+//! acknowledged write is present on every live member. While a fault is still active, or a
+//! member is down at the end, it checks what it still can: every running member that applied
+//! past the index where an acknowledged write took effect must have applied that write.
 
 use super::OracleViolation;
 use crate::node::NodeStatus;
@@ -22,10 +23,11 @@ pub fn faults_healed(s: &Scenario, r: &Record) -> bool {
 
 /// The oracle's finding, if any.
 pub fn oracle(s: &Scenario, r: &Record) -> Option<OracleViolation> {
-    if !faults_healed(s, r) {
-        return None;
-    }
-    let detail = r.lost_acknowledged_write().err()?;
+    let detail = if faults_healed(s, r) {
+        r.lost_acknowledged_write().err()?
+    } else {
+        r.acknowledged_write_missing_where_applied().err()?
+    };
     Some(OracleViolation {
         oracle: Oracle::Durability,
         at: r.sim_end,

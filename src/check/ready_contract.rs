@@ -16,9 +16,20 @@ pub fn judge(o: &Observation) -> Vec<String> {
             durable,
             applied_before_crash,
             kept_term,
+            torn,
             ..
         } => {
-            let mut v: Vec<String> = durable_problem(durable).into_iter().collect();
+            // After a torn write, entries without their hard state are expected (etcd writes
+            // entries first); only a commit beyond the log would still be wrong.
+            let d = if torn {
+                DurableSummary {
+                    term: durable.term.max(durable.last_entry_term),
+                    ..durable
+                }
+            } else {
+                durable
+            };
+            let mut v: Vec<String> = durable_problem(d).into_iter().collect();
             if let Some((index, term)) = applied_before_crash {
                 if kept_term != Some(term) {
                     v.push(format!(
@@ -105,6 +116,7 @@ mod tests {
             durable: durable(1, 1, 1, 1),
             applied_before_crash: Some((2, 1)),
             kept_term: None,
+            torn: false,
         };
         assert!(judge(&lost)[0].contains("applied before the crash"));
         let uncommitted = Observation::EntryApplied {

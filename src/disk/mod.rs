@@ -8,10 +8,16 @@
 //! Fault model: a *stall* on a class parks the operation at the head of the queue (and so every
 //! later one) until the stall ends, whatever time the operation started; the process stays alive.
 //! An *fsync error* makes a WAL operation complete with `EIO`; nothing of it becomes durable.
+//! A *torn write* fault makes a crash keep a prefix of the WAL write in progress: the whole
+//! entries written before the tear (etcd's `WAL.Save` writes a Ready's entries, then its hard
+//! state, then syncs; every record carries a CRC and restart truncates a torn tail). A *lying
+//! fsync* fault acknowledges syncs without persisting: a crash returns the disk to what it held
+//! before the first lying sync, and the first honest sync afterwards flushes everything.
 //!
 //! Durability model (what survives a crash):
-//! - a WAL write is durable only once its operation completes without error; the entries and hard
-//!   state of one Ready become durable together, atomically, in submission order;
+//! - a WAL write is durable only once its operation completes without error (and, under a lying
+//!   fsync, only once an honest sync follows); the entries and hard state of one Ready become
+//!   durable together, in submission order, except for the prefix a torn write leaves;
 //! - a crash discards every queued or in-progress operation (page-cache contents are lost), and
 //!   bumps the disk's epoch so completions scheduled before the crash are ignored;
 //! - the state machine is not kept on disk: a restarted member replays its durable log.
@@ -69,6 +75,13 @@ pub enum DiskFault {
         /// Only the next fsync fails.
         once: bool,
     },
+    /// A crash while a WAL write is in progress leaves a prefix of its records (etcd's WAL writes
+    /// a Ready's entries, then its hard state, then fsyncs); restart finds the torn record by its
+    /// checksum and truncates it.
+    TornWrite,
+    /// fsync returns success without persisting: writes acknowledged while the fault is active
+    /// are lost if the member crashes before an honest fsync flushes them.
+    FsyncLies,
 }
 
 /// Latency ranges of one disk.
@@ -197,6 +210,15 @@ pub struct Disk {
     slow: [Option<(SimDuration, SimDuration)>; 2],
     failing_fsyncs: u32,
     fail_next_fsync: bool,
+    /// Active `torn_write` faults.
+    tearing: u32,
+    /// Active `fsync_lies` faults.
+    lying: u32,
+    /// The durable state before the first write a lying fsync acknowledged (what a crash
+    /// returns to), until an honest fsync flushes everything.
+    unsynced_since: Option<Durable>,
+    /// Whole entries the last crash kept of a torn WAL write, if it tore one.
+    pub torn_tail: Option<u64>,
     /// What survives a crash.
     pub durable: Durable,
     /// Bumped by every crash; completions carry it so stale ones are ignored.
@@ -215,6 +237,10 @@ impl Disk {
             slow: [None; 2],
             failing_fsyncs: 0,
             fail_next_fsync: false,
+            tearing: 0,
+            lying: 0,
+            unsynced_since: None,
+            torn_tail: None,
             durable,
             epoch: 0,
         }
@@ -315,6 +341,11 @@ impl Disk {
             return Err(DiskError::Eio);
         }
         if w.fsync {
+            if self.lying > 0 && self.unsynced_since.is_none() {
+                self.unsynced_since = Some(self.durable.clone());
+            } else if self.lying == 0 {
+                self.unsynced_since = None; // an honest fsync flushes everything before it
+            }
             self.durable.write(&w);
         }
         Ok(w)
@@ -331,6 +362,8 @@ impl Disk {
             } => self.set_slow(io, Some((latency_min, latency_max))),
             DiskFault::FsyncError { once: true } => self.fail_next_fsync(),
             DiskFault::FsyncError { once: false } => self.start_failing_fsyncs(),
+            DiskFault::TornWrite => self.tearing += 1,
+            DiskFault::FsyncLies => self.lying += 1,
         }
     }
 
@@ -345,6 +378,14 @@ impl Disk {
             DiskFault::FsyncError { once: true } => None,
             DiskFault::FsyncError { once: false } => {
                 self.stop_failing_fsyncs();
+                None
+            }
+            DiskFault::TornWrite => {
+                self.tearing -= 1;
+                None
+            }
+            DiskFault::FsyncLies => {
+                self.lying -= 1;
                 None
             }
         }
@@ -396,9 +437,38 @@ impl Disk {
     pub fn crash(&mut self) -> Vec<WalWrite> {
         self.epoch += 1;
         self.apply = Queue::default();
-        let lost = std::mem::take(&mut self.wal.ops).into();
+        if let Some(before) = self.unsynced_since.take() {
+            self.durable = before; // what the lying fsyncs acknowledged is gone
+        }
+        let in_progress = self.wal.head_started;
+        let lost: Vec<WalWrite> = std::mem::take(&mut self.wal.ops).into();
         self.wal = Queue::default();
+        self.torn_tail = None;
+        if self.tearing > 0 && in_progress {
+            self.tear(&lost[0]);
+        }
         lost
+    }
+
+    /// A crash in the middle of write `w`: the whole entries written before the tear survive
+    /// (entries come before the hard state in a WAL write), the torn record is truncated.
+    fn tear(&mut self, w: &WalWrite) {
+        if !w.fsync {
+            return;
+        }
+        let kept = self.rng.between(0, w.entries.len() as u64) as usize;
+        let contiguous = w
+            .entries
+            .first()
+            .is_some_and(|e| e.index <= self.durable.last_index() + 1);
+        let prefix = WalWrite {
+            entries: w.entries[..kept].to_vec(),
+            ..Default::default()
+        };
+        if kept > 0 && contiguous {
+            self.durable.write(&prefix);
+        }
+        self.torn_tail = Some(if contiguous { kept as u64 } else { 0 });
     }
 }
 

@@ -513,6 +513,10 @@ impl Node {
             self.applied_before_crash = Some((self.applied, term));
         }
         let lost = self.disk.crash();
+        if let Some(kept_entries) = self.disk.torn_tail {
+            let node = self.id;
+            out.record(TraceEvent::WalTornTail { node, kept_entries });
+        }
         let held: usize = lost.iter().map(|w| w.held_msgs.len()).sum();
         for w in &lost {
             for m in &w.held_msgs {
@@ -592,6 +596,7 @@ impl Node {
             durable,
             applied_before_crash: self.applied_before_crash,
             kept_term,
+            torn: self.disk.torn_tail.is_some(),
         });
         durable.commit <= durable.last_index
     }

@@ -258,6 +258,39 @@ fn top_term_leader(roles: &BTreeMap<NodeId, (Role, u64)>) -> Option<(NodeId, u64
 }
 
 impl Record {
+    /// For runs whose faults never all healed: `Ok(summary)` when every acknowledged write is
+    /// present on every running member that has applied up to the index where it first took
+    /// effect (such a member must have it, healed or not), else `Err(the first one missing)`.
+    pub fn acknowledged_write_missing_where_applied(&self) -> Result<String, String> {
+        use crate::node::rpc::ServerOp;
+        use crate::sim::trace::Outcome;
+        let by_op = self.requests_by_op();
+        let running: Vec<&NodeSummary> = self
+            .nodes
+            .iter()
+            .filter(|n| n.status == NodeStatus::Running)
+            .collect();
+        let mut checked = 0;
+        for h in self.history.iter().filter(|h| h.outcome == Outcome::Ok) {
+            let (ServerOp::Write { .. }, Some((index, _))) =
+                (&h.kind, self.first_applied.get(&h.op))
+            else {
+                continue;
+            };
+            let reqs = by_op.get(&h.op).map(Vec::as_slice).unwrap_or(&[]);
+            for n in running.iter().filter(|n| n.applied >= *index) {
+                checked += 1;
+                if !reqs.iter().any(|q| n.applied_requests.contains(q)) {
+                    let (op, what, id) = (h.op.0, h.kind.summary(), n.id);
+                    return Err(format!("acknowledged write op {op} ({what}) took effect at index {index}, but {id} applied past it without it"));
+                }
+            }
+        }
+        Ok(format!(
+            "{checked} (write, member) pairs checked on members that applied past the write"
+        ))
+    }
+
     /// `Ok(summary)` when every acknowledged write is present on every live member, else
     /// `Err(the first one missing)`.
     pub fn lost_acknowledged_write(&self) -> Result<String, String> {

@@ -120,6 +120,8 @@ pub enum FaultKindName {
     DiskStall,
     DiskSlow,
     FsyncError,
+    TornWrite,
+    FsyncLies,
     Partition,
     OneWay,
     Degrade,

@@ -194,6 +194,12 @@ impl Fault {
                 NodeFault::Disk(DiskFault::FsyncError { .. }) => {
                     format!("{node} fsync errors stopped")
                 }
+                NodeFault::Disk(DiskFault::TornWrite) => {
+                    format!("{node} WAL writes no longer tear on a crash")
+                }
+                NodeFault::Disk(DiskFault::FsyncLies) => {
+                    format!("{node} fsync honest again (the next sync flushes)")
+                }
             },
             FaultKind::Network(NetFault::Degrade(_)) => "network degradation ended".into(),
             FaultKind::Network(_) => "network healed".into(),
@@ -222,6 +228,12 @@ fn describe_member(node: Target, fault: &NodeFault) -> String {
             )
         }
         NodeFault::Disk(DiskFault::FsyncError { .. }) => format!("{node} WAL fsync returns EIO"),
+        NodeFault::Disk(DiskFault::TornWrite) => {
+            format!("{node} a crash tears the WAL write in progress")
+        }
+        NodeFault::Disk(DiskFault::FsyncLies) => {
+            format!("{node} fsync acknowledges without persisting")
+        }
     }
 }
 
@@ -753,7 +765,7 @@ impl<'a> Validator<'a> {
         };
         use FaultKindName as K;
         let allowed: &[&str] = match f.kind.get_ref() {
-            K::Pause | K::Crash | K::FsyncError => &["node"],
+            K::Pause | K::Crash | K::FsyncError | K::TornWrite | K::FsyncLies => &["node"],
             K::DiskStall => &["node", "io"],
             K::DiskSlow => &["node", "io", "latency_min", "latency_max"],
             K::Partition => &["groups"],
@@ -773,6 +785,8 @@ impl<'a> Validator<'a> {
                 once: until.is_none(),
             }))?,
             K::DiskStall => member(NodeFault::Disk(DiskFault::Stall(fault_io(f))))?,
+            K::TornWrite => member(NodeFault::Disk(DiskFault::TornWrite))?,
+            K::FsyncLies => member(NodeFault::Disk(DiskFault::FsyncLies))?,
             K::DiskSlow => self.disk_slow(f, n)?,
             K::Partition => self.partition(f, n)?,
             K::OneWay => self.one_way(f, n)?,

@@ -41,6 +41,10 @@ pub enum Observation {
         applied_before_crash: Option<(u64, u64)>,
         /// The term the disk kept at that index (`None`: the entry is gone).
         kept_term: Option<u64>,
+        /// Whether the crash tore a WAL write (a `torn_write` fault): its entries may be durable
+        /// without the hard state written after them, which is safe (nothing of that write was
+        /// acknowledged or acted on).
+        torn: bool,
     },
     /// Messages of Ready `ready` that raft-rs said must wait for persistence are leaving.
     HeldMessagesSent {

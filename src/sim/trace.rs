@@ -492,6 +492,14 @@ pub enum TraceEvent {
         /// Whether it overwrote a value acknowledged after this write was issued.
         overwrote_acknowledged: bool,
     },
+    /// A crash tore the WAL write in progress (a `torn_write` fault); restart truncates the torn
+    /// record by its checksum.
+    WalTornTail {
+        /// The member.
+        node: NodeId,
+        /// Whole entries of the torn write that survived.
+        kept_entries: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
