@@ -67,14 +67,16 @@ pub struct HistoryLine {
     pub serializable: bool,
 }
 
-/// A bad history line.
+/// A bad history line, at `file:line:column` (column 1 when the whole line is at fault).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}:{line}:{column}: {message}")]
 pub struct HistoryError {
     /// The file, as named.
     pub file: String,
-    /// 1-based line.
+    /// 1-based line in the file.
     pub line: usize,
+    /// 1-based column in that line.
+    pub column: usize,
     /// What is wrong.
     pub message: String,
 }
@@ -95,15 +97,22 @@ pub fn parse(text: &str, file: &str) -> Result<History, HistoryError> {
         if raw.trim().is_empty() {
             continue;
         }
-        let err = |message: String| HistoryError {
+        let err = |column: usize, message: String| HistoryError {
             file: file.to_string(),
             line: i + 1,
+            column: column.max(1),
             message,
         };
-        let l: HistoryLine =
-            serde_json::from_str(raw).map_err(|e| err(format!("column {}: {e}", e.column())))?;
+        let l: HistoryLine = serde_json::from_str(raw).map_err(|e| {
+            // serde_json counts lines within this one line: keep its column, drop its position.
+            let text = e.to_string();
+            let message = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(m, _)| m);
+            err(e.column(), message.to_string())
+        })?;
         let serializable = l.serializable;
-        if let Some(op) = to_op(l).map_err(err)? {
+        if let Some(op) = to_op(l).map_err(|m| err(1, m))? {
             if serializable {
                 h.serializable_reads.push(op);
             } else {
@@ -392,7 +401,13 @@ mod tests {
         assert!(e.message.contains("needs complete_us"), "{e}");
         let e = parse("{\"client\":1,\"key\":\"k\",\"op\":\"get\",\"invoke_us\":0,\"outcome\":\"ok\",\"complete_us\":1,\"colour\":1}", "h.jsonl").unwrap_err();
         assert!(e.message.contains("unknown field `colour`"), "{e}");
-        let e = parse("not json", "h.jsonl").unwrap_err();
-        assert!(e.message.contains("column"), "{e}");
+        let good = r#"{"client":1,"key":"k","op":"get","invoke_us":0,"complete_us":1,"outcome":"timeout"}"#;
+        let e = parse(
+            &format!("{good}\n{{\"client\":1, \"key\" \"k\"}}"),
+            "h.jsonl",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 20));
+        assert_eq!(e.to_string(), "h.jsonl:2:20: expected `:`");
     }
 }
