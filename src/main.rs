@@ -280,6 +280,17 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             .and_then(|_| writeln!(out)),
     };
     let _ = printed; // a closed pipe is not an error of the simulation
+    report_findings(&r);
+    Ok(ExitCode::from(match (r.passed(), r.unknown.is_empty()) {
+        (true, true) => 0,
+        (true, false) => UNKNOWN,
+        (false, _) => 1,
+    }))
+}
+
+/// Names, on stderr, every undecided check, violation and failed expectation, each with the seed
+/// and the command that replays the run.
+fn report_findings(r: &raftsim::RunResult) {
     for u in &r.unknown {
         eprintln!(
             "{} could not decide (seed {}; replay: {}): {}",
@@ -288,12 +299,6 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             r.replay_command(),
             u.detail
         );
-    }
-    if r.passed() && r.unknown.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if r.passed() {
-        return Ok(ExitCode::from(UNKNOWN));
     }
     for v in &r.violations {
         let nodes: Vec<String> = v.nodes.iter().map(|n| n.to_string()).collect();
@@ -320,7 +325,6 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             r.replay_command()
         );
     }
-    Ok(ExitCode::from(1))
 }
 
 fn write_trace(path: &PathBuf, r: &raftsim::RunResult) -> Result<()> {

@@ -1083,7 +1083,7 @@ fn next_step(
         })),
         (Stage::Get, Ok(_)) => Err(Err(ApiError::NotFound)),
         (
-            Stage::Txn,
+            Stage::Txn | Stage::PatchTxn(_),
             Ok(KvResult::Txn {
                 succeeded: true,
                 revision,
@@ -1101,16 +1101,6 @@ fn next_step(
                 false,
             ))
         }
-        (
-            Stage::PatchTxn(_),
-            Ok(KvResult::Txn {
-                succeeded: true,
-                revision,
-            }),
-        ) => Err(Ok(Object {
-            value: written(verb),
-            rv: revision,
-        })),
         (Stage::PatchTxn(n), Ok(_)) if n < 4 => {
             // Conflict: GuaranteedUpdate re-reads from etcd (quorum read) and tries again.
             Ok((

@@ -31,12 +31,11 @@ impl Validator<'_> {
             .map_or(&kcm_d, |s| s.get_ref());
         let lb: &FileLb = root.load_balancer.as_ref().map_or(&lb_d, |s| s.get_ref());
         let kf = k.get_ref();
+        let secs = |d: &Option<Dur>, default: u64, what: &str| {
+            self.positive(d, SimDuration::from_secs(default), what)
+        };
         let workers = self.workers(kf)?;
-        let lease_duration = self.positive(
-            &kl.lease_duration,
-            SimDuration::from_secs(40),
-            "lease_duration",
-        )?;
+        let lease_duration = secs(&kl.lease_duration, 40, "lease_duration")?;
         let renew_default = SimDuration::from_micros(lease_duration.as_micros() / 4);
         let renew_interval = self.positive(&kl.renew_interval, renew_default, "renew_interval")?;
         let grace = self.grace(kf, kl, kcm, renew_interval, k.span().start)?;
@@ -55,16 +54,12 @@ impl Validator<'_> {
                 None | Some(EtcdServersName::Local) => EtcdServers::Local,
                 Some(EtcdServersName::All) => EtcdServers::All,
             },
-            apiserver_health_timeout: self.positive(
+            apiserver_health_timeout: secs(
                 &api.etcd_healthcheck_timeout,
-                SimDuration::from_secs(2),
+                2,
                 "etcd_healthcheck_timeout",
             )?,
-            apiserver_request_timeout: self.positive(
-                &api.request_timeout,
-                SimDuration::from_secs(60),
-                "request_timeout",
-            )?,
+            apiserver_request_timeout: secs(&api.request_timeout, 60, "request_timeout")?,
             kubelet_path: match kl.path {
                 None | Some(KubeletPathName::Pinned) => KubeletPath::Pinned,
                 Some(KubeletPathName::LbReadyz) => KubeletPath::LbReadyz,
@@ -73,46 +68,30 @@ impl Validator<'_> {
             kubelet_bind: (1..=n).chain(self.bind_workers(kl, workers, n)?).collect(),
             lease_duration,
             renew_interval,
-            heartbeat_timeout: self.positive(
-                &kl.heartbeat_timeout,
-                SimDuration::from_secs(10),
-                "heartbeat_timeout",
-            )?,
+            heartbeat_timeout: secs(&kl.heartbeat_timeout, 10, "heartbeat_timeout")?,
             lease_update_retries: self.count(
                 &kl.lease_update_retries,
                 5,
                 "lease_update_retries",
             )?,
-            status_update_frequency: self.positive(
+            status_update_frequency: secs(
                 &kl.status_update_frequency,
-                SimDuration::from_secs(10),
+                10,
                 "status_update_frequency",
             )?,
-            status_report_frequency: self.positive(
+            status_report_frequency: secs(
                 &kl.status_report_frequency,
-                SimDuration::from_secs(300),
+                300,
                 "status_report_frequency",
             )?,
-            node_monitor_period: self.positive(
-                &kcm.node_monitor_period,
-                SimDuration::from_secs(5),
-                "node_monitor_period",
-            )?,
+            node_monitor_period: secs(&kcm.node_monitor_period, 5, "node_monitor_period")?,
             node_monitor_grace_period: grace,
-            eviction_toleration: self.positive(
-                &kcm.eviction_toleration,
-                SimDuration::from_secs(300),
-                "eviction_toleration",
-            )?,
+            eviction_toleration: secs(&kcm.eviction_toleration, 300, "eviction_toleration")?,
             leader_lease_duration: election.lease,
             leader_renew_deadline: election.renew_deadline,
             leader_retry_period: election.retry,
             initial_kcm_leader: self.initial_kcm(kcm, n)?,
-            lb_check_interval: self.positive(
-                &lb.check_interval,
-                SimDuration::from_secs(2),
-                "check_interval",
-            )?,
+            lb_check_interval: secs(&lb.check_interval, 2, "check_interval")?,
             lb_fall: self.count(&lb.fall, 3, "fall")?,
             lb_rise: self.count(&lb.rise, 2, "rise")?,
         }))

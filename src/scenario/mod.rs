@@ -944,26 +944,7 @@ impl<'a> Validator<'a> {
             None => (1..=n).map(NodeId).collect(),
         };
         let timeout = self.positive(&c.timeout, client.command_timeout, "timeout")?;
-        let repeat = c.repeat.as_ref().map_or(1, |r| *r.get_ref());
-        if repeat == 0 || repeat > MAX_REPEAT {
-            return Err(self.err(
-                c.repeat.as_ref().expect("set"),
-                format!("repeat must be between 1 and {MAX_REPEAT}"),
-            ));
-        }
-        let every = match (&c.every, repeat) {
-            (None, 1) => SimDuration::ZERO,
-            (None, _) => {
-                return Err(self.err(
-                    c.repeat.as_ref().expect("set"),
-                    "repeat needs `every` (e.g. every = \"1s\")".into(),
-                ))
-            }
-            (Some(e), _) if e.get_ref().0 == SimDuration::ZERO => {
-                return Err(self.err(e, "every must be greater than 0s".into()))
-            }
-            (Some(e), _) => e.get_ref().0,
-        };
+        let (repeat, every) = self.repetitions(c, at, end, out.len())?;
         if let Some(s) = &c.session {
             let prev = sessions
                 .entry(s.get_ref().clone())
@@ -972,53 +953,12 @@ impl<'a> Validator<'a> {
                 return Err(self.err(s, format!("session `{}` was first used with other endpoints; a session keeps its endpoints", s.get_ref())));
             }
         }
-        // Checked before anything is expanded: the last repetition must run within the run.
-        let last = every
-            .as_micros()
-            .checked_mul(repeat - 1)
-            .and_then(|us| (at.0).checked_add(us))
-            .filter(|t| *t <= end.0);
-        if last.is_none() {
-            let msg = format!("repetition {repeat} would run after the end of the run ({end})");
-            return Err(self.err(&c.at, msg));
-        }
-        if out.len() as u64 + repeat > MAX_COMMANDS as u64 {
-            let msg =
-                format!("a scenario runs at most {MAX_COMMANDS} commands, repetitions included");
-            return Err(self.err(&c.at, msg));
-        }
         for i in 0..repeat {
             let text = c.run.get_ref().replace("{i}", &(i + 1).to_string());
-            let command = command::parse(&text).map_err(|e| {
-                // Positions inside the text hold only where `{i}` changed nothing.
-                let offset = if text == *c.run.get_ref() {
-                    e.offset
-                } else {
-                    0
-                };
-                self.err_at(self.offset_in_string(&c.run, offset), e.message)
-            })?;
-            if let Some(session) = &c.session {
-                if matches!(command, Command::EndpointStatus | Command::EndpointHealth) {
-                    return Err(self.err(
-                        session,
-                        "endpoint commands dial each endpoint themselves; remove `session`".into(),
-                    ));
-                }
-            }
-            let t = at + every * i;
-            if t > end {
-                return Err(self.err(
-                    &c.at,
-                    format!(
-                        "repetition {} would run at {t}, after the end of the run ({end})",
-                        i + 1
-                    ),
-                ));
-            }
+            let command = self.command_text(c, &text)?;
             out.push(CommandSpec {
                 id: c.id.as_ref().map(|s| s.get_ref().clone()),
-                at: t,
+                at: at + every * i,
                 text,
                 command,
                 endpoints: endpoints.clone(),
@@ -1028,6 +968,65 @@ impl<'a> Validator<'a> {
             });
         }
         Ok(())
+    }
+
+    /// `repeat` and `every`, checked before anything is expanded: at most [`MAX_REPEAT`], the
+    /// last repetition within the run, at most [`MAX_COMMANDS`] in all.
+    fn repetitions(
+        &self,
+        c: &FileCommand,
+        at: SimTime,
+        end: SimTime,
+        so_far: usize,
+    ) -> R<(u64, SimDuration)> {
+        let repeat = c.repeat.as_ref().map_or(1, |r| *r.get_ref());
+        if repeat == 0 || repeat > MAX_REPEAT {
+            let msg = format!("repeat must be between 1 and {MAX_REPEAT}");
+            return Err(self.err(c.repeat.as_ref().expect("set"), msg));
+        }
+        let every = match (&c.every, repeat) {
+            (None, 1) => SimDuration::ZERO,
+            (None, _) => {
+                let msg = "repeat needs `every` (e.g. every = \"1s\")".into();
+                return Err(self.err(c.repeat.as_ref().expect("set"), msg));
+            }
+            (Some(e), _) if e.get_ref().0 == SimDuration::ZERO => {
+                return Err(self.err(e, "every must be greater than 0s".into()))
+            }
+            (Some(e), _) => e.get_ref().0,
+        };
+        let last = every
+            .as_micros()
+            .checked_mul(repeat - 1)
+            .and_then(|us| (at.0).checked_add(us))
+            .filter(|t| *t <= end.0);
+        if last.is_none() {
+            let msg = format!("repetition {repeat} would run after the end of the run ({end})");
+            return Err(self.err(&c.at, msg));
+        }
+        if so_far as u64 + repeat > MAX_COMMANDS as u64 {
+            let msg =
+                format!("a scenario runs at most {MAX_COMMANDS} commands, repetitions included");
+            return Err(self.err(&c.at, msg));
+        }
+        Ok((repeat, every))
+    }
+
+    /// Parses one repetition's command text.
+    fn command_text(&self, c: &FileCommand, text: &str) -> R<Command> {
+        let command = command::parse(text).map_err(|e| {
+            // Positions inside the text hold only where `{i}` changed nothing.
+            let offset = if text == c.run.get_ref() { e.offset } else { 0 };
+            self.err_at(self.offset_in_string(&c.run, offset), e.message)
+        })?;
+        let endpoint = matches!(command, Command::EndpointStatus | Command::EndpointHealth);
+        match &c.session {
+            Some(session) if endpoint => Err(self.err(
+                session,
+                "endpoint commands dial each endpoint themselves; remove `session`".into(),
+            )),
+            _ => Ok(command),
+        }
     }
 }
 
