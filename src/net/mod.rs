@@ -1,21 +1,26 @@
-//! Virtual network between members.
+//! Virtual network between members: etcd's peer transport.
 //!
-//! Models: per-link one-way latency drawn uniformly from `[latency_min, latency_max]`; random
-//! loss, duplication and reordering as integer ratios; symmetric and one-way partitions and
-//! temporary degradation windows, all switched on and off by scheduled faults.
+//! Models: one ordered stream per direction per member pair, as etcd's rafthttp keeps a
+//! long-lived TCP stream to each peer (`server/etcdserver/api/rafthttp/stream.go`). Each message
+//! draws a one-way latency from `[latency_min, latency_max]`, but never arrives before a message
+//! sent earlier on the same stream: latency jitter cannot reorder a stream. Random loss (`drop`)
+//! stands for messages etcd drops when a peer's send buffer is full. Symmetric and one-way
+//! partitions and degradation windows are switched on and off by scheduled faults.
 //!
-//! Fault model: a message is judged twice, when sent (loss, duplication, extra reorder delay, cut
-//! link) and when it arrives (a link cut while the message was in flight drops it, as a TCP
-//! connection reset would). Reordering holds a message back by an extra delay between
-//! `latency_max` and `2 * latency_max + 1ms`, so later messages overtake it. Nothing survives a
-//! crash of the receiver: messages arriving at a crashed member are dropped.
+//! Fault model: a message is judged twice, when sent (loss, cut link) and when it arrives. A
+//! partition or a crash of either end breaks the stream: what was in flight is lost, as with a
+//! reset TCP connection, and the next message goes over a new stream. Duplication and reordering
+//! exist only as `degrade` faults, a deliberately broken transport: a reordered message is held
+//! back by an extra delay between `latency_max` and `2 * latency_max + 1ms` outside the stream's
+//! order, so later messages overtake it; a duplicate is a second, unordered copy.
 //!
 //! Invariants: every decision draws from the network's own RNG stream; cut links are counted, so
-//! overlapping partitions heal only when the last one ends.
+//! overlapping partitions heal only when the last one ends; on an unbroken stream, arrivals are in
+//! send order (`tests/network.rs` checks it over explore seeds).
 
 use crate::sim::ids::NodeId;
 use crate::sim::rng::{Ratio, SimRng};
-use crate::sim::time::SimDuration;
+use crate::sim::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -28,10 +33,6 @@ pub struct LinkModel {
     pub latency_max: SimDuration,
     /// Share of messages lost.
     pub drop: Ratio,
-    /// Share of messages delivered twice.
-    pub duplicate: Ratio,
-    /// Share of messages held back so later ones overtake them.
-    pub reorder: Ratio,
 }
 
 impl Default for LinkModel {
@@ -40,17 +41,24 @@ impl Default for LinkModel {
             latency_min: SimDuration::from_micros(500),
             latency_max: SimDuration::from_millis(2),
             drop: Ratio::NEVER,
-            duplicate: Ratio::NEVER,
-            reorder: Ratio::NEVER,
         }
     }
+}
+
+/// One copy of a message on its way: when it arrives, on which incarnation of its stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// After how long it arrives.
+    pub after: SimDuration,
+    /// The stream it travels on; a stream broken meanwhile loses it.
+    pub stream: u64,
 }
 
 /// What the network decided for one message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
-    /// Deliver after each of these delays (two entries when duplicated).
-    Deliver(Vec<SimDuration>),
+    /// Deliver each of these copies (two when a degradation duplicated it).
+    Deliver(Vec<Delivery>),
     /// Lost at random.
     Lost,
     /// The link is cut.
@@ -65,6 +73,8 @@ pub struct Network {
     cuts: BTreeMap<(NodeId, NodeId), u32>,
     /// Active degradations (by fault index), applied on top of the link model.
     degraded: BTreeMap<usize, Degrade>,
+    /// Each directed stream's incarnation and the arrival time of its last ordered message.
+    streams: BTreeMap<(NodeId, NodeId), (u64, SimTime)>,
     rng: SimRng,
 }
 
@@ -115,6 +125,7 @@ impl Network {
             overrides,
             cuts: BTreeMap::new(),
             degraded: BTreeMap::new(),
+            streams: BTreeMap::new(),
             rng,
         }
     }
@@ -151,9 +162,34 @@ impl Network {
         }
     }
 
-    /// Cuts the directed link (counted: overlapping cuts heal with the last one).
+    /// Cuts the directed link (counted: overlapping cuts heal with the last one); its stream
+    /// breaks.
     pub fn cut(&mut self, from: NodeId, to: NodeId) {
         *self.cuts.entry((from, to)).or_insert(0) += 1;
+        self.break_stream(from, to);
+    }
+
+    fn break_stream(&mut self, from: NodeId, to: NodeId) {
+        let s = self.streams.entry((from, to)).or_insert((0, SimTime::ZERO));
+        *s = (s.0 + 1, SimTime::ZERO);
+    }
+
+    /// A member crashed: every stream from or to it breaks.
+    pub fn member_down(&mut self, node: NodeId) {
+        let links: Vec<(NodeId, NodeId)> = self
+            .streams
+            .keys()
+            .filter(|(a, b)| *a == node || *b == node)
+            .copied()
+            .collect();
+        for (a, b) in links {
+            self.break_stream(a, b);
+        }
+    }
+
+    /// The current incarnation of the stream from `from` to `to`.
+    pub fn stream(&self, from: NodeId, to: NodeId) -> u64 {
+        self.streams.get(&(from, to)).map_or(0, |s| s.0)
     }
 
     /// Ends one cut of the directed link.
@@ -183,14 +219,14 @@ impl Network {
         self.degraded.remove(&fault);
     }
 
-    /// Decides the fate of one message from `from` to `to`.
-    pub fn route(&mut self, from: NodeId, to: NodeId) -> Route {
+    /// Decides the fate of one message from `from` to `to` sent at `now`.
+    pub fn route(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Route {
         if self.is_cut(from, to) {
             return Route::Partitioned;
         }
         let link = *self.overrides.get(&(from, to)).unwrap_or(&self.base);
         let (mut drop, mut dup, mut reorder, mut extra) =
-            (link.drop, link.duplicate, link.reorder, SimDuration::ZERO);
+            (link.drop, Ratio::NEVER, Ratio::NEVER, SimDuration::ZERO);
         for d in self.degraded.values() {
             if d.only.is_empty() || d.only.contains(&from) || d.only.contains(&to) {
                 drop = max_ratio(drop, d.drop);
@@ -203,22 +239,41 @@ impl Network {
             return Route::Lost;
         }
         let copies = if self.rng.chance(dup) { 2 } else { 1 };
-        let delays = (0..copies)
-            .map(|_| self.delay(&link, reorder, extra))
+        let deliveries = (0..copies)
+            .map(|copy| self.delivery(from, to, now, &link, (reorder, extra), copy > 0))
             .collect();
-        Route::Deliver(delays)
+        Route::Deliver(deliveries)
     }
 
-    fn delay(&mut self, link: &LinkModel, reorder: Ratio, extra_max: SimDuration) -> SimDuration {
+    /// One copy: in the stream's order, unless the degradation reorders it or it is a duplicate.
+    fn delivery(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        now: SimTime,
+        link: &LinkModel,
+        (reorder, extra_max): (Ratio, SimDuration),
+        duplicate: bool,
+    ) -> Delivery {
         let mut us = self
             .rng
             .between(link.latency_min.as_micros(), link.latency_max.as_micros());
         us += self.rng.between(0, extra_max.as_micros());
-        if self.rng.chance(reorder) {
+        let reordered = self.rng.chance(reorder);
+        if reordered {
             let hi = 2 * link.latency_max.as_micros() + 1_000;
             us += self.rng.between(link.latency_max.as_micros(), hi);
         }
-        SimDuration::from_micros(us)
+        let stream = self.streams.entry((from, to)).or_insert((0, SimTime::ZERO));
+        let mut arrival = now + SimDuration::from_micros(us);
+        if !reordered && !duplicate {
+            arrival = arrival.max(stream.1);
+            stream.1 = arrival;
+        }
+        Delivery {
+            after: arrival.since(now),
+            stream: stream.0,
+        }
     }
 }
 
@@ -248,11 +303,12 @@ mod tests {
             ..Default::default()
         });
         for _ in 0..1000 {
-            match n.route(NodeId(1), NodeId(2)) {
+            match n.route(NodeId(1), NodeId(2), SimTime::ZERO) {
                 Route::Deliver(d) => {
                     assert_eq!(d.len(), 1);
                     assert!(
-                        d[0] >= SimDuration::from_millis(1) && d[0] <= SimDuration::from_millis(3)
+                        d[0].after >= SimDuration::from_millis(1)
+                            && d[0].after <= SimDuration::from_millis(3)
                     );
                 }
                 r => panic!("unexpected {r:?}"),
@@ -265,31 +321,48 @@ mod tests {
         let mut n = net(LinkModel::default());
         n.cut(NodeId(1), NodeId(2));
         n.cut(NodeId(1), NodeId(2));
-        assert_eq!(n.route(NodeId(1), NodeId(2)), Route::Partitioned);
-        assert!(matches!(n.route(NodeId(2), NodeId(1)), Route::Deliver(_)));
+        assert_eq!(
+            n.route(NodeId(1), NodeId(2), SimTime::ZERO),
+            Route::Partitioned
+        );
+        assert!(matches!(n.route(NodeId(2), NodeId(1), SimTime::ZERO), Route::Deliver(_)));
         n.heal(NodeId(1), NodeId(2));
-        assert_eq!(n.route(NodeId(1), NodeId(2)), Route::Partitioned);
+        assert_eq!(
+            n.route(NodeId(1), NodeId(2), SimTime::ZERO),
+            Route::Partitioned
+        );
         n.heal(NodeId(1), NodeId(2));
-        assert!(matches!(n.route(NodeId(1), NodeId(2)), Route::Deliver(_)));
+        assert!(matches!(
+            n.route(NodeId(1), NodeId(2), SimTime::ZERO),
+            Route::Deliver(_)
+        ));
     }
 
     #[test]
     fn drop_duplicate_reorder_ratios() {
         let mut n = net(LinkModel {
             drop: Ratio { num: 1, den: 10 },
-            duplicate: Ratio { num: 1, den: 5 },
-            reorder: Ratio { num: 1, den: 2 },
             ..Default::default()
         });
+        n.degrade(
+            0,
+            Degrade {
+                only: vec![],
+                extra_latency_max: SimDuration::ZERO,
+                drop: Ratio::NEVER,
+                duplicate: Ratio { num: 1, den: 5 },
+                reorder: Ratio { num: 1, den: 2 },
+            },
+        );
         let (mut lost, mut dup, mut late) = (0, 0, 0);
-        for _ in 0..10_000 {
-            match n.route(NodeId(1), NodeId(2)) {
+        for i in 0..10_000 {
+            match n.route(NodeId(1), NodeId(2), SimTime(i * 10_000)) {
                 Route::Lost => lost += 1,
                 Route::Deliver(d) => {
                     dup += (d.len() == 2) as u32;
                     late += d
                         .iter()
-                        .filter(|x| **x > SimDuration::from_millis(2))
+                        .filter(|x| x.after > SimDuration::from_millis(2))
                         .count();
                 }
                 Route::Partitioned => unreachable!(),
@@ -298,6 +371,30 @@ mod tests {
         assert!((800..1200).contains(&lost), "lost {lost}");
         assert!((1500..2100).contains(&dup), "dup {dup}");
         assert!(late > 3000, "reordered {late}");
+    }
+
+    #[test]
+    fn a_stream_delivers_in_send_order_and_a_break_starts_a_new_one() {
+        let mut n = net(LinkModel {
+            latency_min: SimDuration::from_micros(100),
+            latency_max: SimDuration::from_millis(50),
+            ..Default::default()
+        });
+        let mut last = SimTime::ZERO;
+        for i in 0..1_000 {
+            let now = SimTime(i * 100);
+            let Route::Deliver(d) = n.route(NodeId(1), NodeId(2), now) else {
+                unreachable!()
+            };
+            let arrival = now + d[0].after;
+            assert!(arrival >= last, "message {i} overtook an earlier one");
+            last = arrival;
+        }
+        let before = n.stream(NodeId(1), NodeId(2));
+        n.member_down(NodeId(2));
+        assert_eq!(n.stream(NodeId(1), NodeId(2)), before + 1);
+        n.cut(NodeId(2), NodeId(1));
+        assert_eq!(n.stream(NodeId(2), NodeId(1)), 1);
     }
 
     #[test]
@@ -313,9 +410,15 @@ mod tests {
                 reorder: Ratio::NEVER,
             },
         );
-        assert_eq!(n.route(NodeId(1), NodeId(3)), Route::Lost);
-        assert!(matches!(n.route(NodeId(1), NodeId(2)), Route::Deliver(_)));
+        assert_eq!(n.route(NodeId(1), NodeId(3), SimTime::ZERO), Route::Lost);
+        assert!(matches!(
+            n.route(NodeId(1), NodeId(2), SimTime::ZERO),
+            Route::Deliver(_)
+        ));
         n.restore(0);
-        assert!(matches!(n.route(NodeId(1), NodeId(3)), Route::Deliver(_)));
+        assert!(matches!(
+            n.route(NodeId(1), NodeId(3), SimTime::ZERO),
+            Route::Deliver(_)
+        ));
     }
 }

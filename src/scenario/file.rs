@@ -76,8 +76,10 @@ pub struct FileNetwork {
     pub latency_min: Option<Dur>,
     pub latency_max: Option<Dur>,
     pub drop: Option<Ratio>,
-    pub duplicate: Option<Ratio>,
-    pub reorder: Option<Ratio>,
+    /// Not a link property (rejected with a pointer to `degrade` faults).
+    pub duplicate: Option<Spanned<Ratio>>,
+    /// Not a link property (rejected with a pointer to `degrade` faults).
+    pub reorder: Option<Spanned<Ratio>>,
     pub client_latency_min: Option<Dur>,
     pub client_latency_max: Option<Dur>,
     #[serde(default)]
@@ -92,8 +94,10 @@ pub struct FileLinkOverride {
     pub latency_min: Option<Dur>,
     pub latency_max: Option<Dur>,
     pub drop: Option<Ratio>,
-    pub duplicate: Option<Ratio>,
-    pub reorder: Option<Ratio>,
+    /// Not a link property (rejected with a pointer to `degrade` faults).
+    pub duplicate: Option<Spanned<Ratio>>,
+    /// Not a link property (rejected with a pointer to `degrade` faults).
+    pub reorder: Option<Spanned<Ratio>>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -19,6 +19,7 @@ use crate::k8s::K8sSpec;
 use crate::net::{Degrade, LinkModel, NetFault};
 use crate::node::{NodeFault, PersistMode, ReadOnly};
 use crate::sim::ids::NodeId;
+use crate::sim::rng::Ratio;
 use crate::sim::time::{SimDuration, SimTime};
 use expect::Expect;
 use file::*;
@@ -660,17 +661,17 @@ impl<'a> Validator<'a> {
             (d.latency_min, d.latency_max),
             "latency",
         )?;
+        self.ordered_streams(&f.duplicate, &f.reorder)?;
         let link = LinkModel {
             latency_min: lo,
             latency_max: hi,
             drop: f.drop.unwrap_or(d.drop),
-            duplicate: f.duplicate.unwrap_or(d.duplicate),
-            reorder: f.reorder.unwrap_or(d.reorder),
         };
         let mut links = Vec::new();
         for l in &f.link {
             let l = l.get_ref();
             let (from, to) = (self.node(&l.from, n)?, self.node(&l.to, n)?);
+            self.ordered_streams(&l.duplicate, &l.reorder)?;
             if from == to {
                 return Err(self.err(&l.to, "a link joins two different nodes".into()));
             }
@@ -686,8 +687,6 @@ impl<'a> Validator<'a> {
                     latency_min: lo,
                     latency_max: hi,
                     drop: l.drop.unwrap_or(link.drop),
-                    duplicate: l.duplicate.unwrap_or(link.duplicate),
-                    reorder: l.reorder.unwrap_or(link.reorder),
                 },
             ));
         }
@@ -703,6 +702,20 @@ impl<'a> Validator<'a> {
             client_latency_min: clo,
             client_latency_max: chi,
         })
+    }
+
+    /// Peer links are ordered streams: duplication and reordering are transport faults.
+    fn ordered_streams(
+        &self,
+        dup: &Option<Spanned<Ratio>>,
+        reorder: &Option<Spanned<Ratio>>,
+    ) -> R<()> {
+        let bad = dup.as_ref().map(|s| ("duplicate", s.span().start));
+        let bad = bad.or(reorder.as_ref().map(|s| ("reorder", s.span().start)));
+        match bad {
+            Some((what, at)) => Err(self.err_at(at, format!("`{what}` is not a property of a link: etcd's peer links are ordered TCP streams. A broken transport that duplicates or reorders is a fault: [[fault]] kind = \"degrade\" with `{what}`"))),
+            None => Ok(()),
+        }
     }
 
     fn disk(&self, f: &FileDisk) -> R<DiskModel> {

@@ -157,6 +157,9 @@ pub enum DropReason {
     InboxFull,
     /// Held until persistence, then the node crashed.
     CrashedBeforeSend,
+    /// Its stream broke while it was in flight (a partition or a crash of either end), as a
+    /// reset TCP connection loses what it carried.
+    StreamBroken,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -21,7 +21,7 @@ use crate::client::ClientEffect;
 use crate::k8s::actors::{EtcdCall, K8sEvent};
 use crate::net::Network;
 use crate::node::rpc::{Reply, ServerRequest};
-use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeTimer, ReadOnly};
+use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeStatus, NodeTimer, ReadOnly};
 use crate::record::{NodeSummary, Probe, Record};
 use crate::scenario::Scenario;
 use crate::sim::actor::{Effect, Out};
@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 enum Event {
     Tick(NodeId),
     Campaign(NodeId),
-    Deliver { msg: Message },
+    Deliver { msg: Message, stream: u64 },
     Timer(NodeId, NodeTimer),
     ToServer { to: NodeId, req: ServerRequest },
     ToClient { reply: Reply },
@@ -183,7 +183,7 @@ impl Sim {
         match ev {
             Event::Tick(id) => self.tick(id),
             Event::Campaign(id) => self.with_node(id, |n, o| n.campaign(o)),
-            Event::Deliver { msg } => self.deliver(msg),
+            Event::Deliver { msg, stream } => self.deliver(msg, stream),
             Event::Timer(id, t) => self.with_node(id, |n, o| n.timer(t, o)),
             Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
             Event::ToClient { reply } => self.reply_to_client(reply),
@@ -249,7 +249,12 @@ impl Sim {
             trace: &mut self.trace,
             effects: &mut fx,
         };
-        f(&mut self.nodes[(id.0 - 1) as usize], &mut out);
+        let node = &mut self.nodes[(id.0 - 1) as usize];
+        let was_up = node.status != NodeStatus::Crashed;
+        f(node, &mut out);
+        if was_up && node.status == NodeStatus::Crashed {
+            self.net.member_down(id); // its peer streams break
+        }
         self.pump(id, &mut fx, Sim::node_sends, |s, id, at, t| {
             s.queue.schedule(at, Event::Timer(id, t))
         });

@@ -13,8 +13,8 @@ impl Sim {
         let now = self.now();
         self.observer.message_sent(&m);
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
-        let delays = match self.net.route(from, to) {
-            Route::Deliver(delays) => delays,
+        let copies = match self.net.route(from, to, now) {
+            Route::Deliver(copies) => copies,
             Route::Lost => return self.dropped(from, to, kind, DropReason::Lost),
             Route::Partitioned => return self.dropped(from, to, kind, DropReason::Partitioned),
         };
@@ -26,16 +26,18 @@ impl Sim {
                 kind,
                 term: m.term,
                 index: m.index,
-                latency_us: delays[0].as_micros(),
-                duplicate_latency_us: delays.get(1).map(|d| d.as_micros()),
+                latency_us: copies[0].after.as_micros(),
+                duplicate_latency_us: copies.get(1).map(|d| d.after.as_micros()),
             },
         );
-        if let Some(d) = delays.get(1) {
+        if let Some(d) = copies.get(1) {
+            let (msg, stream) = (m.clone(), d.stream);
             self.queue
-                .schedule(now + *d, Event::Deliver { msg: m.clone() });
+                .schedule(now + d.after, Event::Deliver { msg, stream });
         }
+        let stream = copies[0].stream;
         self.queue
-            .schedule(now + delays[0], Event::Deliver { msg: m });
+            .schedule(now + copies[0].after, Event::Deliver { msg: m, stream });
     }
 
     fn dropped(&mut self, from: NodeId, to: NodeId, kind: &'static str, reason: DropReason) {
@@ -51,11 +53,15 @@ impl Sim {
         );
     }
 
-    pub(super) fn deliver(&mut self, msg: Message) {
+    pub(super) fn deliver(&mut self, msg: Message, stream: u64) {
         let (from, to) = (NodeId(msg.from), NodeId(msg.to));
         if self.net.is_cut(from, to) {
             let kind = msg_kind(msg.get_msg_type());
             return self.dropped(from, to, kind, DropReason::Partitioned);
+        }
+        if self.net.stream(from, to) != stream {
+            let kind = msg_kind(msg.get_msg_type());
+            return self.dropped(from, to, kind, DropReason::StreamBroken);
         }
         self.with_node(to, |n, o| n.receive(msg, o));
     }
