@@ -47,3 +47,37 @@ fn every_expect_kind_is_documented() {
         );
     }
 }
+
+/// The README's first-screen excerpt of `cargo run --release` is real output: every line it
+/// quotes appears in the default run's output (a line ending in `; ...` by its beginning).
+#[test]
+fn the_readme_excerpt_is_what_the_default_run_prints() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("```text\n[  60.000s]").expect("the excerpt") + "```text\n".len();
+    let excerpt = &readme[start..start + readme[start..].find("```").unwrap()];
+    let s = raftsim::scenario::builtin::load(raftsim::scenario::builtin::DEFAULT)
+        .unwrap()
+        .unwrap();
+    let out = raftsim::report::timeline::render(&raftsim::run(&s, &Default::default()));
+    let mut quoted = 0;
+    for line in excerpt
+        .lines()
+        .filter(|l| !l.trim().is_empty() && l.trim() != "...")
+    {
+        let found = match line.strip_suffix("; ...") {
+            Some(prefix) => out.lines().any(|o| o.starts_with(prefix)),
+            // The availability statement is wrapped in the README: compare words.
+            None if line.starts_with("  From ") || line.starts_with("  clients were") => {
+                let words = out.split_whitespace().collect::<Vec<_>>().join(" ");
+                words.contains(&line.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+            None => out.lines().any(|o| o == line),
+        };
+        assert!(
+            found,
+            "README quotes a line the default run does not print:\n{line}"
+        );
+        quoted += 1;
+    }
+    assert!(quoted >= 20, "only {quoted} lines checked");
+}

@@ -5,9 +5,6 @@ use super::{HistoryOp, Outcome};
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, StatusInfo};
 
-/// The version string members report (the etcd release measured in etcd-observed.md).
-pub const ETCD_VERSION: &str = "3.4.23";
-
 /// What etcdctl prints when `command` finished with these operations.
 pub fn render(command: &Command, ops: &[&HistoryOp]) -> Vec<String> {
     match command {
@@ -88,7 +85,7 @@ fn status_row(ep: &str, s: &StatusInfo) -> Vec<String> {
     vec![
         ep.to_string(),
         s.member.member_hex(),
-        ETCD_VERSION.into(),
+        s.version.into(),
         human_bytes(s.db_size_bytes),
         (s.leader == s.member.0).to_string(),
         s.is_learner.to_string(),

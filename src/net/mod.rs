@@ -325,7 +325,10 @@ mod tests {
             n.route(NodeId(1), NodeId(2), SimTime::ZERO),
             Route::Partitioned
         );
-        assert!(matches!(n.route(NodeId(2), NodeId(1), SimTime::ZERO), Route::Deliver(_)));
+        assert!(matches!(
+            n.route(NodeId(2), NodeId(1), SimTime::ZERO),
+            Route::Deliver(_)
+        ));
         n.heal(NodeId(1), NodeId(2));
         assert_eq!(
             n.route(NodeId(1), NodeId(2), SimTime::ZERO),

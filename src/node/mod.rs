@@ -68,6 +68,48 @@ pub enum ReadOnly {
     LeaseBased,
 }
 
+/// Which etcd release a member behaves as. Each switches behaviour read in that release's source
+/// (`docs/reference/etcd-kubernetes-defaults.md`, section 1):
+/// - `--pre-vote` defaults to off in 3.4 and on in 3.5 (`server/embed/config.go`, `NewConfig`);
+/// - a linearizable read whose ReadIndex got no answer is re-sent every 500 ms in 3.5
+///   (`server/etcdserver/v3_server.go`, `requestCurrentIndex`: "waiting for ReadIndex response
+///   took too long, retrying"); 3.4's `linearizableReadLoop` waits the whole request timeout
+///   ("timed out waiting for read index response");
+/// - `endpoint status` reports the release in its VERSION column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum EtcdVersion {
+    /// etcd 3.4 (the measured cluster ran 3.4.23).
+    #[serde(rename = "3.4")]
+    V3_4,
+    /// etcd 3.5 (the incident ran 3.5.6).
+    #[default]
+    #[serde(rename = "3.5")]
+    V3_5,
+}
+
+impl EtcdVersion {
+    /// The release `endpoint status` shows.
+    pub fn release(self) -> &'static str {
+        match self {
+            EtcdVersion::V3_4 => "3.4.23",
+            EtcdVersion::V3_5 => "3.5.6",
+        }
+    }
+
+    /// Whether `--pre-vote` is on unless set.
+    pub fn pre_vote_default(self) -> bool {
+        self == EtcdVersion::V3_5
+    }
+
+    /// How long a ReadIndex may go unanswered before it is sent again (`None`: never).
+    pub fn read_index_retry(self) -> Option<SimDuration> {
+        match self {
+            EtcdVersion::V3_4 => None,
+            EtcdVersion::V3_5 => Some(SimDuration::from_millis(500)),
+        }
+    }
+}
+
 /// Static settings of every member.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeConfig {
@@ -86,7 +128,9 @@ pub struct NodeConfig {
     /// etcd's `ReqTimeout()`: 5 s + 2 x election timeout.
     pub server_request_timeout: SimDuration,
     /// etcd 3.5 retries a ReadIndex that got no answer after 500 ms.
-    pub read_index_retry: SimDuration,
+    pub read_index_retry: Option<SimDuration>,
+    /// The release `endpoint status` reports.
+    pub release: &'static str,
     /// Messages and requests a paused member's socket buffers hold before dropping.
     pub inbox_limit: usize,
     /// A deliberately wrong driver behaviour, to prove the oracles can fail (off by default).
@@ -378,6 +422,7 @@ impl Node {
             raft_term: self.published.term,
             raft_index: self.published.committed,
             raft_applied_index: self.published.applied,
+            version: self.cfg.release,
         }
     }
 
@@ -663,7 +708,7 @@ impl Node {
                     },
                 );
                 self.raw().read_index(req.request.0.to_be_bytes().to_vec());
-                self.set_timer(out, self.cfg.read_index_retry, |inc| NodeTimer::ReadRetry {
+                self.set_read_retry(out, |inc| NodeTimer::ReadRetry {
                     request: req.request,
                     incarnation: inc,
                 });
@@ -710,6 +755,13 @@ impl Node {
                 incarnation: inc,
             }
         });
+    }
+
+    /// Re-sends an unanswered ReadIndex later, in releases that do.
+    fn set_read_retry(&self, out: &mut Out, f: impl FnOnce(u64) -> NodeTimer) {
+        if let Some(after) = self.cfg.read_index_retry {
+            self.set_timer(out, after, f);
+        }
     }
 
     fn set_timer(&self, out: &mut Out, after: SimDuration, f: impl FnOnce(u64) -> NodeTimer) {
@@ -802,7 +854,7 @@ impl Node {
             },
         );
         self.raw().read_index(request.0.to_be_bytes().to_vec());
-        self.set_timer(out, self.cfg.read_index_retry, |inc| NodeTimer::ReadRetry {
+        self.set_read_retry(out, |inc| NodeTimer::ReadRetry {
             request,
             incarnation: inc,
         });

@@ -83,6 +83,8 @@ pub struct StatusInfo {
     pub raft_index: u64,
     /// Its applied index.
     pub raft_applied_index: u64,
+    /// The etcd release it runs.
+    pub version: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -49,6 +49,7 @@ pub struct FileCluster {
     pub persist: Option<PersistName>,
     pub heartbeat_interval: Option<Dur>,
     pub election_timeout: Option<Dur>,
+    pub etcd_version: Option<Spanned<String>>,
     pub pre_vote: Option<bool>,
     pub check_quorum: Option<bool>,
     pub read_only: Option<ReadOnlyName>,

@@ -17,7 +17,7 @@ use crate::client::ClientConfig;
 use crate::disk::{DiskFault, DiskModel, IoClass};
 use crate::k8s::K8sSpec;
 use crate::net::{Degrade, LinkModel, NetFault};
-use crate::node::{NodeFault, PersistMode, ReadOnly};
+use crate::node::{EtcdVersion, NodeFault, PersistMode, ReadOnly};
 use crate::sim::ids::NodeId;
 use crate::sim::rng::Ratio;
 use crate::sim::time::{SimDuration, SimTime};
@@ -74,6 +74,8 @@ pub struct ClusterSpec {
     pub election_timeout: SimDuration,
     /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// The etcd release the members behave as (defaults differ: see [`EtcdVersion`]).
+    pub etcd_version: EtcdVersion,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
     /// How linearizable reads are served.
@@ -605,7 +607,22 @@ impl<'a> Validator<'a> {
             None | Some(ReadOnlyName::Safe) => ReadOnly::Safe,
             Some(ReadOnlyName::LeaseBased) => ReadOnly::LeaseBased,
         };
-        let check_quorum = c.check_quorum.unwrap_or(false);
+        // etcd always runs raft with CheckQuorum on (`server/etcdserver/raft.go`, `raft.Config`);
+        // the setting stays for counterfactuals.
+        let check_quorum = c.check_quorum.unwrap_or(true);
+        let etcd_version = match c.etcd_version.as_ref() {
+            None => EtcdVersion::default(),
+            Some(v) => match v.get_ref().as_str() {
+                "3.4" => EtcdVersion::V3_4,
+                "3.5" => EtcdVersion::V3_5,
+                other => {
+                    let msg = format!(
+                        "etcd_version = {other:?} is not modelled: allowed \"3.4\", \"3.5\""
+                    );
+                    return Err(self.err(v, msg));
+                }
+            },
+        };
         if read_only == ReadOnly::LeaseBased && !check_quorum {
             return Err(self.err_at(0, "[cluster] read_only = \"lease_based\" requires check_quorum = true (raft-rs refuses it otherwise)".into()));
         }
@@ -622,7 +639,8 @@ impl<'a> Validator<'a> {
             },
             heartbeat_interval: heartbeat,
             election_timeout: election,
-            pre_vote: c.pre_vote.unwrap_or(false),
+            pre_vote: c.pre_vote.unwrap_or(etcd_version.pre_vote_default()),
+            etcd_version,
             check_quorum,
             read_only,
             initial_leader,

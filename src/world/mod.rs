@@ -342,7 +342,8 @@ fn build_nodes(
             c.read_only
         },
         server_request_timeout: c.request_timeout,
-        read_index_retry: SimDuration::from_millis(500),
+        read_index_retry: c.etcd_version.read_index_retry(),
+        release: c.etcd_version.release(),
         inbox_limit: 10_000,
         bug,
     };
