@@ -272,6 +272,10 @@ fn counterfactual_diff_shows_what_changed() {
             "k8s-local-etcd-follower-stall",
             "--set",
             "apiserver.etcd_servers=all",
+            // A typical seed: in about 1 seed in 15 a node still goes NotReady with every
+            // member listed (see k8s-all-endpoints-follower-stall's description); seed 1 is one.
+            "--seed",
+            "2",
         ])
         .output()
         .unwrap();
