@@ -159,12 +159,14 @@ pub enum NodeTimer {
         /// The disk's epoch when set (a crash makes it stale).
         epoch: u64,
     },
-    /// Answer a request that waited etcd's server timeout.
+    /// Answer a request that waited etcd's server timeout, or whose client deadline passed.
     ServerTimeout {
         /// The client request.
         request: RequestId,
         /// Which incarnation (bumped by every restart).
         incarnation: u64,
+        /// The client's deadline came first (gRPC cancels the request's context then).
+        deadline: bool,
     },
     /// Retry a ReadIndex that got no answer.
     ReadRetry {
@@ -712,7 +714,7 @@ impl Node {
                     request: req.request,
                     incarnation: inc,
                 });
-                self.set_server_timeout(req.request, out);
+                self.set_server_timeout(req.request, req.deadline, out);
             }
             ServerOp::Write { op } => {
                 let op_for_bug = op.clone();
@@ -743,18 +745,28 @@ impl Node {
                     self.reply(req.client, req.request, Ok(body), out);
                     return;
                 }
-                self.set_server_timeout(req.request, out);
+                self.set_server_timeout(req.request, req.deadline, out);
             }
         }
     }
 
-    fn set_server_timeout(&mut self, request: RequestId, out: &mut Out) {
-        self.set_timer(out, self.cfg.server_request_timeout, |inc| {
+    /// The request gives up at etcd's request timeout or at the client's deadline, whichever
+    /// comes first: the client's deadline travels in the gRPC context, and when it passes the
+    /// server answers DeadlineExceeded at once (`server/etcdserver/v3_server.go`,
+    /// `processInternalRaftRequestOnce`); a proposal already made stays in raft.
+    fn set_server_timeout(&mut self, request: RequestId, client_deadline: SimTime, out: &mut Out) {
+        let own = out.now + self.cfg.server_request_timeout;
+        let deadline = client_deadline < own;
+        let at = own.min(client_deadline);
+        let incarnation = self.incarnation;
+        out.timer(
+            at,
             NodeTimer::ServerTimeout {
                 request,
-                incarnation: inc,
-            }
-        });
+                incarnation,
+                deadline,
+            },
+        );
     }
 
     /// Re-sends an unanswered ReadIndex later, in releases that do.
@@ -810,7 +822,15 @@ impl Node {
             NodeTimer::ServerTimeout {
                 request,
                 incarnation,
-            } if incarnation == self.incarnation => self.server_timeout(request, out),
+                deadline,
+            } if incarnation == self.incarnation => {
+                let e = if deadline {
+                    ServerError::DeadlineExceeded
+                } else {
+                    ServerError::RequestTimedOut
+                };
+                self.server_timeout(request, e, out)
+            }
             NodeTimer::ReadRetry {
                 request,
                 incarnation,
@@ -819,7 +839,7 @@ impl Node {
         }
     }
 
-    fn server_timeout(&mut self, request: RequestId, out: &mut Out) {
+    fn server_timeout(&mut self, request: RequestId, error: ServerError, out: &mut Out) {
         let client = self
             .waits
             .remove(&request)
@@ -832,7 +852,7 @@ impl Node {
                     request,
                 },
             );
-            self.reply(client, request, Err(ServerError::RequestTimedOut), out);
+            self.reply(client, request, Err(error), out);
         }
     }
 

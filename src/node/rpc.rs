@@ -110,6 +110,8 @@ pub enum ServerError {
     RequestTimedOut,
     /// The connection broke (member crashed): gRPC `Unavailable`.
     Unavailable,
+    /// The client's deadline passed while the server waited: gRPC `DeadlineExceeded`.
+    DeadlineExceeded,
 }
 
 impl ServerError {
@@ -118,6 +120,7 @@ impl ServerError {
         match self {
             ServerError::RequestTimedOut => "etcdserver: request timed out",
             ServerError::Unavailable => "rpc error: code = Unavailable desc = transport is closing",
+            ServerError::DeadlineExceeded => "context deadline exceeded",
         }
     }
 }
