@@ -185,6 +185,8 @@ pub enum DiskError {
 
 struct Queue<T> {
     ops: VecDeque<T>,
+    /// When the head's service began.
+    head_since: SimTime,
     /// Service time of the head, drawn when it reached the head.
     head_started: bool,
     parked: bool,
@@ -194,6 +196,7 @@ impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
             ops: VecDeque::new(),
+            head_since: SimTime::ZERO,
             head_started: false,
             parked: false,
         }
@@ -288,10 +291,19 @@ impl Disk {
             self.draw_latency(class)
         };
         match class {
-            IoClass::Wal => self.wal.head_started = true,
-            IoClass::Apply => self.apply.head_started = true,
+            IoClass::Wal => (self.wal.head_started, self.wal.head_since) = (true, now),
+            IoClass::Apply => (self.apply.head_started, self.apply.head_since) = (true, now),
         }
         Some(now + latency)
+    }
+
+    /// When the operation at the head of `class` began its service (how long an fsync or an
+    /// apply took, stalls included, is measured from here).
+    pub fn head_since(&self, class: IoClass) -> SimTime {
+        match class {
+            IoClass::Wal => self.wal.head_since,
+            IoClass::Apply => self.apply.head_since,
+        }
     }
 
     fn draw_latency(&mut self, class: IoClass) -> SimDuration {

@@ -110,6 +110,17 @@ impl EtcdVersion {
     }
 }
 
+/// etcd's "slow fdatasync" warning: a WAL sync took more than a second (`server/storage/wal/wal.go`,
+/// `warnSyncDuration`).
+const SLOW_FDATASYNC: (&str, SimDuration) = ("slow fdatasync", SimDuration::from_secs(1));
+/// etcd's "apply request took too long" warning (`--experimental-warning-apply-duration`, 100 ms);
+/// raftsim measures one apply batch.
+const SLOW_APPLY: (&str, SimDuration) =
+    ("apply request took too long", SimDuration::from_millis(100));
+/// etcd's late-heartbeat warning.
+const HEARTBEAT_LATE: &str =
+    "leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk";
+
 /// Static settings of every member.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeConfig {
@@ -127,6 +138,8 @@ pub struct NodeConfig {
     pub read_only: ReadOnly,
     /// etcd's `ReqTimeout()`: 5 s + 2 x election timeout.
     pub server_request_timeout: SimDuration,
+    /// The heartbeat interval, for etcd's late-heartbeat warning.
+    pub heartbeat_interval: SimDuration,
     /// etcd 3.5 retries a ReadIndex that got no answer after 500 ms.
     pub read_index_retry: Option<SimDuration>,
     /// The release `endpoint status` reports.
@@ -283,6 +296,8 @@ pub struct Node {
     bug_applied_upto: u64,
     /// What this member had applied when it crashed: (index, term).
     applied_before_crash: Option<(u64, u64)>,
+    /// When this member, as leader, last sent a heartbeat to each peer.
+    heartbeats: BTreeMap<u64, SimTime>,
     /// Requests already applied: a proposal the network delivered twice (a duplicated forwarded
     /// MsgPropose) is appended twice but takes effect once.
     applied_requests: std::collections::BTreeSet<RequestId>,
@@ -323,6 +338,7 @@ impl Node {
             durable_ready: 0,
             bug_applied_upto: 0,
             applied_before_crash: None,
+            heartbeats: BTreeMap::new(),
             applied_requests: Default::default(),
         };
         n.boot();
@@ -850,6 +866,7 @@ impl Node {
                 TraceEvent::ServerTimeout {
                     node: self.id,
                     request,
+                    deadline: error == ServerError::DeadlineExceeded,
                 },
             );
             self.reply(client, request, Err(error), out);
@@ -921,6 +938,9 @@ impl Node {
         let mut rd = self.raw().ready();
         let number = rd.number();
         for m in rd.take_messages() {
+            if m.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
+                self.heartbeat_sent(m.to, out);
+            }
             out.send(NodeMsg::Peer(m));
         }
         assert!(
@@ -965,6 +985,29 @@ impl Node {
         self.publish();
         self.trace_role(out);
         self.serve_reads(out);
+    }
+
+    /// etcd's warning when an operation took longer than its threshold (`warning.1`).
+    fn warn(&self, out: &mut Out, warning: (&'static str, SimDuration), took: SimDuration) {
+        let (msg, expected) = warning;
+        if took > expected {
+            out.record(TraceEvent::EtcdLog {
+                node: self.id,
+                msg,
+                took_us: took.as_micros(),
+                expected_us: expected.as_micros(),
+            });
+        }
+    }
+
+    /// A leader sent a heartbeat to `to`: etcd warns when the gap since the previous one
+    /// exceeds twice the heartbeat interval (`server/etcdserver/raft.go`, its timeout detector,
+    /// reset when the member becomes leader).
+    fn heartbeat_sent(&mut self, to: u64, out: &mut Out) {
+        let expected = self.cfg.heartbeat_interval * 2;
+        if let Some(prev) = self.heartbeats.insert(to, out.now) {
+            self.warn(out, (HEARTBEAT_LATE, expected), out.now.since(prev));
+        }
     }
 
     /// Sends the messages of Ready `ready` that had to wait for its persistence; the
@@ -1067,7 +1110,13 @@ impl Node {
 
     /// Called when a disk operation of `class` reached its due time; `now` is as of the event.
     fn disk_done(&mut self, class: IoClass, out: &mut Out) {
+        let took = out.now.since(self.disk.head_since(class));
         let (done, next) = self.disk.complete(class, out.now);
+        match &done {
+            Completion::Wal(Ok(w)) if w.fsync => self.warn(out, SLOW_FDATASYNC, took),
+            Completion::Apply(_) => self.warn(out, SLOW_APPLY, took),
+            _ => {}
+        }
         if let Some(due) = next {
             self.disk_timer(class, due, out);
         }
@@ -1247,6 +1296,9 @@ impl Node {
             raw.raft.leader_id,
         );
         if self.last_role != Some(now) {
+            if now.0 == Role::Leader && self.last_role.map(|r| r.0) != Some(Role::Leader) {
+                self.heartbeats.clear(); // a new leader's detector starts afresh
+            }
             self.last_role = Some(now);
             out.trace.push(
                 out.now,

@@ -148,8 +148,15 @@ fn describe(
             format!("{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied")
         }
         TraceEvent::ServerTimeout { request, .. } if !requests.contains_key(request) => return None,
-        TraceEvent::ServerTimeout { node, request } => {
+        TraceEvent::ServerTimeout { node, request, deadline: false } => {
             format!("{node} gives up on `{}`: etcdserver: request timed out", req(request))
+        }
+        TraceEvent::ServerTimeout { node, request, deadline: true } => {
+            format!("{node} gives up on `{}`: context deadline exceeded (its client's deadline; a proposal stays in raft)", req(request))
+        }
+        TraceEvent::EtcdLog { node, msg, took_us, expected_us } => {
+            let (took, expected) = (crate::sim::time::SimDuration(*took_us), crate::sim::time::SimDuration(*expected_us));
+            format!("{node} logs: \"{msg}\" took={took} expected-duration={expected}")
         }
         TraceEvent::CommandStarted { command } => format!("$ {}", r.scenario.commands[*command].display()),
         TraceEvent::CommandOutput { command, lines, took_us, .. } => {

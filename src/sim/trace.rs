@@ -324,12 +324,14 @@ pub enum TraceEvent {
         /// The operation, summarised.
         op: String,
     },
-    /// A request waited etcd's server timeout and was answered with an error.
+    /// A member gave up on a request: at etcd's request timeout, or at the client's deadline if that came first.
     ServerTimeout {
         /// The member.
         node: NodeId,
         /// The client request.
         request: RequestId,
+        /// The client's deadline passed first (DeadlineExceeded), not etcd's request timeout.
+        deadline: bool,
     },
     /// A member retried a ReadIndex.
     ReadIndexRetry {
@@ -494,6 +496,18 @@ pub enum TraceEvent {
         value: String,
         /// Whether it overwrote a value acknowledged after this write was issued.
         overwrote_acknowledged: bool,
+    },
+    /// A line etcd itself would log, the ones SREs search for (`slow fdatasync`, `leader failed
+    /// to send out heartbeat on time`, `apply request took too long`), with etcd's thresholds.
+    EtcdLog {
+        /// The member.
+        node: NodeId,
+        /// The message, as etcd writes it.
+        msg: &'static str,
+        /// How long the operation took, in microseconds.
+        took_us: u64,
+        /// etcd's threshold for the warning, in microseconds.
+        expected_us: u64,
     },
     /// A crash tore the WAL write in progress (a `torn_write` fault); restart truncates the torn
     /// record by its checksum.

@@ -342,6 +342,7 @@ fn build_nodes(
             c.read_only
         },
         server_request_timeout: c.request_timeout,
+        heartbeat_interval: c.heartbeat_interval,
         read_index_retry: c.etcd_version.read_index_retry(),
         release: c.etcd_version.release(),
         inbox_limit: 10_000,
