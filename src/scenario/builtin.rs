@@ -34,6 +34,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/etcd-follower-fsync-stall.toml"),
     ),
     (
+        "etcd-leader-fsync-stall",
+        "sim-scenarios/etcd-leader-fsync-stall.toml",
+        include_str!("../../sim-scenarios/etcd-leader-fsync-stall.toml"),
+    ),
+    (
         "etcd-leader-crash",
         "sim-scenarios/etcd-leader-crash.toml",
         include_str!("../../sim-scenarios/etcd-leader-crash.toml"),
