@@ -10,7 +10,7 @@ use raftsim::explore;
 use raftsim::node::Bug;
 use raftsim::scenario::builtin;
 use raftsim::{run, RunOptions, Scenario};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +31,11 @@ enum Cmd {
     Run(RunArgs),
     /// List the built-in scenarios with one-line descriptions.
     List,
+    /// Print a built-in scenario's file, to copy and edit.
+    Show {
+        /// The built-in scenario's name (see `raftsim list`).
+        name: String,
+    },
     /// Run a scenario as written and with settings changed (--set), same seed, and show what
     /// changed in the outcome.
     Diff(DiffArgs),
@@ -113,8 +118,24 @@ struct RunArgs {
     /// Scenario file (TOML) or built-in scenario name.
     file: Option<String>,
     /// Seed (overrides the scenario's `seed`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
+    /// Run every seed of A..B (B excluded) and summarise which expectations failed on how many
+    /// seeds, e.g. --seeds 1..101.
+    #[arg(long, value_name = "A..B", value_parser = raftsim::report::seeds::parse_range)]
+    seeds: Option<std::ops::Range<u64>>,
+    /// Timeline: only lines naming this member or node (etcd-1, worker-4, apiserver-1).
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// Timeline: only events from this simulated time (e.g. 60s).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    from: Option<raftsim::SimTime>,
+    /// Timeline: only events up to this simulated time (e.g. 62s).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    to: Option<raftsim::SimTime>,
+    /// Timeline: only lines containing this text.
+    #[arg(long, value_name = "TEXT")]
+    grep: Option<String>,
     /// Write every trace event as JSON lines to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -139,6 +160,10 @@ struct RunArgs {
     /// differing trace record of each run and exit 1.
     #[arg(long)]
     check_determinism: bool,
+}
+
+fn parse_time(s: &str) -> Result<raftsim::SimTime, String> {
+    raftsim::SimDuration::parse(s).map(|d| raftsim::SimTime::ZERO + d)
 }
 
 fn parse_bug(s: &str) -> Result<Bug, String> {
@@ -186,6 +211,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd.unwrap_or(Cmd::Run(RunArgs::default())) {
         Cmd::List => list(),
+        Cmd::Show { name } => show(&name),
         Cmd::Run(a) => run_cmd(a),
         Cmd::Diff(a) => diff_cmd(a),
         Cmd::Explore(a) => explore_cmd(a),
@@ -202,6 +228,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn show(name: &str) -> Result<ExitCode, BadInput> {
+    match builtin::find(name) {
+        Some((_, text)) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(BadInput(
+            raftsim::Scenario::builtin(name).unwrap_err().into(),
+        )),
     }
 }
 
@@ -248,6 +286,9 @@ fn load(arg: Option<&str>, sets: &[(String, String)]) -> Result<Scenario, BadInp
 
 fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     let scenario = load(a.file.as_deref(), &a.sets)?;
+    if let Some(seeds) = a.seeds.clone() {
+        return Ok(run_seeds(&scenario, &a, seeds));
+    }
     let opts = RunOptions {
         bug: a.bug,
         seed: a.seed,
@@ -273,8 +314,15 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         write_trace(path, &r).map_err(BadInput)?;
     }
     let mut out = std::io::stdout().lock();
+    let filter = raftsim::report::timeline::Filter {
+        node: a.node.clone(),
+        from: a.from,
+        to: a.to,
+        grep: a.grep.clone(),
+    };
+    let text = raftsim::report::timeline::render_with(&r, &filter);
     let printed = match a.format {
-        Format::Text => out.write_all(raftsim::report::timeline::render(&r).as_bytes()),
+        Format::Text => out.write_all(colour(&text, std::io::stdout().is_terminal()).as_bytes()),
         Format::Json => serde_json::to_writer_pretty(&mut out, &r)
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out)),
@@ -286,6 +334,59 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         (true, false) => UNKNOWN,
         (false, _) => 1,
     }))
+}
+
+/// Runs every seed of `seeds` and prints the summary; exit 1 if any seed failed, 3 if none failed
+/// but some stayed undecided.
+#[allow(clippy::disallowed_methods)] // the progress line measures wall time
+fn run_seeds(scenario: &raftsim::Scenario, a: &RunArgs, seeds: std::ops::Range<u64>) -> ExitCode {
+    let mut sweep = raftsim::report::seeds::Sweep::default();
+    let total = seeds.end - seeds.start;
+    let progress = std::io::stderr().is_terminal();
+    for (i, seed) in seeds.enumerate() {
+        let opts = RunOptions {
+            bug: a.bug,
+            seed: Some(seed),
+            max_events: a.max_events,
+            ..Default::default()
+        };
+        sweep.add(&run(scenario, &opts));
+        if progress {
+            let failed = sweep.failed.len();
+            eprint!("\r[{}/{total}] failed so far: {failed}   ", i + 1);
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    print!("{}", sweep.render(&scenario.name));
+    match (sweep.failed.is_empty(), sweep.undecided.is_empty()) {
+        (true, true) => ExitCode::SUCCESS,
+        (true, false) => ExitCode::from(UNKNOWN),
+        (false, _) => ExitCode::from(1),
+    }
+}
+
+/// Colours verdicts and faults for a terminal, unless `NO_COLOR` is set.
+fn colour(text: &str, terminal: bool) -> String {
+    if !terminal || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return text.to_string();
+    }
+    let paint = |code: &str, l: &str| format!("\x1b[{code}m{l}\x1b[0m");
+    text.lines()
+        .map(|l| {
+            if l.starts_with("PASS") || l.ends_with(" PASS") {
+                paint("32", l)
+            } else if l.starts_with("FAIL") || l.starts_with("VIOLATION") || l.ends_with(" FAIL") {
+                paint("31", l)
+            } else if l.starts_with("UNKNOWN") || l.ends_with(" UNKNOWN") || l.contains("] FAULT") {
+                paint("33", l)
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
 }
 
 /// Names, on stderr, every undecided check, violation and failed expectation, each with the seed
@@ -410,7 +511,11 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     let started = std::time::Instant::now();
     let last = std::sync::Mutex::new(started);
     let total = seeds.len();
+    let terminal = std::io::stderr().is_terminal();
     let progress = |done: usize, failed: usize| {
+        if !terminal {
+            return;
+        }
         let mut last = last.lock().expect("progress lock");
         if last.elapsed().as_millis() >= 200 || done == total {
             *last = std::time::Instant::now();
@@ -419,7 +524,9 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
         }
     };
     let results = explore::sweep(&seeds, a.jobs, a.bug, !a.no_shrink, &progress);
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     let wall = started.elapsed().as_secs_f64();
     print!("{}", explore_summary(&results, wall, a.jobs));
     let found: Vec<&explore::SeedOutcome> = results

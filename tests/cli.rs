@@ -272,3 +272,53 @@ fn hostile_arguments_get_exit_2_with_a_message() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn show_prints_a_builtin_that_parses_back() {
+    let out = raftsim(&["show", "etcd-leader-fsync-stall"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let s = raftsim::Scenario::parse(&text, "shown.toml").unwrap();
+    assert_eq!(s.name, "etcd-leader-fsync-stall");
+    let out = raftsim(&["show", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the built-ins are"));
+}
+
+#[test]
+fn many_seeds_are_summarised_by_failure() {
+    let out = raftsim(&["run", "k8s-all-endpoints-follower-stall", "--seeds", "1..3"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with(
+            "k8s-all-endpoints-follower-stall: 2 seeds, 1 passed, 1 failed, 0 undecided"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 of 2 seeds: expectation: master-1, master-2"),
+        "{text}"
+    );
+    assert!(text.contains("(seeds 1)"), "{text}");
+    let out = raftsim(&["run", "etcd-leader-crash", "--seeds", "1..4"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = raftsim(&["run", "--seeds", "5..2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn timeline_filters_keep_only_what_they_name() {
+    let out = raftsim(&[
+        "run", "--node", "worker-4", "--from", "60s", "--to", "100s", "--grep", "lease",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let timeline: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+    assert!(!timeline.is_empty());
+    for l in &timeline {
+        assert!(l.contains("worker-4") && l.contains("lease"), "{l}");
+        let t: f64 = l[1..l.find('s').unwrap()].trim().parse().unwrap();
+        assert!((60.0..=100.0).contains(&t), "{l}");
+    }
+}

@@ -3,4 +3,5 @@
 
 pub mod diff;
 pub mod kubernetes;
+pub mod seeds;
 pub mod timeline;

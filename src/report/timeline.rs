@@ -10,13 +10,47 @@ use std::fmt::Write as _;
 
 /// Renders the timeline, the final member table, the verdicts and the summary line.
 pub fn render(r: &RunResult) -> String {
+    render_with(r, &Filter::default())
+}
+
+/// Which timeline lines to show (the summary sections after the timeline are always shown).
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only lines that name this member or Kubernetes node (`etcd-1`, `worker-4`, `apiserver-1`).
+    pub node: Option<String>,
+    /// Only events at or after this time.
+    pub from: Option<SimTime>,
+    /// Only events at or before this time.
+    pub to: Option<SimTime>,
+    /// Only lines containing this text.
+    pub grep: Option<String>,
+}
+
+impl Filter {
+    fn keeps(&self, at: SimTime, line: &str) -> bool {
+        let named = |name: &str| {
+            line.match_indices(name).any(|(i, _)| {
+                let after = line[i + name.len()..].chars().next();
+                !after.is_some_and(|c| c.is_ascii_alphanumeric())
+            })
+        };
+        self.from.is_none_or(|f| at >= f)
+            && self.to.is_none_or(|t| at <= t)
+            && self.node.as_deref().is_none_or(named)
+            && self.grep.as_deref().is_none_or(|g| line.contains(g))
+    }
+}
+
+/// The timeline with only the lines `filter` keeps.
+pub fn render_with(r: &RunResult, filter: &Filter) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "raftsim: {} (seed {})", r.scenario.name, r.seed);
     let _ = writeln!(s, "{}", r.scenario.description.trim());
     let _ = writeln!(
         s,
-        "cluster: {} members, persist={}, heartbeat {}, election timeout {}, pre_vote={}, check_quorum={}",
+        "cluster: {} members, etcd {}, persist={}, heartbeat {}, election timeout {}, pre_vote={}, check_quorum={}",
         r.scenario.cluster.nodes,
+        r.scenario.cluster.etcd_version.release(),
         format!("{:?}", r.scenario.cluster.persist).to_lowercase(),
         r.scenario.cluster.heartbeat_interval,
         r.scenario.cluster.election_timeout,
@@ -35,7 +69,8 @@ pub fn render(r: &RunResult) -> String {
             }
         }
         let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);
-        if let Some(line) = k8s_line.or_else(|| describe(&t.event, r, &requests)) {
+        let line = k8s_line.or_else(|| describe(&t.event, r, &requests));
+        if let Some(line) = line.filter(|l| filter.keeps(t.at, l)) {
             for (i, l) in line.lines().enumerate() {
                 if i == 0 {
                     let _ = writeln!(s, "[{:>9}] {l}", t.at.to_string());
@@ -312,4 +347,31 @@ fn kubernetes_line(
         ),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_keeps_what_it_names() {
+        let f = Filter {
+            node: Some("etcd-1".into()),
+            from: Some(SimTime(10)),
+            to: Some(SimTime(20)),
+            grep: None,
+        };
+        assert!(f.keeps(SimTime(15), "etcd-1 crashed"));
+        assert!(
+            !f.keeps(SimTime(15), "etcd-12 crashed"),
+            "a name, not a prefix"
+        );
+        assert!(!f.keeps(SimTime(25), "etcd-1 crashed"));
+        let g = Filter {
+            grep: Some("lease".into()),
+            ..Default::default()
+        };
+        assert!(g.keeps(SimTime(0), "worker-1: update lease failed"));
+        assert!(!g.keeps(SimTime(0), "etcd-2 became leader"));
+    }
 }

@@ -51,6 +51,14 @@ pub enum ScenarioError {
         /// Which override, and what is wrong.
         message: String,
     },
+    /// No built-in scenario has this name.
+    #[error("no built-in scenario is named `{name}`; the built-ins are: {known}")]
+    UnknownBuiltin {
+        /// The name asked for.
+        name: String,
+        /// The names that exist, comma-separated.
+        known: String,
+    },
     /// The file could not be read.
     #[error("{file}: {error}")]
     Io {
@@ -351,6 +359,23 @@ pub const MAX_COMMANDS: usize = 1_000_000;
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
 impl Scenario {
+    /// A built-in scenario by name (`raftsim list` shows them); works from any directory.
+    ///
+    /// ```
+    /// let s = raftsim::Scenario::builtin("etcd-leader-crash").unwrap();
+    /// assert_eq!(s.cluster.nodes, 3);
+    /// assert!(raftsim::Scenario::builtin("nope").unwrap_err().to_string().contains("etcd-leader-crash"));
+    /// ```
+    pub fn builtin(name: &str) -> Result<Scenario, ScenarioError> {
+        builtin::load(name).unwrap_or_else(|| {
+            let known: Vec<&str> = builtin::BUILTIN.iter().map(|b| b.0).collect();
+            Err(ScenarioError::UnknownBuiltin {
+                name: name.to_string(),
+                known: known.join(", "),
+            })
+        })
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         Scenario::load_with_overrides(path, &[])
