@@ -179,9 +179,8 @@ proptest! {
     /// Random fault schedules, workloads and settings: every oracle holds on the clean build.
     #[test]
     fn random_cases_pass_every_oracle(case in explore::case(), seed in 1u64..1_000_000) {
-        let r = run_case(&case, seed, None);
-        let f = failures(&r);
-        prop_assert!(f.is_empty(), "seed {seed}: {f:?}: {:?}", r.violations.first().map(|v| &v.detail));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explore-failures");
+        explore::check_case(&case, seed, None, &dir).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -204,4 +203,74 @@ fn a_leader_deposed_by_a_disruptive_rejoin_does_not_fail_liveness() {
         "{ls:?}"
     );
     assert_eq!(first.until, r.sim_end, "and it stays: {ls:?}");
+}
+
+#[test]
+fn a_failing_case_is_written_as_a_scenario_file_that_replays_it() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-case");
+    let case = case_for_seed(1);
+    let err = explore::check_case(&case, 1, Some(Bug::SendBeforePersist), &dir).unwrap_err();
+    assert!(
+        err.contains("replay: raftsim run") && err.contains("--bug send-before-persist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[[fault]]") || err.contains("[[command]]"),
+        "{err}"
+    );
+    let s = raftsim::Scenario::load(&dir.join("seed-1.toml")).unwrap();
+    let r = raftsim::run(
+        &s,
+        &raftsim::RunOptions {
+            bug: Some(Bug::SendBeforePersist),
+            ..Default::default()
+        },
+    );
+    assert!(!r.passed(), "the written file fails the same way");
+    assert!(explore::check_case(&case, 1, None, &dir).is_ok());
+}
+
+#[test]
+fn case_with_shapes_what_is_generated() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let config = explore::CaseConfig {
+        sizes: vec![(1, 5)],
+        max_faults: 2,
+        fault_weights: explore::FaultWeights {
+            crash: 1,
+            partition: 0,
+            one_way: 0,
+            degrade: 0,
+            disk_stall: 0,
+            disk_slow: 0,
+            fsync_error: 0,
+            pause: 0,
+        },
+        keys: 1,
+        heal_ms: 12_000,
+        ..Default::default()
+    };
+    let mut runner = TestRunner::deterministic();
+    let strategy = explore::case_with(config);
+    for _ in 0..50 {
+        let c = strategy.new_tree(&mut runner).unwrap().current();
+        assert_eq!(c.nodes, 5);
+        assert!(c.faults.len() <= 2);
+        assert!(c
+            .faults
+            .iter()
+            .all(|f| matches!(f.kind, explore::FaultKindCase::Crash(_))));
+        let text = c.to_scenario_toml(1, "");
+        assert!(
+            text.contains("duration = \"37000ms\""),
+            "heal 12 s + 25 s of liveness"
+        );
+        raftsim::Scenario::parse(&text, "case.toml").unwrap();
+    }
+    let bad = explore::CaseConfig {
+        sizes: vec![],
+        ..Default::default()
+    };
+    assert!(bad.check().is_err());
 }

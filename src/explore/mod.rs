@@ -25,7 +25,6 @@ pub const HEAL_MS: u64 = 20_000;
 /// The event budget of one seed: a 45 s case handles about 4,000 events (7,600 at most over
 /// seeds 0..300), so a seed that reaches this is running away and is reported as undecided.
 pub const EVENT_BUDGET: u64 = 1_000_000;
-const DURATION_S: u64 = 45;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 /// A generated exploration case: settings, a fault schedule and a workload.
@@ -42,6 +41,9 @@ pub struct Case {
     pub faults: Vec<FaultCase>,
     /// The clients and their workloads.
     pub clients: Vec<ClientCase>,
+    /// When every fault has healed, in milliseconds ([`HEAL_MS`] unless configured); the
+    /// liveness phase runs from there for 25 s.
+    pub heal_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -145,15 +147,129 @@ fn node_in(n: u64) -> impl Strategy<Value = u64> {
     1..=n
 }
 
-/// A fault on a cluster of `n` members.
+/// What [`case_with`] generates. `CaseConfig::default()` is what `raftsim explore` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseConfig {
+    /// Cluster sizes and their relative weights (default: 3 members 3 times as often as 5).
+    pub sizes: Vec<(u32, u64)>,
+    /// At most this many faults per case (default 5).
+    pub max_faults: usize,
+    /// Relative weight of each fault kind; 0 never generates it (default: all 1).
+    pub fault_weights: FaultWeights,
+    /// Keys the workload uses, `k0..` (default 4).
+    pub keys: u8,
+    /// At most this many clients (default 3).
+    pub max_clients: usize,
+    /// At most this many operations per client (default 39).
+    pub max_ops: usize,
+    /// When every fault has healed, in milliseconds (default [`HEAL_MS`]); faults start from 1 s.
+    pub heal_ms: u64,
+}
+
+/// Relative weights of the fault kinds [`case_with`] draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultWeights {
+    /// `partition` of a minority.
+    pub partition: u32,
+    /// `one_way` cut.
+    pub one_way: u32,
+    /// `degrade`: loss, duplication, reordering, delay.
+    pub degrade: u32,
+    /// `disk_stall` (WAL or apply).
+    pub disk_stall: u32,
+    /// `disk_slow` WAL.
+    pub disk_slow: u32,
+    /// `fsync_error`.
+    pub fsync_error: u32,
+    /// `crash` with restart.
+    pub crash: u32,
+    /// `pause` (SIGSTOP).
+    pub pause: u32,
+}
+
+impl Default for FaultWeights {
+    fn default() -> Self {
+        FaultWeights {
+            partition: 1,
+            one_way: 1,
+            degrade: 1,
+            disk_stall: 1,
+            disk_slow: 1,
+            fsync_error: 1,
+            crash: 1,
+            pause: 1,
+        }
+    }
+}
+
+impl Default for CaseConfig {
+    fn default() -> Self {
+        CaseConfig {
+            sizes: vec![(3, 3), (1, 5)],
+            max_faults: 5,
+            fault_weights: FaultWeights::default(),
+            keys: 4,
+            max_clients: 3,
+            max_ops: 39,
+            heal_ms: HEAL_MS,
+        }
+    }
+}
+
+impl CaseConfig {
+    /// Whether the configuration can generate cases, and why not.
+    pub fn check(&self) -> Result<(), String> {
+        let w = self.fault_weights;
+        let weights = [
+            w.partition,
+            w.one_way,
+            w.degrade,
+            w.disk_stall,
+            w.disk_slow,
+            w.fsync_error,
+            w.crash,
+            w.pause,
+        ];
+        if self.sizes.is_empty()
+            || self
+                .sizes
+                .iter()
+                .any(|(w, n)| *w == 0 || !(3..=7).contains(n))
+        {
+            return Err(
+                "sizes need at least one (weight > 0, members 3..=7: a partition needs a minority)"
+                    .into(),
+            );
+        }
+        if self.max_faults > 0 && weights.iter().all(|w| *w == 0) {
+            return Err("every fault weight is 0 while max_faults > 0".into());
+        }
+        if self.keys == 0 || self.max_clients == 0 || self.max_ops == 0 {
+            return Err("keys, max_clients and max_ops must be at least 1".into());
+        }
+        if !(7_000..=3_600_000).contains(&self.heal_ms) {
+            return Err(
+                "heal_ms must be between 7000 (faults need room after 1 s) and 3600000".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A fault on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn fault(n: u64) -> impl Strategy<Value = FaultCase> {
+    fault_with(n, FaultWeights::default(), HEAL_MS)
+}
+
+/// A fault on a cluster of `n` members, kinds drawn by `w`, starting before `heal_ms - 4 s`.
+pub fn fault_with(n: u64, w: FaultWeights, heal_ms: u64) -> impl Strategy<Value = FaultCase> {
     let kind = prop_oneof![
-        proptest::sample::subsequence((1..=n).collect::<Vec<_>>(), 1..=((n - 1) / 2) as usize)
+        w.partition => proptest::sample::subsequence((1..=n).collect::<Vec<_>>(), 1..=((n - 1) / 2) as usize)
             .prop_map(FaultKindCase::Partition),
-        (node_in(n), node_in(n))
+        w.one_way => (node_in(n), node_in(n))
             .prop_filter("distinct", |(a, b)| a != b)
             .prop_map(|(a, b)| FaultKindCase::OneWay(a, b)),
-        (0u64..=40, 0u64..=30, 0u64..=50, 0u64..=50).prop_map(|(d, u, r, l)| {
+        w.degrade => (0u64..=40, 0u64..=30, 0u64..=50, 0u64..=50).prop_map(|(d, u, r, l)| {
             FaultKindCase::Degrade {
                 drop_pct: d,
                 dup_pct: u,
@@ -161,23 +277,24 @@ pub fn fault(n: u64) -> impl Strategy<Value = FaultCase> {
                 delay_ms: l,
             }
         }),
-        (node_in(n), any::<bool>())
+        w.disk_stall => (node_in(n), any::<bool>())
             .prop_map(|(node, apply)| FaultKindCase::DiskStall { node, apply }),
-        (node_in(n), 5u64..=500)
+        w.disk_slow => (node_in(n), 5u64..=500)
             .prop_map(|(node, latency_ms)| FaultKindCase::DiskSlow { node, latency_ms }),
-        node_in(n).prop_map(FaultKindCase::FsyncError),
-        node_in(n).prop_map(FaultKindCase::Crash),
-        node_in(n).prop_map(FaultKindCase::Pause),
+        w.fsync_error => node_in(n).prop_map(FaultKindCase::FsyncError),
+        w.crash => node_in(n).prop_map(FaultKindCase::Crash),
+        w.pause => node_in(n).prop_map(FaultKindCase::Pause),
     ];
-    (kind, 0u64..15_000, 100u64..8_000).prop_map(|(kind, start_ms, len_ms)| FaultCase {
+    let latest_start = heal_ms - 5_000;
+    (kind, 0u64..latest_start, 100u64..8_000).prop_map(|(kind, start_ms, len_ms)| FaultCase {
         kind,
         start_ms,
         len_ms,
     })
 }
 
-fn op() -> impl Strategy<Value = OpCase> {
-    let key = 0u8..4;
+fn op(keys: u8) -> impl Strategy<Value = OpCase> {
+    let key = 0u8..keys;
     prop_oneof![
         4 => key.clone().prop_map(OpCase::Put),
         3 => key.clone().prop_map(OpCase::Get),
@@ -188,12 +305,17 @@ fn op() -> impl Strategy<Value = OpCase> {
     ]
 }
 
-/// A generated client on a cluster of `n` members.
+/// A generated client on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
+    client_with(n, 4, 39)
+}
+
+/// A generated client on a cluster of `n` members: up to `max_ops` operations on `keys` keys.
+pub fn client_with(n: u64, keys: u8, max_ops: usize) -> impl Strategy<Value = ClientCase> {
     (
         proptest::option::weighted(0.3, node_in(n)),
         100u64..1_000,
-        proptest::collection::vec(op(), 1..40),
+        proptest::collection::vec(op(keys), 1..max_ops + 1),
     )
         .prop_map(|(pinned, gap_ms, ops)| ClientCase {
             pinned,
@@ -202,18 +324,43 @@ pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
         })
 }
 
-/// Cluster settings, a fault schedule and a workload.
+/// Cluster settings, a fault schedule and a workload, as `raftsim explore` generates them.
 pub fn case() -> impl Strategy<Value = Case> {
+    case_with(CaseConfig::default())
+}
+
+/// Cases shaped by `config` (sizes, fault kinds and weights, keys, workload, heal time), for
+/// other crates' `proptest!` tests.
+///
+/// # Panics
+/// If `config` cannot generate cases ([`CaseConfig::check`] says why).
+pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
+    if let Err(e) = config.check() {
+        panic!("explore::case_with: {e}");
+    }
+    let sizes: Vec<(u32, BoxedStrategy<u64>)> = config
+        .sizes
+        .iter()
+        .map(|(w, n)| (*w, Just(*n).boxed()))
+        .collect();
     (
-        prop_oneof![3 => Just(3u64), 1 => Just(5u64)],
+        proptest::strategy::Union::new_weighted(sizes),
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_flat_map(|(nodes, async_persist, pre_vote, check_quorum)| {
+        .prop_flat_map(move |(nodes, async_persist, pre_vote, check_quorum)| {
+            let c = &config;
+            let heal_ms = c.heal_ms;
             (
-                proptest::collection::vec(fault(nodes), 0..6),
-                proptest::collection::vec(client(nodes), 1..4),
+                proptest::collection::vec(
+                    fault_with(nodes, c.fault_weights, heal_ms),
+                    0..c.max_faults + 1,
+                ),
+                proptest::collection::vec(
+                    client_with(nodes, c.keys, c.max_ops),
+                    1..c.max_clients + 1,
+                ),
             )
                 .prop_map(move |(faults, clients)| Case {
                     nodes,
@@ -222,6 +369,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                     check_quorum,
                     faults,
                     clients,
+                    heal_ms,
                 })
         })
 }
@@ -240,8 +388,9 @@ impl Case {
             let _ = writeln!(s, "# {l}");
         }
         let _ = writeln!(s, "name = \"explore-seed-{seed}\"");
-        let _ = writeln!(s, "description = \"\"\"\nA case generated by raftsim explore: faults until {}, then every fault healed and liveness\nchecked (a read at heal time, a write and a read at 30s, convergence at the end).\"\"\"", ms(HEAL_MS));
-        let _ = writeln!(s, "seed = {seed}\nduration = \"{DURATION_S}s\"\n");
+        let (heal, write, read, end) = self.phases();
+        let _ = writeln!(s, "description = \"\"\"\nA case generated by raftsim explore: faults until {}, then every fault healed and liveness\nchecked (a read at heal time, a write at {} and a read at {}, convergence at the end).\"\"\"", ms(heal), ms(write), ms(read));
+        let _ = writeln!(s, "seed = {seed}\nduration = \"{}\"\n", ms(end));
         let _ = writeln!(
             s,
             "[cluster]\nnodes = {}\npersist = \"{}\"\npre_vote = {}\ncheck_quorum = {}\n",
@@ -259,15 +408,26 @@ impl Case {
         for n in 1..=self.nodes {
             // 6s: shorter than etcd's 7s server timeout, so a read the member dropped is not
             // rescued by the client's retry; long enough for an election after the heal.
-            let _ = writeln!(s, "[[command]]\nid = \"live-read-at-heal\"\nat = \"{}\"\nrun = \"get live\"\nendpoints = [{n}]\ntimeout = \"6s\"\n", ms(HEAL_MS));
+            let _ = writeln!(s, "[[command]]\nid = \"live-read-at-heal\"\nat = \"{}\"\nrun = \"get live\"\nendpoints = [{n}]\ntimeout = \"6s\"\n", ms(heal));
         }
-        s.push_str(LIVENESS);
+        s.push_str(
+            &LIVENESS
+                .replace("\"30s\"", &format!("\"{}\"", ms(write)))
+                .replace("\"32s\"", &format!("\"{}\"", ms(read))),
+        );
         s
+    }
+
+    /// (heal, liveness write, liveness read, end), in milliseconds: the liveness phase keeps
+    /// its shape after whatever heal time the case has.
+    fn phases(&self) -> (u64, u64, u64, u64) {
+        let heal = self.heal_ms;
+        (heal, heal + 10_000, heal + 12_000, heal + 25_000)
     }
 
     fn render_fault(&self, s: &mut String, f: &FaultCase) {
         let at = 1_000 + f.start_ms;
-        let until = (at + f.len_ms).min(HEAL_MS);
+        let until = (at + f.len_ms).min(self.heal_ms);
         if until <= at {
             return;
         }
@@ -321,7 +481,7 @@ impl Case {
         };
         for (i, o) in cl.ops.iter().enumerate() {
             let at = 1_000 + i as u64 * cl.gap_ms;
-            if at >= HEAL_MS {
+            if at >= self.heal_ms {
                 break;
             }
             let run = match o {
@@ -415,6 +575,55 @@ pub fn run_case(case: &Case, seed: u64, bug: Option<Bug>) -> RunResult {
             ..Default::default()
         },
     )
+}
+
+/// For `proptest!` tests in any crate: runs a case with every oracle on; when something fails,
+/// writes the case to `dir` as a scenario file (`seed-N.toml`, replayable with `raftsim run`) and
+/// returns an error whose message is the replay command and the file's text, instead of a
+/// `Debug` dump of the case. As proptest shrinks, the file is rewritten, so it ends holding the
+/// minimal failing case.
+///
+/// ```no_run
+/// use proptest::prelude::*;
+/// proptest! {
+///     #[test]
+///     fn my_settings_survive_faults(case in raftsim::explore::case(), seed in 1u64..1_000_000) {
+///         raftsim::explore::check_case(&case, seed, None, "target/raftsim-failures".as_ref())
+///             .map_err(TestCaseError::fail)?;
+///     }
+/// }
+/// ```
+pub fn check_case(
+    case: &Case,
+    seed: u64,
+    bug: Option<Bug>,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    let r = run_case_checked(case, seed, bug);
+    let fails = failures_of(&r);
+    if fails.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = fails.iter().map(|f| f.name()).collect();
+    let detail = match &r {
+        Ok(r) => first_finding(r).unwrap_or_default(),
+        Err(msg) => format!("[panic] {msg}"),
+    };
+    let header = format!(
+        "Failing case (seed {seed}{}): {}",
+        bug_flag(bug),
+        names.join(", ")
+    );
+    let text = case.to_scenario_toml(seed, &header);
+    let path = dir.join(format!("seed-{seed}.toml"));
+    let written = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, &text));
+    let replay = match written {
+        Ok(()) => format!("replay: raftsim run {}{}", path.display(), bug_flag(bug)),
+        Err(e) => format!("(could not write {}: {e})", path.display()),
+    };
+    Err(format!(
+        "{detail}\n{replay}\n--- the case as a scenario file ---\n{text}"
+    ))
 }
 
 /// Runs a case; a panic (raft-rs refusing a state a buggy driver created) becomes `Err`.
