@@ -86,8 +86,43 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct CheckHistoryArgs {
-    /// JSON-lines history (format in docs/exploration.md).
+    /// A history: raftsim's JSON lines (docs/exploration.md), a Jepsen `history.edn`, or Jepsen
+    /// `jepsen.util` log lines.
     file: PathBuf,
+    /// The file's format (default: from its name and first line).
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Auto)]
+    format: HistoryFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum HistoryFormat {
+    /// `.edn` or a first line starting with `{:` is EDN; a line with `jepsen.util - ` is a
+    /// Jepsen log; anything else is raftsim's JSON lines.
+    Auto,
+    /// raftsim's JSON lines.
+    Jsonl,
+    /// A Jepsen `history.edn`.
+    Edn,
+    /// Jepsen `jepsen.util` log lines.
+    JepsenLog,
+}
+
+fn history_format(path: &std::path::Path, text: &str) -> HistoryFormat {
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_start();
+    if path.extension().is_some_and(|e| e == "edn")
+        || first.starts_with("{:")
+        || first.starts_with("[{:")
+    {
+        HistoryFormat::Edn
+    } else if text.lines().take(50).any(|l| l.contains("jepsen.util - ")) {
+        HistoryFormat::JepsenLog
+    } else {
+        HistoryFormat::Jsonl
+    }
 }
 
 #[derive(clap::Args)]
@@ -464,7 +499,17 @@ fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
     let text = raftsim::scenario::read_limited(&a.file, HISTORY_MAX_BYTES)
         .with_context(|| format!("cannot read {}", a.file.display()))
         .map_err(BadInput)?;
-    let h = history::parse(&text, &a.file.display().to_string()).map_err(|e| BadInput(e.into()))?;
+    let name = a.file.display().to_string();
+    let format = match a.format {
+        HistoryFormat::Auto => history_format(&a.file, &text),
+        f => f,
+    };
+    let parsed = match format {
+        HistoryFormat::Edn => raftsim::check::jepsen::parse_edn(&text, &name),
+        HistoryFormat::JepsenLog => raftsim::check::jepsen::parse_log(&text, &name),
+        _ => history::parse(&text, &name),
+    };
+    let h = parsed.map_err(|e| BadInput(e.into()))?;
     let stale = history::stale_reads(&h);
     println!(
         "{} operations, {} serializable reads",

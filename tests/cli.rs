@@ -322,3 +322,37 @@ fn timeline_filters_keep_only_what_they_name() {
         assert!((60.0..=100.0).contains(&t), "{l}");
     }
 }
+
+#[test]
+fn check_history_reads_jepsen_logs_and_edn() {
+    let log = "INFO  jepsen.util - 0   :invoke :write  3\nINFO  jepsen.util - 0   :ok     :write  3\nINFO  jepsen.util - 1   :invoke :read   nil\nINFO  jepsen.util - 1   :ok     :read   3\n";
+    let p = temp("history.log", log);
+    let out = raftsim(&["check-history", p.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linearizable: yes"));
+    let stale = format!("{log}INFO  jepsen.util - 1   :invoke :read   nil\nINFO  jepsen.util - 1   :ok     :read   nil\n");
+    let p = temp("stale.log", &stale);
+    assert_eq!(
+        raftsim(&["check-history", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    let edn = "{:type :invoke, :f :write, :value 1, :process 0, :time 10}\n{:type :info, :f :write, :value 1, :process 0, :time 20}\n{:type :invoke, :f :read, :value nil, :process 1, :time 30}\n{:type :ok, :f :read, :value 1, :process 1, :time 40}\n";
+    let p = temp("history.edn", edn);
+    let out = raftsim(&["check-history", p.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an :info write may have happened"
+    );
+    let p = temp("bad.edn", "{:type :ok, :f :read\n");
+    let out = raftsim(&["check-history", p.to_str().unwrap(), "--format", "edn"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.edn:1:1:"));
+}

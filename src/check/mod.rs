@@ -16,6 +16,7 @@
 pub mod applied;
 pub mod durability;
 pub mod history;
+pub mod jepsen;
 pub mod linearizability;
 pub mod observer;
 pub mod ready_contract;
