@@ -49,7 +49,10 @@ enum Cmd {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct ExploreArgs {
+    #[command(subcommand)]
+    action: Option<ExploreAction>,
     /// How many seeds (starting at --start).
     #[arg(long, default_value_t = 100)]
     seeds: u64,
@@ -74,6 +77,20 @@ struct ExploreArgs {
     /// Do not shrink failures (faster; the unshrunk case is still written).
     #[arg(long)]
     no_shrink: bool,
+    /// Also write what this run (shard) covered and found as JSON, for `explore merge`.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ExploreAction {
+    /// Merge the JSON summaries shards wrote (every `*.json` in each DIR): seeds covered, gaps,
+    /// overlaps, failures by oracle, undecided seeds.
+    Merge {
+        /// Directories holding shard summaries.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -537,6 +554,9 @@ fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
 
 #[allow(clippy::disallowed_methods)] // the progress line measures wall time
 fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
+    if let Some(ExploreAction::Merge { dirs }) = &a.action {
+        return merge_cmd(dirs);
+    }
     if a.list_bugs {
         for b in Bug::ALL {
             println!("{:<24} {}", b.name(), b.describe());
@@ -574,6 +594,15 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     }
     let wall = started.elapsed().as_secs_f64();
     print!("{}", explore_summary(&results, wall, a.jobs));
+    if let Some(path) = &a.summary {
+        let bug = a.bug.map(|b| b.name().to_string());
+        let shard = a.shard.unwrap_or((1, 1));
+        let summary = explore::summary::ShardSummary::new(a.start, a.seeds, shard, bug, &results);
+        let text = serde_json::to_string_pretty(&summary).expect("summaries serialize");
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the summary to {}", path.display()))
+            .map_err(BadInput)?;
+    }
     let found: Vec<&explore::SeedOutcome> = results
         .iter()
         .filter(|o| !o.failures.is_empty() || !o.undecided.is_empty())
@@ -584,6 +613,48 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     write_failures(&a.out, &found, a.bug)?;
     let failed = found.iter().any(|o| !o.failures.is_empty());
     Ok(ExitCode::from(if failed { 1 } else { UNKNOWN }))
+}
+
+/// `explore merge`: reads every shard summary in `dirs` and reports the sweep as one.
+fn merge_cmd(dirs: &[PathBuf]) -> Result<ExitCode, BadInput> {
+    let mut summaries = Vec::new();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))
+            .map_err(BadInput)?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let text = raftsim::scenario::read_limited(&p, 256 << 20)
+                .with_context(|| format!("cannot read {}", p.display()))
+                .map_err(BadInput)?;
+            let s: explore::summary::ShardSummary = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not an explore summary", p.display()))
+                .map_err(BadInput)?;
+            summaries.push(s);
+        }
+    }
+    if summaries.is_empty() {
+        return Err(BadInput(anyhow::anyhow!(
+            "no *.json summary in {}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let merged = explore::summary::merge(&summaries).map_err(|e| BadInput(anyhow::anyhow!(e)))?;
+    print!("{}", merged.render());
+    Ok(ExitCode::from(
+        match (merged.failed(), merged.undecided.is_empty()) {
+            (true, _) => 1,
+            (false, false) => UNKNOWN,
+            (false, true) => 0,
+        },
+    ))
 }
 
 /// Writes each failing case to `out` as a scenario file and says how to replay it.

@@ -274,3 +274,77 @@ fn case_with_shapes_what_is_generated() {
     };
     assert!(bad.check().is_err());
 }
+
+/// A sweep split into 4 shards, run as separate processes and merged, finds what the unsharded
+/// sweep finds, and covers every seed once.
+#[test]
+fn four_shards_merged_equal_the_whole_sweep() {
+    let bin = env!("CARGO_BIN_EXE_raftsim");
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shards-{}", std::process::id()));
+    let args = [
+        "--seeds",
+        "40",
+        "--bug",
+        "local-linearizable-read",
+        "--no-shrink",
+    ];
+    let mut dirs = Vec::new();
+    let children: Vec<_> = (1..=4)
+        .map(|i| {
+            let dir = root.join(format!("shard-{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            dirs.push(dir.clone());
+            std::process::Command::new(bin)
+                .arg("explore")
+                .args(args)
+                .args(["--shard", &format!("{i}/4"), "--out"])
+                .arg(&dir)
+                .arg("--summary")
+                .arg(dir.join("summary.json"))
+                .output()
+        })
+        .collect();
+    for c in children {
+        assert!(matches!(c.unwrap().status.code(), Some(0 | 1)));
+    }
+    let merged = std::process::Command::new(bin)
+        .args(["explore", "merge"])
+        .args(&dirs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(merged.stdout).unwrap();
+    assert!(
+        text.contains("seeds covered       40 (span 1..=40, 40 run)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gaps                none") && text.contains("overlaps            0"),
+        "{text}"
+    );
+    let seeds = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("seed "))
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    let whole_dir = root.join("whole");
+    let whole = std::process::Command::new(bin)
+        .arg("explore")
+        .args(args)
+        .arg("--out")
+        .arg(&whole_dir)
+        .output()
+        .unwrap();
+    let whole = String::from_utf8(whole.stdout).unwrap();
+    assert!(
+        !seeds(&whole).is_empty(),
+        "the bug is found at all: {whole}"
+    );
+    assert_eq!(
+        seeds(&text),
+        seeds(&whole),
+        "merged shards vs the whole sweep"
+    );
+    assert_eq!(merged.status.code(), Some(1));
+}

@@ -8,6 +8,8 @@
 //! read that must complete within 6s; at 30s a write and a read must succeed; the run ends at 45s
 //! and every member must have converged.
 
+pub mod summary;
+
 use crate::node::Bug;
 use crate::run::{bug_flag, panic_message, run, RunOptions, RunResult};
 use crate::scenario::Scenario;
