@@ -10,11 +10,13 @@
 //! [`client`] -> [`k8s`] -> [`record`] -> [`scenario`] -> [`check`] -> [`world`] (the loop) ->
 //! [`run`](mod@run) -> [`report`] -> [`explore`].
 //!
-//! ```no_run
+//! ```
 //! use raftsim::{run, RunOptions, Scenario};
-//! let s = Scenario::load(std::path::Path::new("sim-scenarios/etcd-follower-frozen.toml")).unwrap();
-//! let r = run(&s, &RunOptions::default());
+//! let s = Scenario::builtin("etcd-follower-fsync-stall")?; // or Scenario::load(path), Scenario::parse(text, name)
+//! let r = run(&s, &RunOptions { seed: Some(7), ..Default::default() });
 //! assert!(r.passed(), "{}", raftsim::report::timeline::render(&r));
+//! assert!(r.elections() >= 1);
+//! # Ok::<(), raftsim::ScenarioError>(())
 //! ```
 
 pub mod check;

@@ -81,3 +81,18 @@ fn the_readme_excerpt_is_what_the_default_run_prints() {
     }
     assert!(quoted >= 20, "only {quoted} lines checked");
 }
+
+/// The README's library example is the crate-level doc example, which `cargo test` runs.
+#[test]
+fn the_readme_library_example_is_the_tested_doc_example() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let lib = std::fs::read_to_string("src/lib.rs").unwrap();
+    let start = readme.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    for line in block.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        assert!(
+            lib.contains(&format!("//! {line}")),
+            "README line not in the tested example: {line}"
+        );
+    }
+}
