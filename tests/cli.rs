@@ -249,7 +249,7 @@ fn hostile_arguments_get_exit_2_with_a_message() {
         ),
         (
             vec!["run", "etcd-leader-crash", "--set", "duration=200h"],
-            "at most 604800s",
+            "at most 86400s",
         ),
         (
             vec!["run", "etcd-leader-crash", "--set", &deep_key],
