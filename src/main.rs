@@ -346,6 +346,9 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
         max_events: a.max_events,
+        progress: std::io::stderr()
+            .is_terminal()
+            .then_some(progress_line as raftsim::world::Progress),
     };
     let r = if a.check_determinism {
         match raftsim::run::check_determinism(&scenario, &opts) {
@@ -362,6 +365,9 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     } else {
         run(&scenario, &opts)
     };
+    if opts.progress.is_some() {
+        eprint!("\r{:60}\r", ""); // clear the progress line
+    }
     if let Some(path) = &a.trace {
         write_trace(path, &r).map_err(BadInput)?;
     }
@@ -417,6 +423,12 @@ fn run_seeds(scenario: &raftsim::Scenario, a: &RunArgs, seeds: std::ops::Range<u
         (true, false) => ExitCode::from(UNKNOWN),
         (false, _) => ExitCode::from(1),
     }
+}
+
+/// A long run's progress, on a terminal's stderr (cleared when the run ends).
+fn progress_line(now: raftsim::SimTime, end: raftsim::SimTime) {
+    let pct = now.0 as f64 * 100.0 / end.0.max(1) as f64;
+    eprint!("\r[{now} of {end} simulated, {pct:.0}%]   ");
 }
 
 /// Colours verdicts and faults for a terminal, unless `NO_COLOR` is set.

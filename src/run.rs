@@ -21,6 +21,8 @@ pub struct RunOptions {
     /// Stops after this many events: the run then judges nothing it cannot (see
     /// [`check::Undecided::EventBudget`]). `None`: no limit.
     pub max_events: Option<u64>,
+    /// Called now and then with (simulated now, simulated end), for a progress line.
+    pub progress: Option<crate::world::Progress>,
 }
 
 /// Everything a run produced and what the checks concluded. It reads as its [`Record`]
@@ -96,7 +98,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     // re-raise it with what is needed to replay it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
-        sim.run_to_end(opts.max_events);
+        sim.run_to_end(opts.max_events, opts.progress);
         sim.into_record()
     }));
     let record = match outcome {

@@ -2,7 +2,7 @@
 
 use raftsim::scenario::builtin;
 use raftsim::sim::trace::{Role, TraceEvent};
-use raftsim::{run, RunOptions, SimTime};
+use raftsim::{run, RunOptions, Scenario, SimTime};
 
 #[test]
 fn every_scenario_twice_gives_the_same_trace_hash() {
@@ -68,4 +68,32 @@ fn seeds_change_the_hash_but_not_the_outcome_of_the_stall_story() {
         assert!(failed.is_empty(), "seed {seed}: {failed:?}");
     }
     assert_eq!(hashes.len(), 5);
+}
+
+static PROGRESS_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count_progress(now: SimTime, end: SimTime) {
+    assert!(now <= end);
+    PROGRESS_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A progress callback (what `raftsim run` shows on a terminal for long runs) only observes.
+#[test]
+fn progress_reports_do_not_change_the_run() {
+    let s = Scenario::parse_with_overrides(
+        builtin::find("etcd-follower-frozen").unwrap().1,
+        "frozen.toml",
+        &[("duration".into(), "3h".into())],
+    )
+    .unwrap();
+    let plain = run(&s, &RunOptions::default());
+    let watched = run(
+        &s,
+        &RunOptions {
+            progress: Some(count_progress),
+            ..Default::default()
+        },
+    );
+    assert_eq!(plain.trace_hash, watched.trace_hash);
+    assert!(PROGRESS_CALLS.load(std::sync::atomic::Ordering::Relaxed) >= 2);
 }

@@ -34,6 +34,13 @@ use crate::sim::trace::{Role, Trace};
 use raft::eraftpb::Message;
 use std::collections::BTreeMap;
 
+/// Called every [`PROGRESS_EVERY`] events with (now, end): for a progress line on long runs.
+/// It only observes; nothing it does can change the run.
+pub type Progress = fn(SimTime, SimTime);
+
+/// How many events between two progress calls.
+pub const PROGRESS_EVERY: u64 = 200_000;
+
 /// Everything the loop can schedule.
 #[derive(Debug)]
 enum Event {
@@ -166,7 +173,7 @@ impl Sim {
 
     /// Runs until the scenario's duration has elapsed, or until `max_events` events were
     /// handled (then the record says where it stopped).
-    pub fn run_to_end(&mut self, max_events: Option<u64>) {
+    pub fn run_to_end(&mut self, max_events: Option<u64>, progress: Option<Progress>) {
         let end = SimTime::ZERO + self.scenario.duration;
         while let Some((at, ev)) = self.queue.pop_until(end) {
             if max_events.is_some_and(|m| self.events_handled >= m) {
@@ -176,6 +183,11 @@ impl Sim {
             self.log_clock.set(at.as_micros());
             self.events_handled += 1;
             self.handle(ev);
+            if self.events_handled.is_multiple_of(PROGRESS_EVERY) {
+                if let Some(report) = progress {
+                    report(at, end);
+                }
+            }
         }
     }
 
