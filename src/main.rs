@@ -401,6 +401,7 @@ fn run_seeds(scenario: &raftsim::Scenario, a: &RunArgs, seeds: std::ops::Range<u
     let mut sweep = raftsim::report::seeds::Sweep::default();
     let total = seeds.end - seeds.start;
     let progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
     for (i, seed) in seeds.enumerate() {
         let opts = RunOptions {
             bug: a.bug,
@@ -410,8 +411,11 @@ fn run_seeds(scenario: &raftsim::Scenario, a: &RunArgs, seeds: std::ops::Range<u
         };
         sweep.add(&run(scenario, &opts));
         if progress {
-            let failed = sweep.failed.len();
-            eprint!("\r[{}/{total}] failed so far: {failed}   ", i + 1);
+            let (done, failed) = (i + 1, sweep.failed.len());
+            let elapsed_s = started.elapsed().as_secs_f64();
+            let line =
+                raftsim::report::seeds::progress_line(done, total as usize, failed, elapsed_s);
+            eprint!("\r{line}   ");
         }
     }
     if progress {
@@ -596,8 +600,9 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
         let mut last = last.lock().expect("progress lock");
         if last.elapsed().as_millis() >= 200 || done == total {
             *last = std::time::Instant::now();
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            eprint!("\r[{done}/{total}] {rate:.0} seeds/s, failures so far: {failed}   ");
+            let elapsed_s = started.elapsed().as_secs_f64();
+            let line = raftsim::report::seeds::progress_line(done, total, failed, elapsed_s);
+            eprint!("\r{line}   ");
         }
     };
     let results = explore::sweep(&seeds, a.jobs, a.bug, !a.no_shrink, &progress);

@@ -89,9 +89,43 @@ pub fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(a..b)
 }
 
+/// The progress line of a many-seed run on a terminal: seeds done, rate, time left and failures
+/// so far. `elapsed_s` is wall time, measured by the caller outside every simulation.
+pub fn progress_line(done: usize, total: usize, failed: usize, elapsed_s: f64) -> String {
+    let rate = done as f64 / elapsed_s.max(1e-9);
+    let eta = if done == 0 {
+        "?".to_string()
+    } else {
+        let left_s = total.saturating_sub(done) as f64 / rate;
+        match left_s.round() as u64 {
+            s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+            s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+            s => format!("{s}s"),
+        }
+    };
+    format!("[{done}/{total}] {rate:.0} seeds/s, ETA {eta}, failures so far: {failed}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_says_rate_time_left_and_failures() {
+        assert_eq!(
+            progress_line(50, 200, 2, 2.0),
+            "[50/200] 25 seeds/s, ETA 6s, failures so far: 2"
+        );
+        assert_eq!(
+            progress_line(1, 7_201, 0, 1.0),
+            "[1/7201] 1 seeds/s, ETA 2h00m, failures so far: 0"
+        );
+        assert_eq!(
+            progress_line(10, 100, 0, 10.0),
+            "[10/100] 1 seeds/s, ETA 1m30s, failures so far: 0"
+        );
+        assert!(progress_line(0, 10, 0, 0.0).contains("ETA ?"));
+    }
 
     #[test]
     fn ranges_parse_and_refuse() {
