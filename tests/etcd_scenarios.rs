@@ -381,3 +381,43 @@ fn crash_loop_decides_on_every_seed() {
         );
     }
 }
+
+#[test]
+fn the_record_answers_which_values_a_key_took_and_how_operations_ended() {
+    let r = run_builtin("etcd-follower-fsync-stall");
+    let values = r.applied_values("hello");
+    let named: Vec<&str> = values.iter().filter_map(|v| v.value.as_deref()).collect();
+    assert!(
+        values
+            .windows(2)
+            .all(|w| w[0].index < w[1].index && w[0].at <= w[1].at),
+        "{values:?}"
+    );
+    // etcd-observed row 6: the pinned put timed out on the stalled member, yet took effect
+    // after world5 had been acknowledged, so hello went world5 -> world.
+    let at = |v: &str| named.iter().position(|n| *n == v);
+    assert!(
+        at("world5").is_some() && at("world5") < at("world"),
+        "{named:?}"
+    );
+    assert_eq!(named.first(), Some(&"world0"), "{named:?}");
+    let by_outcome = r.ops_by_outcome();
+    let total: usize = by_outcome.values().map(Vec::len).sum();
+    assert_eq!(total, r.history.len());
+    let pinned = one(&r, "put-pinned").op;
+    assert!(by_outcome["timeout"].iter().any(|h| h.op == pinned));
+    assert!(values.iter().any(|v| v.op == pinned));
+    // Every acknowledged write to hello is among the values it took.
+    let acked: Vec<_> = by_outcome["ok"]
+        .iter()
+        .filter(|h| h.kind.summary().starts_with("put hello "))
+        .collect();
+    assert!(acked.len() >= 3, "{}", acked.len());
+    for h in acked {
+        assert!(
+            values.iter().any(|v| v.op == h.op),
+            "{} missing",
+            h.kind.summary()
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The record of a run: everything the loop produced, in one value that the oracles, the
 //! expectations and every view read. Nothing here runs a simulation or judges one; it holds the
 //! facts and answers questions about them (which operations a command issued, who led when, how
-//! many elections, when a node went NotReady).
+//! many elections, which values a key took, when a node went NotReady).
 //!
 //! Data flows one way: scenario -> loop (`world/`) -> [`Record`] -> checks (`check/`,
 //! `scenario::expect`) and views (`report/`).
@@ -181,6 +181,82 @@ impl Record {
             .iter()
             .filter(|n| n.status != NodeStatus::Crashed)
             .collect()
+    }
+}
+
+/// One value a key took, as the cluster applied it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedValue {
+    /// The log index of the entry that set it.
+    pub index: u64,
+    /// When a member first applied it.
+    pub at: SimTime,
+    /// The client operation that wrote it.
+    pub op: OpId,
+    /// The value (`None`: the key was deleted).
+    pub value: Option<String>,
+}
+
+impl Record {
+    /// The client operations by how they ended (`ok`, `timeout`, `error`, `pending`), each list
+    /// in invocation order.
+    pub fn ops_by_outcome(&self) -> BTreeMap<&'static str, Vec<&HistoryOp>> {
+        let mut m: BTreeMap<&'static str, Vec<&HistoryOp>> = BTreeMap::new();
+        for h in &self.history {
+            m.entry(h.outcome.name()).or_default().push(h);
+        }
+        m
+    }
+
+    /// The values `key` took, in log order: every write to it that changed something (a put, a
+    /// delete of a present key, a compare-and-swap whose comparison held), whatever its client
+    /// was told. Safety makes every member apply the same entry at an index, so the first member
+    /// to apply each index speaks for all of them.
+    pub fn applied_values(&self, key: &str) -> Vec<AppliedValue> {
+        use crate::node::kv::KvOp;
+        use crate::node::rpc::ServerOp;
+        let op_of: BTreeMap<RequestId, OpId> = self
+            .requests_by_op()
+            .into_iter()
+            .flat_map(|(op, reqs)| reqs.into_iter().map(move |r| (r, op)))
+            .collect();
+        let mut by_index: BTreeMap<u64, AppliedValue> = BTreeMap::new();
+        for t in &self.trace {
+            let TraceEvent::Applied {
+                index,
+                request: Some(request),
+                effective: true,
+                ..
+            } = t.event
+            else {
+                continue;
+            };
+            let Some(&op) = op_of.get(&request) else {
+                continue;
+            };
+            let ServerOp::Write { op: kv } = &self.history[op.0 as usize].kind else {
+                continue;
+            };
+            if kv.key() != key || by_index.contains_key(&index) {
+                continue;
+            }
+            let value = match kv {
+                KvOp::Put { value, .. } => Some(value.clone()),
+                KvOp::Txn { then_put, .. } => Some(then_put.clone()),
+                KvOp::Delete { .. } => None,
+            };
+            let at = t.at;
+            by_index.insert(
+                index,
+                AppliedValue {
+                    index,
+                    at,
+                    op,
+                    value,
+                },
+            );
+        }
+        by_index.into_values().collect()
     }
 }
 
