@@ -264,6 +264,15 @@ fn kubernetes_line(
     at: SimTime,
     failing_since: &mut BTreeMap<String, SimTime>,
 ) -> Option<String> {
+    kubelet_line(e, at, failing_since).or_else(|| control_plane_line(e))
+}
+
+/// A kubelet's lease renewals and reconnections in words.
+fn kubelet_line(
+    e: &TraceEvent,
+    at: SimTime,
+    failing_since: &mut BTreeMap<String, SimTime>,
+) -> Option<String> {
     Some(match e {
         TraceEvent::LeaseRenewFailed {
             node,
@@ -275,17 +284,7 @@ fn kubernetes_line(
             took_us,
         } => {
             failing_since.entry(node.clone()).or_insert(at);
-            let path = if etcd.is_empty() {
-                format!("kubelet -> apiserver-{apiserver}")
-            } else {
-                let members: Vec<String> = etcd.iter().map(|m| format!("etcd-{m}")).collect();
-                format!("kubelet -> apiserver-{apiserver} -> {}", members.join(","))
-            };
-            let attempt = if *attempt == 0 {
-                "backoffEnsureLease".to_string()
-            } else {
-                format!("attempt {attempt}")
-            };
+            let (path, attempt) = (request_path(*apiserver, etcd), attempt_name(*attempt));
             format!(
                 "{node}: {request} failed ({attempt}, after {}): {path}: {error}",
                 SimDuration(*took_us)
@@ -300,16 +299,26 @@ fn kubernetes_line(
         TraceEvent::KubeletReconnect { node, apiserver } => {
             format!("{node}: repeated heartbeat failure, kubelet closes all connections and re-dials (now apiserver-{apiserver})")
         }
+        _ => return None,
+    })
+}
+
+/// The control plane's actions (controller-manager leadership, node conditions, taints,
+/// evictions, the load balancer) in words.
+fn control_plane_line(e: &TraceEvent) -> Option<String> {
+    Some(match e {
         TraceEvent::KcmLeadership {
             kcm,
-            acquired: true,
+            acquired,
             reason,
-        } => format!("kube-controller-manager on master-{kcm}: {reason}"),
-        TraceEvent::KcmLeadership {
-            kcm,
-            acquired: false,
-            reason,
-        } => format!("kube-controller-manager on master-{kcm}: {reason}; its controllers stop"),
+        } => {
+            let stop = if *acquired {
+                ""
+            } else {
+                "; its controllers stop"
+            };
+            format!("kube-controller-manager on master-{kcm}: {reason}{stop}")
+        }
         TraceEvent::NodeCondition {
             node,
             ready,
@@ -318,35 +327,46 @@ fn kubernetes_line(
         } => {
             format!("node-lifecycle-controller (master-{kcm}): {node} Ready={ready} ({reason})")
         }
-        TraceEvent::NodeTaint {
-            node,
-            taint,
-            added: true,
-        } => format!("taint added: {node} {taint}"),
-        TraceEvent::NodeTaint {
-            node,
-            taint,
-            added: false,
-        } => format!("taint removed: {node} {taint}"),
+        TraceEvent::NodeTaint { node, taint, added } => {
+            let what = if *added { "added" } else { "removed" };
+            format!("taint {what}: {node} {taint}")
+        }
         TraceEvent::PodsEvicted {
             node,
             tainted_for_us,
         } => {
-            format!(
-                "pods on {node} evicted: NoExecute taint outlived the {} toleration",
-                SimDuration(*tainted_for_us)
-            )
+            let toleration = SimDuration(*tainted_for_us);
+            format!("pods on {node} evicted: NoExecute taint outlived the {toleration} toleration")
         }
-        TraceEvent::LbBackend { apiserver, healthy } => format!(
-            "load balancer: apiserver-{apiserver} {} (/readyz)",
-            if *healthy {
+        TraceEvent::LbBackend { apiserver, healthy } => {
+            let what = if *healthy {
                 "back in rotation"
             } else {
                 "taken out of rotation"
-            }
-        ),
+            };
+            format!("load balancer: apiserver-{apiserver} {what} (/readyz)")
+        }
         _ => return None,
     })
+}
+
+/// The way a kubelet's lease request went: through its apiserver to the etcd members it tried.
+fn request_path(apiserver: u64, etcd: &[u64]) -> String {
+    if etcd.is_empty() {
+        return format!("kubelet -> apiserver-{apiserver}");
+    }
+    let members: Vec<String> = etcd.iter().map(|m| format!("etcd-{m}")).collect();
+    format!("kubelet -> apiserver-{apiserver} -> {}", members.join(","))
+}
+
+/// A lease renewal attempt by the kubelet's name for it (attempt 0 is the lease controller's
+/// `backoffEnsureLease`).
+fn attempt_name(attempt: u32) -> String {
+    if attempt == 0 {
+        "backoffEnsureLease".to_string()
+    } else {
+        format!("attempt {attempt}")
+    }
 }
 
 #[cfg(test)]
