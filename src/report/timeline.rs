@@ -44,6 +44,30 @@ impl Filter {
 /// The timeline with only the lines `filter` keeps.
 pub fn render_with(r: &RunResult, filter: &Filter) -> String {
     let mut s = String::new();
+    header(&mut s, r);
+    s.push('\n');
+    events(&mut s, r, filter);
+    s.push('\n');
+    if r.scenario.kubernetes.is_some() {
+        s.push_str("$ kubectl get nodes\n");
+        for l in crate::report::kubernetes::get_nodes(r) {
+            let _ = writeln!(s, "{l}");
+        }
+        s.push('\n');
+        s.push_str(&crate::report::kubernetes::availability(r));
+        s.push('\n');
+    }
+    s.push_str(&members_table(r));
+    s.push('\n');
+    verdicts(&mut s, r);
+    s.push('\n');
+    s.push_str(&summary_line(r));
+    s.push('\n');
+    s
+}
+
+/// The scenario's name, seed, description and cluster settings.
+fn header(s: &mut String, r: &RunResult) {
     let _ = writeln!(s, "raftsim: {} (seed {})", r.scenario.name, r.seed);
     let _ = writeln!(s, "{}", r.scenario.description.trim());
     let _ = writeln!(
@@ -57,7 +81,10 @@ pub fn render_with(r: &RunResult, filter: &Filter) -> String {
         r.scenario.cluster.pre_vote,
         r.scenario.cluster.check_quorum
     );
-    s.push('\n');
+}
+
+/// Every trace event a reader needs, one timestamped line (or more) each.
+fn events(s: &mut String, r: &RunResult, filter: &Filter) {
     let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
     for t in &r.trace {
@@ -80,18 +107,10 @@ pub fn render_with(r: &RunResult, filter: &Filter) -> String {
             }
         }
     }
-    s.push('\n');
-    if r.scenario.kubernetes.is_some() {
-        s.push_str("$ kubectl get nodes\n");
-        for l in crate::report::kubernetes::get_nodes(r) {
-            let _ = writeln!(s, "{l}");
-        }
-        s.push('\n');
-        s.push_str(&crate::report::kubernetes::availability(r));
-        s.push('\n');
-    }
-    s.push_str(&members_table(r));
-    s.push('\n');
+}
+
+/// The expectations' verdicts, the undecided checks and the oracles' findings.
+fn verdicts(s: &mut String, r: &RunResult) {
     for v in &r.verdicts {
         let _ = writeln!(s, "{} {}", if v.passed { "PASS" } else { "FAIL" }, v.check);
         let _ = writeln!(s, "     {}", v.detail);
@@ -119,10 +138,6 @@ pub fn render_with(r: &RunResult, filter: &Filter) -> String {
             v.detail.trim_end()
         );
     }
-    s.push('\n');
-    s.push_str(&summary_line(r));
-    s.push('\n');
-    s
 }
 
 /// The one-line summary: scenario, seed, trace hash, verdict.
