@@ -457,8 +457,12 @@ fn colour(text: &str, terminal: bool) -> String {
         .collect()
 }
 
-/// Names, on stderr, every undecided check, violation and failed expectation, each with the seed
-/// and the command that replays the run.
+/// How many violations of one oracle stderr names before it only counts the rest (a buggy driver
+/// can break the Ready contract on every Ready: hundreds of thousands of lines).
+const VIOLATIONS_SHOWN_PER_ORACLE: usize = 5;
+
+/// Names, on stderr, every undecided check and failed expectation and the first violations of
+/// each oracle, each with the seed and the command that replays the run.
 fn report_findings(r: &raftsim::RunResult) {
     for u in &r.unknown {
         eprintln!(
@@ -469,7 +473,13 @@ fn report_findings(r: &raftsim::RunResult) {
             u.detail
         );
     }
+    let mut shown: std::collections::BTreeMap<String, usize> = Default::default();
     for v in &r.violations {
+        let count = shown.entry(v.oracle.to_string()).or_default();
+        *count += 1;
+        if *count > VIOLATIONS_SHOWN_PER_ORACLE {
+            continue;
+        }
         let nodes: Vec<String> = v.nodes.iter().map(|n| n.to_string()).collect();
         eprintln!(
             "oracle {} failed at {} (nodes: {}; seed {}; replay: {}):\n{}",
@@ -484,6 +494,13 @@ fn report_findings(r: &raftsim::RunResult) {
             r.replay_command(),
             v.detail.trim_end()
         );
+    }
+    for (oracle, n) in shown
+        .iter()
+        .filter(|(_, n)| **n > VIOLATIONS_SHOWN_PER_ORACLE)
+    {
+        let more = n - VIOLATIONS_SHOWN_PER_ORACLE;
+        eprintln!("oracle {oracle}: {more} more violation(s) not shown here; the timeline lists every one");
     }
     for v in r.failed_verdicts() {
         eprintln!(

@@ -356,3 +356,27 @@ fn check_history_reads_jepsen_logs_and_edn() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.edn:1:1:"));
 }
+
+#[test]
+fn stderr_names_the_first_violations_of_an_oracle_and_counts_the_rest() {
+    let out = raftsim(&[
+        "run",
+        "etcd-follower-frozen",
+        "--bug",
+        "send-before-persist",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let named = err.matches("oracle ready-contract failed at").count();
+    assert_eq!(named, 5, "{err}");
+    assert!(err.contains("--bug send-before-persist"), "{err}");
+    let more = err
+        .lines()
+        .find_map(|l| l.strip_prefix("oracle ready-contract: "))
+        .expect("a count of the rest");
+    let n: usize = more.split(' ').next().unwrap().parse().unwrap();
+    // The timeline lists every violation, the five named ones included.
+    let timeline = String::from_utf8(out.stdout).unwrap();
+    let listed = timeline.matches("VIOLATION [ready-contract]").count();
+    assert_eq!(listed, n + 5);
+}
