@@ -209,31 +209,33 @@ fn describe(
             format!("{node} logs: \"{msg}\" took={took} expected-duration={expected}")
         }
         TraceEvent::CommandStarted { command } => format!("$ {}", r.scenario.commands[*command].display()),
-        TraceEvent::CommandOutput { command, lines, took_us, .. } => {
-            let spec = &r.scenario.commands[*command];
-            let took = crate::sim::time::SimDuration(*took_us);
-            let mut out = format!("-> `{}` finished after {took}:", spec.text);
-            if lines.is_empty() {
-                out.push_str(" (no output)");
-            }
-            for l in lines {
-                let _ = write!(out, "\n   {l}");
-            }
-            let never_sent = r
-                .history
-                .iter()
-                .any(|h| h.command == Some(*command) && h.outcome == Outcome::Timeout && h.routed_to.is_empty());
-            if never_sent {
-                out.push_str("\n   (never sent: no endpoint completed the connection handshake in time)");
-            }
-            out
-        }
+        TraceEvent::CommandOutput { command, lines, took_us, .. } => command_output(r, *command, lines, *took_us),
         TraceEvent::TimedOutWriteApplied { node, key, value, overwrote_acknowledged, .. } => format!(
             "{node} applied `{key}={value}`, a write its client saw fail{}",
             if *overwrote_acknowledged { "; it OVERWROTE a value acknowledged later" } else { "" }
         ),
         _ => return None,
     })
+}
+
+/// A finished command: what it printed, and why, if it never reached any member.
+fn command_output(r: &RunResult, command: usize, lines: &[String], took_us: u64) -> String {
+    let spec = &r.scenario.commands[command];
+    let took = crate::sim::time::SimDuration(took_us);
+    let mut out = format!("-> `{}` finished after {took}:", spec.text);
+    if lines.is_empty() {
+        out.push_str(" (no output)");
+    }
+    for l in lines {
+        let _ = write!(out, "\n   {l}");
+    }
+    let never_sent = r.history.iter().any(|h| {
+        h.command == Some(command) && h.outcome == Outcome::Timeout && h.routed_to.is_empty()
+    });
+    if never_sent {
+        out.push_str("\n   (never sent: no endpoint completed the connection handshake in time)");
+    }
+    out
 }
 
 fn members_table(r: &RunResult) -> String {
