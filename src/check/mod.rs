@@ -92,17 +92,7 @@ impl Undecided {
     }
 }
 
-impl std::fmt::Display for Undecided {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for Undecided {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
+crate::sim::shown_as_name!(Undecided);
 
 /// A check that could not decide within its budget: neither a pass nor a failure.
 #[derive(Clone, Debug, Serialize)]

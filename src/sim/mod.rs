@@ -10,3 +10,22 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
+
+/// Implements `Display` and `Serialize` for a type with a `name(self) -> &'static str`: the type
+/// is shown and serialized as its name (oracles, failures, undecided checks).
+macro_rules! shown_as_name {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    };
+}
+pub(crate) use shown_as_name;

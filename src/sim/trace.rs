@@ -124,22 +124,12 @@ impl Oracle {
     }
 }
 
-impl std::fmt::Display for Oracle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+crate::sim::shown_as_name!(Oracle);
 
 /// Hashed as its name, so trace hashes do not depend on the enum's layout.
 impl Hash for Oracle {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.name().hash(state)
-    }
-}
-
-impl Serialize for Oracle {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 
