@@ -473,9 +473,10 @@ fn report_findings(r: &raftsim::RunResult) {
             u.detail
         );
     }
-    let mut shown: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut shown: std::collections::BTreeMap<raftsim::sim::trace::Oracle, usize> =
+        Default::default();
     for v in &r.violations {
-        let count = shown.entry(v.oracle.to_string()).or_default();
+        let count = shown.entry(v.oracle).or_default();
         *count += 1;
         if *count > VIOLATIONS_SHOWN_PER_ORACLE {
             continue;
