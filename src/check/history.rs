@@ -130,6 +130,22 @@ fn need<T: Clone>(v: &Option<T>, what: &str, op: &str) -> Result<T, String> {
 
 /// One line to an operation; `None` for a read that failed (it tells nothing).
 fn to_op(l: HistoryLine) -> Result<Option<LinOp>, String> {
+    let known = outcome_known(&l)?;
+    let Some((kind, result)) = kind_and_result(&l, known)? else {
+        return Ok(None);
+    };
+    Ok(Some(LinOp {
+        client: l.client,
+        key: l.key,
+        kind,
+        result,
+        invoke_us: l.invoke_us,
+        complete_us: if known { l.complete_us } else { None },
+    }))
+}
+
+/// Whether the line's outcome is known (`ok`), after checking its outcome and times.
+fn outcome_known(l: &HistoryLine) -> Result<bool, String> {
     let known = match l.outcome.as_str() {
         "ok" => true,
         "timeout" | "error" => false,
@@ -146,8 +162,17 @@ fn to_op(l: HistoryLine) -> Result<Option<LinOp>, String> {
             ));
         }
     }
+    Ok(known)
+}
+
+/// What the line asked and, when its outcome is known, what it got; `None` for a read that
+/// failed.
+fn kind_and_result(
+    l: &HistoryLine,
+    known: bool,
+) -> Result<Option<(LinKind, Option<LinResult>)>, String> {
     let op = l.op.as_str();
-    let (kind, result) = match op {
+    Ok(Some(match op {
         "put" => {
             let r = if known {
                 Some(LinResult::Put {
@@ -215,14 +240,6 @@ fn to_op(l: HistoryLine) -> Result<Option<LinOp>, String> {
             (LinKind::Txn { compare, then_put }, r)
         }
         other => return Err(format!("unknown op `{other}`: allowed put, get, del, txn")),
-    };
-    Ok(Some(LinOp {
-        client: l.client,
-        key: l.key,
-        kind,
-        result,
-        invoke_us: l.invoke_us,
-        complete_us: if known { l.complete_us } else { None },
     }))
 }
 
