@@ -41,10 +41,7 @@ fn bare_raft(n: u64) -> std::time::Duration {
     for i in 0..n {
         let p = Proposal {
             request: RequestId(i),
-            op: KvOp::Put {
-                key: "bench".into(),
-                value: i.to_string(),
-            },
+            op: KvOp::put("bench", &i.to_string()),
         };
         nodes[0].propose(vec![], p.encode()).unwrap();
         drive(&mut nodes, &mut kvs);

@@ -60,7 +60,9 @@ impl AppliedWrites {
         if !e.effective || matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
             return None;
         }
-        let key = kv.key();
+        let Some(key) = kv.key() else {
+            return None; // a lease operation writes no key
+        };
         let overwrote = history
             .iter()
             .any(|o| self.overwritten_by(o, key, h.invoked, e.at, e.index));
@@ -93,7 +95,7 @@ impl AppliedWrites {
                 ..
             })
         );
-        matches!(&o.kind, ServerOp::Write { op } if op.key() == key)
+        matches!(&o.kind, ServerOp::Write { op } if op.key() == Some(key))
             && o.outcome == Outcome::Ok
             && !failed_txn
             && o.completed.is_some_and(|c| c > invoked && c <= at)

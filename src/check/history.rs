@@ -243,9 +243,30 @@ fn kind_and_result(
     }))
 }
 
-/// The history of a run, as lines (key-value operations only; `endpoint status` is left out).
+/// The history of a run, as lines: key-value operations only. Left out: `endpoint status`, lease
+/// operations (grant, revoke, keep-alive, time-to-live), watches, and every operation on a key
+/// that any operation attached to a lease, because a lease's expiry deletes such a key without
+/// a client operation the register model could place.
 pub fn lines_of(history: &[HistoryOp]) -> Vec<HistoryLine> {
-    history.iter().filter_map(line_of).collect()
+    let leased = keys_on_leases(history);
+    history
+        .iter()
+        .filter(|h| !matches!(&h.kind, ServerOp::Write { op } if op.key().is_some_and(|k| leased.contains(k))))
+        .filter(|h| !matches!(&h.kind, ServerOp::Get { key, .. } if leased.contains(key.as_str())))
+        .filter_map(line_of)
+        .collect()
+}
+
+/// Keys some operation of the history attached to a lease (the linearizability check leaves
+/// them out).
+pub fn keys_on_leases(history: &[HistoryOp]) -> std::collections::BTreeSet<&str> {
+    history
+        .iter()
+        .filter_map(|h| match &h.kind {
+            ServerOp::Write { op } if op.lease().is_some() => op.key(),
+            _ => None,
+        })
+        .collect()
 }
 
 fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
@@ -270,7 +291,13 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
         ..Default::default()
     };
     match &h.kind {
-        ServerOp::Status => return None,
+        ServerOp::Status
+        | ServerOp::LeaseKeepAlive { .. }
+        | ServerOp::LeaseTimeToLive { .. }
+        | ServerOp::Watch { .. } => return None,
+        ServerOp::Write {
+            op: KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. },
+        } => return None,
         ServerOp::Get { key, serializable } => {
             l.key = key.clone();
             l.op = "get".into();
@@ -282,13 +309,17 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
             }
         }
         ServerOp::Write { op } => {
-            l.key = op.key().to_string();
+            l.key = op
+                .key()
+                .expect("lease operations left out above")
+                .to_string();
             match op {
                 KvOp::Put { value, .. } => {
                     l.op = "put".into();
                     l.value = Some(value.clone());
                 }
                 KvOp::Delete { .. } => l.op = "del".into(),
+                KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => return None,
                 KvOp::Txn {
                     compare, then_put, ..
                 } => {

@@ -6,11 +6,20 @@
 //! - `del KEY`
 //! - `txn KEY (--if-value=V | --if-mod-rev=N) --then-put=V` (a compare-and-swap Txn)
 //! - `endpoint status`, `endpoint health`
+//! - `put KEY VALUE --lease=NAME`: attach the key to the lease granted by command `NAME`
+//! - `lease grant TTL`: the lease is named by the granting command's `id`
+//! - `lease revoke NAME`, `lease timetolive NAME`, `lease keep-alive NAME [--once]`
+//! - `watch KEY [--prefix] [--rev=N]`: a stream of the key's PUT and DELETE events
+//! - `lock NAME [--ttl=N]`: etcdctl's lock: a session lease kept alive, and the lock key held
+//!   while the lease lives
 //!
-//! `{i}` anywhere in a command is replaced by the repetition number (1, 2, ...).
+//! `{i}` anywhere in a command is replaced by the repetition number (1, 2, ...). Leases are named
+//! by the `id` of the command that grants them; etcd lets a client choose a lease's ID, and
+//! raftsim's clients derive it from that name ([`LeaseId::named`]).
 
 use crate::node::kv::{Compare, KvOp};
 use crate::node::rpc::ServerOp;
+use crate::sim::ids::LeaseId;
 use serde::Serialize;
 
 /// A parsed etcdctl command.
@@ -26,6 +35,70 @@ pub enum Command {
     EndpointStatus,
     /// `endpoint health`: a linearizable read of `health` on each endpoint.
     EndpointHealth,
+    /// `lease grant TTL`: grants the lease named by this command's id.
+    LeaseGrant {
+        /// The TTL asked for, in seconds.
+        ttl_s: u64,
+    },
+    /// `lease keep-alive NAME`: keeps the lease alive until it ends (a long-lived stream);
+    /// with `--once`, one renewal.
+    LeaseKeepAlive {
+        /// The name of the granting command.
+        lease: String,
+        /// One renewal only.
+        once: bool,
+    },
+    /// `watch KEY [--prefix] [--rev=N]`: prints every PUT and DELETE as its member applies it.
+    Watch {
+        /// The key, or the prefix.
+        key: String,
+        /// Watch the prefix.
+        prefix: bool,
+        /// The first revision (0: from now).
+        start_revision: u64,
+    },
+    /// `lock NAME [--ttl=N]`: acquires the lock `NAME` with a session lease of `ttl_s`, and
+    /// holds it while the lease lives.
+    Lock {
+        /// The lock's key.
+        name: String,
+        /// The session lease's TTL in seconds (etcdctl's default: 60).
+        ttl_s: u64,
+    },
+}
+
+impl Command {
+    /// The leases this command uses but does not grant (each must be granted by a command).
+    pub fn leases(&self) -> Vec<LeaseId> {
+        match self {
+            Command::LeaseKeepAlive { lease, .. } => vec![LeaseId::named(lease)],
+            Command::Kv {
+                op: ServerOp::LeaseTimeToLive { id } | ServerOp::LeaseKeepAlive { id },
+            } => vec![*id],
+            Command::Kv {
+                op: ServerOp::Write { op },
+            } => match op {
+                KvOp::LeaseRevoke { id } => vec![*id],
+                op => op.lease().into_iter().collect(),
+            },
+            _ => vec![],
+        }
+    }
+
+    /// Whether it is a long-lived stream (keep-alive, watch, lock) rather than one request.
+    pub fn is_stream(&self) -> bool {
+        matches!(
+            self,
+            Command::LeaseKeepAlive { once: false, .. }
+                | Command::Watch { .. }
+                | Command::Lock { .. }
+        )
+    }
+
+    /// Whether it opens a watch (members then keep their event history).
+    pub fn watches(&self) -> bool {
+        matches!(self, Command::Watch { .. })
+    }
 }
 
 /// A parse error with the byte offset of the offending word inside the command text.
@@ -37,8 +110,10 @@ pub struct CommandError {
     pub message: String,
 }
 
-const USAGE: &str = "allowed commands: `put KEY VALUE`, `get KEY [--consistency=l|s]`, `del KEY`, \
-`txn KEY --if-value=V|--if-mod-rev=N --then-put=V`, `endpoint status`, `endpoint health`";
+const USAGE: &str = "allowed commands: `put KEY VALUE [--lease=NAME]`, `get KEY [--consistency=l|s]`, \
+`del KEY`, `txn KEY --if-value=V|--if-mod-rev=N --then-put=V`, `endpoint status`, `endpoint health`, \
+`lease grant TTL`, `lease revoke NAME`, `lease timetolive NAME`, `lease keep-alive NAME [--once]`, \
+`watch KEY [--prefix] [--rev=N]`, `lock NAME [--ttl=N]`";
 
 /// Parses an etcdctl command line (without `etcdctl` and flags before the verb).
 pub fn parse(text: &str) -> Result<Command, CommandError> {
@@ -68,12 +143,25 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
     let w = |i: usize| words[i].1.to_string();
     match verb {
         "put" => {
-            arity(3, "put KEY VALUE")?;
-            Ok(write(KvOp::Put {
-                key: w(1),
-                value: w(2),
-            }))
+            let usage = "put KEY VALUE [--lease=NAME]";
+            if words.len() == 4 {
+                let lease = words[3]
+                    .1
+                    .strip_prefix("--lease=")
+                    .filter(|n| !n.is_empty());
+                let name = lease.ok_or_else(|| err(3, format!("expected `{usage}`")))?;
+                return Ok(write(KvOp::Put {
+                    key: w(1),
+                    value: w(2),
+                    lease: Some(LeaseId::named(name)),
+                }));
+            }
+            arity(3, usage)?;
+            Ok(write(KvOp::put(&w(1), &w(2))))
         }
+        "lease" => parse_lease(&words, &err),
+        "watch" => parse_watch(&words, &err),
+        "lock" => parse_lock(&words, &err),
         "del" => {
             arity(2, "del KEY")?;
             Ok(write(KvOp::Delete { key: w(1) }))
@@ -123,10 +211,107 @@ fn write(op: KvOp) -> Command {
     }
 }
 
-fn parse_txn(
-    words: &[(usize, &str)],
-    err: &dyn Fn(usize, String) -> CommandError,
-) -> Result<Command, CommandError> {
+type ErrAt<'a> = &'a dyn Fn(usize, String) -> CommandError;
+
+fn parse_lease(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    let usage = "`lease grant TTL`, `lease revoke NAME`, `lease timetolive NAME` or \
+`lease keep-alive NAME [--once]`";
+    let sub = words.get(1).map(|x| x.1);
+    let name = || words[2].1.to_string();
+    match (sub, words.len()) {
+        (Some("grant"), 3) => {
+            let ttl_s = words[2]
+                .1
+                .parse()
+                .ok()
+                .filter(|t| (1..=9_000_000_000).contains(t));
+            let ttl_s = ttl_s.ok_or_else(|| {
+                err(
+                    2,
+                    format!("`{}` is not a TTL in whole seconds (1 or more)", words[2].1),
+                )
+            })?;
+            Ok(Command::LeaseGrant { ttl_s })
+        }
+        (Some("revoke"), 3) => Ok(write(KvOp::LeaseRevoke {
+            id: LeaseId::named(&name()),
+        })),
+        (Some("timetolive"), 3) => Ok(Command::Kv {
+            op: ServerOp::LeaseTimeToLive {
+                id: LeaseId::named(&name()),
+            },
+        }),
+        (Some("keep-alive"), 3) => Ok(Command::LeaseKeepAlive {
+            lease: name(),
+            once: false,
+        }),
+        (Some("keep-alive"), 4) if words[3].1 == "--once" => Ok(Command::LeaseKeepAlive {
+            lease: name(),
+            once: true,
+        }),
+        (Some("keep-alive"), 4) => Err(err(
+            3,
+            format!("unknown flag `{}`; allowed: --once", words[3].1),
+        )),
+        _ => Err(err(1.min(words.len()), format!("expected {usage}"))),
+    }
+}
+
+fn parse_watch(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    let usage = "watch KEY [--prefix] [--rev=N]";
+    let Some(&(_, key)) = words.get(1) else {
+        return Err(err(1, format!("expected `{usage}`")));
+    };
+    let (mut prefix, mut start_revision) = (false, 0);
+    for (i, &(_, flag)) in words.iter().enumerate().skip(2) {
+        if flag == "--prefix" {
+            prefix = true;
+        } else if let Some(n) = flag.strip_prefix("--rev=") {
+            start_revision = n
+                .parse()
+                .map_err(|_| err(i, format!("`{n}` is not a revision (a whole number >= 0)")))?;
+        } else {
+            return Err(err(
+                i,
+                format!("unknown flag `{flag}`; allowed: --prefix, --rev=N"),
+            ));
+        }
+    }
+    Ok(Command::Watch {
+        key: key.into(),
+        prefix,
+        start_revision,
+    })
+}
+
+fn parse_lock(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    let usage = "lock NAME [--ttl=N]";
+    let Some(&(_, name)) = words.get(1) else {
+        return Err(err(1, format!("expected `{usage}`")));
+    };
+    let ttl_s = match words.get(2).map(|x| x.1) {
+        None => 60, // etcdctl lock's --ttl default
+        Some(f) => f
+            .strip_prefix("--ttl=")
+            .and_then(|n| n.parse().ok())
+            .filter(|t| *t >= 1)
+            .ok_or_else(|| {
+                err(
+                    2,
+                    format!("expected --ttl=N (whole seconds, 1 or more); `{usage}`"),
+                )
+            })?,
+    };
+    if words.len() > 3 {
+        return Err(err(3, format!("expected `{usage}`")));
+    }
+    Ok(Command::Lock {
+        name: name.into(),
+        ttl_s,
+    })
+}
+
+fn parse_txn(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
     let usage = "txn KEY --if-value=V|--if-mod-rev=N --then-put=V";
     if words.len() != 4 {
         return Err(err(words.len().min(4), format!("expected `{usage}`")));
@@ -152,6 +337,7 @@ fn parse_txn(
         key: words[1].1.to_string(),
         compare,
         then_put: then_put.to_string(),
+        lease: None,
     }))
 }
 
@@ -190,6 +376,50 @@ mod tests {
                 }
             })
         ));
+    }
+
+    #[test]
+    fn parses_leases_watches_and_locks() {
+        assert_eq!(
+            parse("lease grant 10"),
+            Ok(Command::LeaseGrant { ttl_s: 10 })
+        );
+        assert_eq!(
+            parse("lease keep-alive grant-1 --once"),
+            Ok(Command::LeaseKeepAlive {
+                lease: "grant-1".into(),
+                once: true
+            })
+        );
+        assert_eq!(
+            parse("put k v --lease=grant-1"),
+            Ok(write(KvOp::Put {
+                key: "k".into(),
+                value: "v".into(),
+                lease: Some(LeaseId::named("grant-1"))
+            }))
+        );
+        assert_eq!(
+            parse("watch svc/ --prefix --rev=3"),
+            Ok(Command::Watch {
+                key: "svc/".into(),
+                prefix: true,
+                start_revision: 3
+            })
+        );
+        assert_eq!(
+            parse("lock leader --ttl=10"),
+            Ok(Command::Lock {
+                name: "leader".into(),
+                ttl_s: 10
+            })
+        );
+        assert_eq!(parse("lease grant ten").unwrap_err().offset, 12);
+        assert_eq!(parse("watch k --follow").unwrap_err().offset, 8);
+        assert!(parse("lease renew x")
+            .unwrap_err()
+            .message
+            .contains("keep-alive"));
     }
 
     #[test]

@@ -2,15 +2,20 @@
 
 use super::command::Command;
 use super::{HistoryOp, Outcome};
-use crate::node::kv::KvResult;
-use crate::node::rpc::{ReplyBody, StatusInfo};
+use crate::node::kv::{KvOp, KvResult};
+use crate::node::rpc::{ReplyBody, ServerOp, StatusInfo};
+use crate::sim::ids::LeaseId;
 
 /// What etcdctl prints when `command` finished with these operations.
 pub fn render(command: &Command, ops: &[&HistoryOp]) -> Vec<String> {
     match command {
-        Command::Kv { .. } => render_kv(ops[0]),
+        Command::Kv { .. } | Command::LeaseGrant { .. } | Command::LeaseKeepAlive { .. } => {
+            render_kv(ops[0])
+        }
         Command::EndpointStatus => render_status(ops),
         Command::EndpointHealth => render_health(ops),
+        // Streams print as they go (`client::stream`).
+        Command::Watch { .. } | Command::Lock { .. } => vec![],
     }
 }
 
@@ -26,8 +31,14 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
     if op.outcome != Outcome::Ok {
         return vec![error_line(&op.outcome)];
     }
-    let Some(ReplyBody::Kv { result, .. }) = &op.reply else {
-        return vec![];
+    let result = match &op.reply {
+        Some(ReplyBody::Kv { result, .. }) => result,
+        Some(ReplyBody::Lease {
+            id,
+            ttl_s,
+            granted_ttl_s,
+        }) => return render_lease(op, *id, *ttl_s, *granted_ttl_s),
+        _ => return vec![],
     };
     match result {
         KvResult::Put { .. } => vec!["OK".into()],
@@ -40,7 +51,28 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
         } => vec!["FAILURE".into()],
         KvResult::Get { kv: Some(kv), .. } => vec![kv.key.clone(), kv.value.clone()],
         KvResult::Get { kv: None, .. } => vec![],
+        KvResult::LeaseGrant { id, ttl_s, .. } => {
+            vec![format!("lease {id} granted with TTL({ttl_s}s)")]
+        }
+        KvResult::LeaseRevoke { .. } => match &op.kind {
+            ServerOp::Write {
+                op: KvOp::LeaseRevoke { id },
+            } => vec![format!("lease {id} revoked")],
+            _ => vec![],
+        },
+        KvResult::LeaseNotFound | KvResult::LeaseExists => vec![],
     }
+}
+
+/// etcdctl's lines for `lease keep-alive --once` and `lease timetolive`.
+fn render_lease(op: &HistoryOp, id: LeaseId, ttl_s: i64, granted_ttl_s: u64) -> Vec<String> {
+    let line = match (&op.kind, ttl_s) {
+        (ServerOp::LeaseKeepAlive { .. }, t) if t <= 0 => format!("lease {id} expired or revoked."),
+        (ServerOp::LeaseKeepAlive { .. }, t) => format!("lease {id} keepalived with TTL({t})"),
+        (_, -1) => format!("lease {id} already expired"),
+        (_, t) => format!("lease {id} granted with TTL({granted_ttl_s}s), remaining({t}s)"),
+    };
+    vec![line]
 }
 
 fn render_status(ops: &[&HistoryOp]) -> Vec<String> {

@@ -17,6 +17,7 @@
 
 pub mod command;
 pub mod etcdctl;
+pub mod stream;
 
 use crate::node::rpc::{Reply, ReplyBody, ServerError, ServerOp, ServerRequest};
 use crate::sim::actor::Effect;
@@ -296,10 +297,7 @@ mod tests {
 
     fn put() -> ServerOp {
         ServerOp::Write {
-            op: KvOp::Put {
-                key: "k".into(),
-                value: "v".into(),
-            },
+            op: KvOp::put("k", "v"),
         }
     }
 

@@ -1122,6 +1122,7 @@ fn txn(key: &str, compare: Compare, value: &str) -> ServerOp {
             key: key.to_string(),
             compare,
             then_put: value.to_string(),
+            lease: None,
         },
     }
 }

@@ -219,6 +219,23 @@ impl Network {
         self.degraded.remove(&fault);
     }
 
+    /// The one-way latency of a peer HTTP request outside the raft streams (etcd forwards lease
+    /// renewals over its pooled peer HTTP client, `leasehttp`): `None` when the link is cut or
+    /// the request is lost. It draws from the same link model but has no stream order.
+    pub fn peer_request(&mut self, from: NodeId, to: NodeId) -> Option<SimDuration> {
+        if self.is_cut(from, to) {
+            return None;
+        }
+        let link = *self.overrides.get(&(from, to)).unwrap_or(&self.base);
+        if self.rng.chance(link.drop) {
+            return None;
+        }
+        let us = self
+            .rng
+            .between(link.latency_min.as_micros(), link.latency_max.as_micros());
+        Some(SimDuration::from_micros(us))
+    }
+
     /// Decides the fate of one message from `from` to `to` sent at `now`.
     pub fn route(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Route {
         if self.is_cut(from, to) {

@@ -5,15 +5,29 @@
 //! compares a key's value or its mod revision (kube-apiserver's GuaranteedUpdate compares the mod
 //! revision) and puts a new value when the comparison holds.
 //!
+//! Leases (etcd's `lease` package, the part that goes through raft): a grant records the lease
+//! and its TTL (raised to the minimum TTL, as `lessor.Grant` does), a put or a transaction may
+//! attach its key to a lease (and a later put without one detaches it), and a revoke deletes
+//! every attached key in one revision (`lessor.Revoke` runs one write transaction). A put on a
+//! lease that does not exist fails with "requested lease not found", decided at apply time as
+//! etcd's applier does. Expiry is not here: it is each member's volatile lessor (`lease.rs`),
+//! which proposes a revoke through raft.
+//!
+//! Watch history: when asked (`keep_events`), the store keeps every PUT and DELETE event with
+//! its revision, so a watch can start from an old revision and resume after a broken stream
+//! (etcd keeps the MVCC history until compaction; raftsim never compacts it).
+//!
 //! Durability: none of its own. The store lives in memory and is rebuilt after a restart by
 //! replaying the durable raft log (the disk module's durability model).
 //!
 //! Invariants: `revision` never decreases; applying the same sequence of operations gives the same
-//! store on every member (checked by the run's convergence expectation).
+//! store on every member (checked by the run's convergence expectation); every key attached to a
+//! lease is in that lease's key set, and the other way round.
 
-use crate::sim::ids::RequestId;
+use crate::sim::ids::{LeaseId, RequestId};
+pub use crate::sim::trace::EventKind;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A mutating operation, as carried inside a raft entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,6 +39,9 @@ pub enum KvOp {
         key: String,
         /// The value.
         value: String,
+        /// The lease the key is attached to (`put --lease`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<LeaseId>,
     },
     /// A delete.
     Delete {
@@ -39,6 +56,21 @@ pub enum KvOp {
         compare: Compare,
         /// The value written when the comparison holds.
         then_put: String,
+        /// The lease the written key is attached to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<LeaseId>,
+    },
+    /// `lease grant`: records a lease with its TTL.
+    LeaseGrant {
+        /// The lease.
+        id: LeaseId,
+        /// The TTL asked for, in seconds.
+        ttl_s: u64,
+    },
+    /// `lease revoke`, or a revocation the leader's lessor proposes when a lease expired.
+    LeaseRevoke {
+        /// The lease.
+        id: LeaseId,
     },
 }
 
@@ -53,10 +85,20 @@ pub enum Compare {
 }
 
 impl KvOp {
-    /// The key.
-    pub fn key(&self) -> &str {
+    /// A plain put without a lease.
+    pub fn put(key: &str, value: &str) -> KvOp {
+        KvOp::Put {
+            key: key.into(),
+            value: value.into(),
+            lease: None,
+        }
+    }
+
+    /// The key (`None` for lease operations, which name no key).
+    pub fn key(&self) -> Option<&str> {
         match self {
-            KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Txn { key, .. } => key,
+            KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Txn { key, .. } => Some(key),
+            KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => None,
         }
     }
 
@@ -65,25 +107,42 @@ impl KvOp {
         match self {
             KvOp::Put { value, .. } => Some(value),
             KvOp::Txn { then_put, .. } => Some(then_put),
-            KvOp::Delete { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The lease the written key is attached to, if any.
+    pub fn lease(&self) -> Option<LeaseId> {
+        match self {
+            KvOp::Put { lease, .. } | KvOp::Txn { lease, .. } => *lease,
+            _ => None,
         }
     }
 
     /// A short description, for reports.
     pub fn summary(&self) -> String {
+        let with = |l: &Option<LeaseId>| l.map(|l| format!(" --lease={l}")).unwrap_or_default();
         match self {
-            KvOp::Put { key, value } => format!("put {key} {value}"),
+            KvOp::Put { key, value, lease } => format!("put {key} {value}{}", with(lease)),
             KvOp::Delete { key } => format!("del {key}"),
             KvOp::Txn {
                 key,
                 compare,
                 then_put,
+                lease,
             } => match compare {
-                Compare::Value(v) => format!("txn {key} if value={v} then put {then_put}"),
+                Compare::Value(v) => {
+                    format!("txn {key} if value={v} then put {then_put}{}", with(lease))
+                }
                 Compare::ModRevision(r) => {
-                    format!("txn {key} if mod_revision={r} then put {then_put}")
+                    format!(
+                        "txn {key} if mod_revision={r} then put {then_put}{}",
+                        with(lease)
+                    )
                 }
             },
+            KvOp::LeaseGrant { id, ttl_s } => format!("lease grant {ttl_s} ({id})"),
+            KvOp::LeaseRevoke { id } => format!("lease revoke {id}"),
         }
     }
 }
@@ -121,6 +180,9 @@ pub struct KeyValue {
     pub mod_revision: u64,
     /// How many times the key was written since created.
     pub version: u64,
+    /// The lease it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseId>,
 }
 
 /// The result of applying or serving one operation.
@@ -153,6 +215,66 @@ pub enum KvResult {
         /// The key, if present.
         kv: Option<KeyValue>,
     },
+    /// A lease was granted.
+    LeaseGrant {
+        /// The store's revision.
+        revision: u64,
+        /// The lease.
+        id: LeaseId,
+        /// Its TTL in seconds, after raising it to the minimum.
+        ttl_s: u64,
+    },
+    /// A lease was revoked and its keys deleted.
+    LeaseRevoke {
+        /// The store's revision after it.
+        revision: u64,
+        /// How many keys it deleted.
+        deleted: u64,
+    },
+    /// The operation named a lease that does not exist: etcd answers "requested lease not
+    /// found" and nothing changes.
+    LeaseNotFound,
+    /// `lease grant` of an ID that exists: "lease already exists"; nothing changes.
+    LeaseExists,
+}
+
+impl KvResult {
+    /// Whether the operation changed the store (a failed comparison, a delete of nothing and a
+    /// lease error did not).
+    pub fn changed(&self) -> bool {
+        !matches!(
+            self,
+            KvResult::Txn {
+                succeeded: false,
+                ..
+            } | KvResult::Delete { deleted: 0, .. }
+                | KvResult::LeaseNotFound
+                | KvResult::LeaseExists
+                | KvResult::Get { .. }
+        )
+    }
+}
+
+/// A lease as the state machine records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseRecord {
+    /// Its TTL in seconds.
+    pub ttl_s: u64,
+    /// The keys attached to it.
+    pub keys: BTreeSet<String>,
+}
+
+/// One event of the store's history, as a watch sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct WatchEvent {
+    /// PUT or DELETE.
+    pub kind: EventKind,
+    /// The key.
+    pub key: String,
+    /// The value written (empty for a delete).
+    pub value: String,
+    /// The revision of the change.
+    pub revision: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -161,9 +283,53 @@ pub struct KvStore {
     revision: u64,
     data: BTreeMap<String, KeyValue>,
     bytes: u64,
+    leases: BTreeMap<LeaseId, LeaseRecord>,
+    /// etcd's minimum lease TTL in seconds (`lessor.minLeaseTTL`).
+    min_lease_ttl_s: u64,
+    /// The event history watches read, when kept.
+    events: Option<Vec<WatchEvent>>,
 }
 
 impl KvStore {
+    /// An empty store that raises lease TTLs to `min_lease_ttl_s` and keeps its event history
+    /// for watches when `keep_events`.
+    pub fn new(min_lease_ttl_s: u64, keep_events: bool) -> KvStore {
+        KvStore {
+            min_lease_ttl_s,
+            events: keep_events.then(Vec::new),
+            ..Default::default()
+        }
+    }
+
+    /// The leases, with their TTLs and keys.
+    pub fn leases(&self) -> &BTreeMap<LeaseId, LeaseRecord> {
+        &self.leases
+    }
+
+    /// Events with a revision of at least `from`, matching `key` (or any key starting with it
+    /// when `prefix`); empty when the store keeps no history.
+    pub fn events_from(&self, from: u64, key: &str, prefix: bool) -> Vec<WatchEvent> {
+        let Some(ev) = &self.events else {
+            return vec![];
+        };
+        let start = ev.partition_point(|e| e.revision < from);
+        ev[start..]
+            .iter()
+            .filter(|e| matches_key(&e.key, key, prefix))
+            .cloned()
+            .collect()
+    }
+
+    fn record(&mut self, kind: EventKind, key: &str, value: &str) {
+        if let Some(ev) = &mut self.events {
+            ev.push(WatchEvent {
+                kind,
+                key: key.into(),
+                value: value.into(),
+                revision: self.revision,
+            });
+        }
+    }
     /// The store's revision.
     pub fn revision(&self) -> u64 {
         self.revision
@@ -185,18 +351,18 @@ impl KvStore {
 
     /// Applies a committed operation.
     pub fn apply(&mut self, op: &KvOp) -> KvResult {
+        if op.lease().is_some_and(|l| !self.leases.contains_key(&l)) {
+            return KvResult::LeaseNotFound;
+        }
         match op {
-            KvOp::Put { key, value } => {
-                self.put(key, value);
+            KvOp::Put { key, value, lease } => {
+                self.put(key, value, *lease);
                 KvResult::Put {
                     revision: self.revision,
                 }
             }
             KvOp::Delete { key } => {
-                let deleted = self.data.remove(key).is_some() as u64;
-                if deleted > 0 {
-                    self.revision += 1;
-                }
+                let deleted = self.delete_keys(std::slice::from_ref(key));
                 KvResult::Delete {
                     revision: self.revision,
                     deleted,
@@ -206,6 +372,7 @@ impl KvStore {
                 key,
                 compare,
                 then_put,
+                lease,
             } => {
                 let cur = self.data.get(key);
                 let succeeded = match compare {
@@ -213,17 +380,65 @@ impl KvStore {
                     Compare::ModRevision(r) => cur.map_or(0, |kv| kv.mod_revision) == *r,
                 };
                 if succeeded {
-                    self.put(key, then_put);
+                    self.put(key, then_put, *lease);
                 }
                 KvResult::Txn {
                     revision: self.revision,
                     succeeded,
                 }
             }
+            KvOp::LeaseGrant { id, ttl_s } => self.grant(*id, *ttl_s),
+            KvOp::LeaseRevoke { id } => match self.leases.remove(id) {
+                None => KvResult::LeaseNotFound,
+                Some(l) => {
+                    let keys: Vec<String> = l.keys.into_iter().collect();
+                    let deleted = self.delete_keys(&keys);
+                    KvResult::LeaseRevoke {
+                        revision: self.revision,
+                        deleted,
+                    }
+                }
+            },
         }
     }
 
-    fn put(&mut self, key: &str, value: &str) {
+    fn grant(&mut self, id: LeaseId, ttl_s: u64) -> KvResult {
+        if self.leases.contains_key(&id) {
+            return KvResult::LeaseExists;
+        }
+        let ttl_s = ttl_s.max(self.min_lease_ttl_s);
+        let keys = BTreeSet::new();
+        self.leases.insert(id, LeaseRecord { ttl_s, keys });
+        KvResult::LeaseGrant {
+            revision: self.revision,
+            id,
+            ttl_s,
+        }
+    }
+
+    /// Deletes the keys that exist, all in one new revision (etcd deletes a revoked lease's
+    /// keys in one write transaction); returns how many it deleted.
+    fn delete_keys(&mut self, keys: &[String]) -> u64 {
+        let present: Vec<&String> = keys.iter().filter(|k| self.data.contains_key(*k)).collect();
+        if present.is_empty() {
+            return 0;
+        }
+        self.revision += 1;
+        for k in &present {
+            let kv = self.data.remove(*k).expect("present");
+            self.detach(k, kv.lease);
+            self.record(EventKind::Delete, k, "");
+        }
+        present.len() as u64
+    }
+
+    fn detach(&mut self, key: &str, lease: Option<LeaseId>) {
+        if let Some(l) = lease.and_then(|l| self.leases.get_mut(&l)) {
+            l.keys.remove(key);
+        }
+    }
+
+    fn put(&mut self, key: &str, value: &str, lease: Option<LeaseId>) {
         self.revision += 1;
         self.bytes += (key.len() + value.len()) as u64;
         let rev = self.revision;
@@ -233,10 +448,19 @@ impl KvStore {
             create_revision: rev,
             mod_revision: rev,
             version: 0,
+            lease: None,
         });
         e.value = value.to_string();
         e.mod_revision = rev;
         e.version += 1;
+        let old = std::mem::replace(&mut e.lease, lease);
+        if old != lease {
+            self.detach(key, old);
+        }
+        if let Some(l) = lease.and_then(|l| self.leases.get_mut(&l)) {
+            l.keys.insert(key.to_string());
+        }
+        self.record(EventKind::Put, key, value);
     }
 
     /// How many keys.
@@ -258,15 +482,75 @@ impl KvStore {
     }
 }
 
+/// Whether `key` is what a watch on `watched` (a prefix when `prefix`) sees.
+pub fn matches_key(key: &str, watched: &str, prefix: bool) -> bool {
+    if prefix {
+        key.starts_with(watched)
+    } else {
+        key == watched
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn put(k: &str, v: &str) -> KvOp {
-        KvOp::Put {
+        KvOp::put(k, v)
+    }
+
+    #[test]
+    fn a_revoked_lease_deletes_its_keys_in_one_revision() {
+        let mut s = KvStore::new(2, true);
+        let l = LeaseId(7);
+        let put_on = |k: &str, lease| KvOp::Put {
             key: k.into(),
-            value: v.into(),
-        }
+            value: "v".into(),
+            lease,
+        };
+        assert_eq!(s.apply(&put_on("a", Some(l))), KvResult::LeaseNotFound);
+        assert_eq!(
+            s.apply(&KvOp::LeaseGrant { id: l, ttl_s: 1 }),
+            KvResult::LeaseGrant {
+                revision: 0,
+                id: l,
+                ttl_s: 2
+            },
+            "a TTL below the minimum is raised to it"
+        );
+        assert_eq!(
+            s.apply(&KvOp::LeaseGrant { id: l, ttl_s: 5 }),
+            KvResult::LeaseExists
+        );
+        s.apply(&put_on("a", Some(l)));
+        s.apply(&put_on("b", Some(l)));
+        s.apply(&put_on("c", Some(l)));
+        s.apply(&put_on("c", None)); // detached again
+        assert_eq!(s.revision(), 4);
+        assert_eq!(
+            s.apply(&KvOp::LeaseRevoke { id: l }),
+            KvResult::LeaseRevoke {
+                revision: 5,
+                deleted: 2
+            }
+        );
+        assert_eq!(s.snapshot(), vec![("c".to_string(), "v".to_string())]);
+        let deletes: Vec<(EventKind, String, u64)> = s
+            .events_from(5, "", true)
+            .into_iter()
+            .map(|e| (e.kind, e.key, e.revision))
+            .collect();
+        assert_eq!(
+            deletes,
+            vec![
+                (EventKind::Delete, "a".into(), 5),
+                (EventKind::Delete, "b".into(), 5)
+            ]
+        );
+        assert_eq!(
+            s.apply(&KvOp::LeaseRevoke { id: l }),
+            KvResult::LeaseNotFound
+        );
     }
 
     #[test]
@@ -311,6 +595,7 @@ mod tests {
             key: "k".into(),
             compare: c,
             then_put: v.into(),
+            lease: None,
         };
         // Create only if absent.
         assert_eq!(

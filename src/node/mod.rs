@@ -31,20 +31,27 @@
 
 pub mod bugs;
 pub mod kv;
+pub mod lease;
+mod leasing;
 pub mod rpc;
 
 use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
-use crate::sim::ids::{ClientId, NodeId, RequestId};
+use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
 use crate::sim::observe::{DurableSummary, Observation, RaftView};
 use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{msg_kind, DropReason, Role, TraceEvent};
 pub use bugs::Bug;
 use kv::{KvOp, KvResult, KvStore, Proposal};
+use lease::Lessor;
+use leasing::Watcher;
 use raft::eraftpb::{ConfState, Entry, Message};
 use raft::storage::MemStorage;
 use raft::{RawNode, ReadOnlyOption};
-use rpc::{Header, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo};
+use rpc::{
+    Header, LeaseForward, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo,
+    WatchPush,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -75,7 +82,12 @@ pub enum ReadOnly {
 ///   (`server/etcdserver/v3_server.go`, `requestCurrentIndex`: "waiting for ReadIndex response
 ///   took too long, retrying"); 3.4's `linearizableReadLoop` waits the whole request timeout
 ///   ("timed out waiting for read index response");
-/// - `endpoint status` reports the release in its VERSION column.
+/// - `endpoint status` reports the release in its VERSION column;
+/// - a leader confirms its leadership with a ReadIndex round before it renews a lease (refusing
+///   the renewal when it cannot) and before it revokes expired leases (`ensureLeadership` in
+///   `LeaseRenew` and `revokeExpiredLeases`, etcd-io/etcd#15247): added in 3.4.31 and 3.5.13, so
+///   absent from both measured releases and present in 3.6. Between 3.4.23 and 3.5.6
+///   `LeaseRenew` changed only by a 50 ms pause between forwarding attempts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub enum EtcdVersion {
     /// etcd 3.4 (the measured cluster ran 3.4.23).
@@ -85,6 +97,10 @@ pub enum EtcdVersion {
     #[default]
     #[serde(rename = "3.5")]
     V3_5,
+    /// etcd 3.6 (3.6.0): as 3.5, and a leader confirms its leadership before renewing a lease
+    /// (also what 3.4.31+ and 3.5.13+ do).
+    #[serde(rename = "3.6")]
+    V3_6,
 }
 
 impl EtcdVersion {
@@ -93,19 +109,26 @@ impl EtcdVersion {
         match self {
             EtcdVersion::V3_4 => "3.4.23",
             EtcdVersion::V3_5 => "3.5.6",
+            EtcdVersion::V3_6 => "3.6.0",
         }
     }
 
     /// Whether `--pre-vote` is on unless set.
     pub fn pre_vote_default(self) -> bool {
-        self == EtcdVersion::V3_5
+        self != EtcdVersion::V3_4
+    }
+
+    /// Whether a leader confirms its leadership before renewing or revoking leases
+    /// (`ensureLeadership`).
+    pub fn leases_confirm_leadership(self) -> bool {
+        self == EtcdVersion::V3_6
     }
 
     /// How long a ReadIndex may go unanswered before it is sent again (`None`: never).
     pub fn read_index_retry(self) -> Option<SimDuration> {
         match self {
             EtcdVersion::V3_4 => None,
-            EtcdVersion::V3_5 => Some(SimDuration::from_millis(500)),
+            EtcdVersion::V3_5 | EtcdVersion::V3_6 => Some(SimDuration::from_millis(500)),
         }
     }
 }
@@ -146,6 +169,13 @@ pub struct NodeConfig {
     pub release: &'static str,
     /// Messages and requests a paused member's socket buffers hold before dropping.
     pub inbox_limit: usize,
+    /// A leader confirms its leadership with a ReadIndex round before it renews a lease or
+    /// revokes expired ones (`ensureLeadership`, etcd 3.4.31+ and 3.5.13+).
+    pub leases_confirm_leadership: bool,
+    /// etcd's minimum lease TTL in seconds: ceil(1.5 x election timeout).
+    pub min_lease_ttl_s: u64,
+    /// Keep the store's event history, for watches.
+    pub keep_events: bool,
     /// A deliberately wrong driver behaviour, to prove the oracles can fail (off by default).
     pub bug: Option<Bug>,
 }
@@ -188,6 +218,18 @@ pub enum NodeTimer {
         /// Which incarnation (bumped by every restart).
         incarnation: u64,
     },
+    /// The lessor's 500 ms loop.
+    Lessor {
+        /// Which incarnation (bumped by every restart).
+        incarnation: u64,
+    },
+    /// Try a lease request again (no leader known, or its lessor not primary yet).
+    LeaseRetry {
+        /// The client request.
+        request: RequestId,
+        /// Which incarnation (bumped by every restart).
+        incarnation: u64,
+    },
 }
 
 /// What a member sends: a raft message to a peer, or a reply to a client.
@@ -197,6 +239,10 @@ pub enum NodeMsg {
     Peer(Message),
     /// An answer to a client request.
     Reply(Reply),
+    /// A lease request forwarded to the leader, or its answer (peer HTTP, outside raft).
+    Forward(LeaseForward),
+    /// Events on an open watch stream.
+    Watch(WatchPush),
 }
 
 /// The loop's handle for one call into a member.
@@ -219,11 +265,22 @@ enum Inbound {
     Raft(Message),
     Request(ServerRequest),
     Timer(NodeTimer),
+    Forward(LeaseForward),
+}
+
+/// What a ReadIndex round was for.
+enum ReadPurpose {
+    /// A linearizable Range of one key.
+    Get { key: String },
+    /// A leader confirming its leadership before a lease renewal (`ensureLeadership`).
+    ConfirmLeadership,
+    /// The lessor confirming its leadership before it revokes these expired leases.
+    ConfirmRevoke(Vec<LeaseId>),
 }
 
 struct PendingRead {
     client: ClientId,
-    key: String,
+    purpose: ReadPurpose,
     index: Option<u64>,
 }
 
@@ -301,6 +358,16 @@ pub struct Node {
     /// Requests already applied: a proposal the network delivered twice (a duplicated forwarded
     /// MsgPropose) is appended twice but takes effect once.
     applied_requests: std::collections::BTreeSet<RequestId>,
+    /// When each lease expires, as this member's lessor sees it.
+    lessor: Lessor,
+    /// Whether the lessor's loop timer is set.
+    lessor_armed: bool,
+    /// Lease requests being served (locally or forwarded to the leader).
+    forwards: BTreeMap<RequestId, (ClientId, ServerOp)>,
+    /// Open watch streams, by the request that created them.
+    watchers: BTreeMap<RequestId, Watcher>,
+    /// Proposals of the member's own (lease revocations).
+    internal_seq: u64,
 }
 
 impl Node {
@@ -340,6 +407,11 @@ impl Node {
             applied_before_crash: None,
             heartbeats: BTreeMap::new(),
             applied_requests: Default::default(),
+            lessor: Lessor::default(),
+            lessor_armed: false,
+            forwards: BTreeMap::new(),
+            watchers: BTreeMap::new(),
+            internal_seq: 0,
         };
         n.boot();
         n
@@ -379,7 +451,10 @@ impl Node {
         let raw = RawNode::new(&self.raft_config(), store, &self.logger)
             .unwrap_or_else(|e| panic!("raft-rs refused to start {}: {e}", self.id));
         self.raw = Some(raw);
-        self.kv = KvStore::default();
+        self.kv = KvStore::new(self.cfg.min_lease_ttl_s, self.cfg.keep_events);
+        self.lessor = Lessor::default();
+        self.lessor_armed = false;
+        self.internal_seq = 0;
         self.applied = 0;
         self.apply_queued = 0;
         self.durable_ready = 0;
@@ -558,6 +633,7 @@ impl Node {
                 }
                 Inbound::Request(r) => self.serve(r, out),
                 Inbound::Timer(t) => self.fire(t, out),
+                Inbound::Forward(f) => self.handle_forward(f, out),
             }
             if self.status != NodeStatus::Running {
                 break; // an fsync error crashed it
@@ -605,9 +681,12 @@ impl Node {
             .iter()
             .map(|(r, c)| (*r, *c))
             .chain(self.reads.iter().map(|(r, p)| (*r, p.client)))
+            .chain(self.forwards.iter().map(|(r, (c, _))| (*r, *c)))
             .collect();
         self.waits.clear();
         self.reads.clear();
+        self.forwards.clear();
+        self.break_watches(out);
         for (request, client) in waiting {
             self.reply(client, request, Err(ServerError::Unavailable), out);
         }
@@ -716,12 +795,17 @@ impl Node {
                 let body = self.kv_body(result);
                 self.reply(req.client, req.request, Ok(body), out);
             }
+            op @ (ServerOp::LeaseKeepAlive { .. } | ServerOp::LeaseTimeToLive { .. }) => {
+                self.serve_lease(req.client, req.request, op, out);
+                self.set_server_timeout(req.request, req.deadline, out);
+            }
+            op @ ServerOp::Watch { .. } => self.open_watch(req.client, req.request, op, out),
             ServerOp::Get { key, .. } => {
                 self.reads.insert(
                     req.request,
                     PendingRead {
                         client: req.client,
-                        key,
+                        purpose: ReadPurpose::Get { key },
                         index: None,
                     },
                 );
@@ -755,6 +839,15 @@ impl Node {
                         KvOp::Txn { .. } => KvResult::Txn {
                             revision: rev,
                             succeeded: true,
+                        },
+                        KvOp::LeaseGrant { id, ttl_s } => KvResult::LeaseGrant {
+                            revision: rev - 1,
+                            id: *id,
+                            ttl_s: *ttl_s,
+                        },
+                        KvOp::LeaseRevoke { .. } => KvResult::LeaseRevoke {
+                            revision: rev,
+                            deleted: 0,
                         },
                     };
                     let body = self.kv_body(result);
@@ -851,15 +944,31 @@ impl Node {
                 request,
                 incarnation,
             } if incarnation == self.incarnation => self.read_retry(request, out),
+            NodeTimer::Lessor { incarnation } if incarnation == self.incarnation => {
+                self.lessor_loop(out)
+            }
+            NodeTimer::LeaseRetry {
+                request,
+                incarnation,
+            } if incarnation == self.incarnation => self.lease_retry_due(request, out),
             _ => {}
         }
     }
 
     fn server_timeout(&mut self, request: RequestId, error: ServerError, out: &mut Out) {
+        if self
+            .reads
+            .get(&request)
+            .is_some_and(|p| matches!(p.purpose, ReadPurpose::ConfirmRevoke(_)))
+        {
+            self.reads.remove(&request); // the lessor's own check gave up: revoke nothing
+            return;
+        }
         let client = self
             .waits
             .remove(&request)
-            .or_else(|| self.reads.remove(&request).map(|p| p.client));
+            .or_else(|| self.reads.remove(&request).map(|p| p.client))
+            .or_else(|| self.forwards.remove(&request).map(|(c, _)| c));
         if let Some(client) = client {
             out.trace.push(
                 out.now,
@@ -1210,35 +1319,14 @@ impl Node {
         for e in &batch.entries {
             assert_eq!(e.index, self.applied + 1, "{}: apply out of order", self.id);
             self.applied = e.index;
-            if e.data.is_empty() || e.index <= self.bug_applied_upto {
-                continue; // a new leader's empty entry, or applied early by the bug
+            if e.data.is_empty() {
+                self.promote_lessor(out); // a new leader's empty entry
+            } else if e.index > self.bug_applied_upto {
+                self.apply_entry(e, out); // (unless applied early by the bug)
             }
-            let p = Proposal::decode(&e.data);
-            // A duplicated proposal is applied once; its second entry changes nothing.
-            let first = self.applied_requests.insert(p.request);
-            let result = first.then(|| self.kv.apply(&p.op));
-            let effective = !matches!(
-                result,
-                None | Some(KvResult::Txn {
-                    succeeded: false,
-                    ..
-                }) | Some(KvResult::Delete { deleted: 0, .. })
-            );
-            out.trace.push(
-                out.now,
-                TraceEvent::Applied {
-                    node: self.id,
-                    index: e.index,
-                    term: e.term,
-                    request: Some(p.request),
-                    effective,
-                },
-            );
-            let Some(result) = result else { continue };
-            if let Some(client) = self.waits.remove(&p.request) {
-                let body = self.kv_body(result);
-                self.reply(client, p.request, Ok(body), out);
-            }
+        }
+        if !self.watchers.is_empty() {
+            self.push_watches(out);
         }
         if let Some(last) = batch.entries.last() {
             out.observe(Observation::EntryApplied {
@@ -1252,6 +1340,34 @@ impl Node {
         self.raw().advance_apply_to(applied);
         self.published.applied = applied;
         self.serve_reads(out);
+    }
+
+    fn apply_entry(&mut self, e: &Entry, out: &mut Out) {
+        let p = Proposal::decode(&e.data);
+        // A duplicated proposal is applied once; its second entry changes nothing.
+        let first = self.applied_requests.insert(p.request);
+        let result = first.then(|| self.kv.apply(&p.op));
+        let effective = result.as_ref().is_some_and(|r| r.changed());
+        out.trace.push(
+            out.now,
+            TraceEvent::Applied {
+                node: self.id,
+                index: e.index,
+                term: e.term,
+                request: Some(p.request),
+                effective,
+            },
+        );
+        let Some(result) = result else { return };
+        self.lessor_applied(&p.op, &result, out);
+        if let Some(client) = self.waits.remove(&p.request) {
+            let answer = match result {
+                KvResult::LeaseNotFound => Err(ServerError::LeaseNotFound),
+                KvResult::LeaseExists => Err(ServerError::LeaseExists),
+                r => Ok(self.kv_body(r)),
+            };
+            self.reply(client, p.request, answer, out);
+        }
     }
 
     fn read_state(&mut self, ctx: Vec<u8>, index: u64) {
@@ -1273,9 +1389,14 @@ impl Node {
             .collect();
         for r in ready {
             let p = self.reads.remove(&r).expect("listed above");
-            let result = self.kv.get(&p.key);
-            let body = self.kv_body(result);
-            self.reply(p.client, r, Ok(body), out);
+            match p.purpose {
+                ReadPurpose::Get { key } => {
+                    let body = self.kv_body(self.kv.get(&key));
+                    self.reply(p.client, r, Ok(body), out);
+                }
+                ReadPurpose::ConfirmLeadership => self.leadership_confirmed(r, out),
+                ReadPurpose::ConfirmRevoke(ids) => self.revoke_confirmed(ids),
+            }
         }
     }
 
@@ -1286,6 +1407,7 @@ impl Node {
         self.published.role_leader = raw.raft.state == raft::StateRole::Leader;
         self.published.committed = raw.raft.raft_log.committed;
         self.published.applied = self.applied;
+        self.demote_lessor();
     }
 
     fn trace_role(&mut self, out: &mut Out) {

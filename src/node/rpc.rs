@@ -1,7 +1,7 @@
 //! The client-facing API of a member (etcd's KV and Maintenance.Status RPCs, simplified).
 
-use super::kv::{KvOp, KvResult};
-use crate::sim::ids::{ClientId, NodeId, RequestId};
+use super::kv::{KvOp, KvResult, WatchEvent};
+use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
 use crate::sim::time::SimTime;
 use serde::Serialize;
 
@@ -23,6 +23,28 @@ pub enum ServerOp {
     },
     /// Maintenance.Status: answered from the member's last published raft state.
     Status,
+    /// One LeaseKeepAlive request (a renewal; not through raft: the leader's lessor answers, a
+    /// follower forwards it to the leader over the peer connection).
+    LeaseKeepAlive {
+        /// The lease.
+        id: LeaseId,
+    },
+    /// LeaseTimeToLive: the lease's TTL and remaining time, from the leader's lessor.
+    LeaseTimeToLive {
+        /// The lease.
+        id: LeaseId,
+    },
+    /// Watch.Create: a long-lived stream of the events on `key` (or its prefix) from revision
+    /// `start_revision` on (0: from the next change); answered at once with the member's
+    /// revision, then events follow as the member applies them.
+    Watch {
+        /// The key, or the prefix.
+        key: String,
+        /// Watch every key that starts with `key`.
+        prefix: bool,
+        /// The first revision to report (0: the next one).
+        start_revision: u64,
+    },
 }
 
 impl ServerOp {
@@ -37,6 +59,11 @@ impl ServerOp {
                 )
             }
             ServerOp::Status => "status".into(),
+            ServerOp::LeaseKeepAlive { id } => format!("lease keep-alive {id}"),
+            ServerOp::LeaseTimeToLive { id } => format!("lease timetolive {id}"),
+            ServerOp::Watch { key, prefix, .. } => {
+                format!("watch {key}{}", if *prefix { " --prefix" } else { "" })
+            }
         }
     }
 }
@@ -100,6 +127,20 @@ pub enum ReplyBody {
     },
     /// The answer to a Status RPC.
     Status(StatusInfo),
+    /// The answer to LeaseKeepAlive or LeaseTimeToLive, from the leader's lessor.
+    Lease {
+        /// The lease.
+        id: LeaseId,
+        /// Seconds left (a renewal answers the full TTL; 0 or less: not found or expired).
+        ttl_s: i64,
+        /// The TTL it was granted with (LeaseTimeToLive only; 0 otherwise).
+        granted_ttl_s: u64,
+    },
+    /// The watch was created; events follow.
+    WatchCreated {
+        /// The member's revision when it was created.
+        revision: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -112,6 +153,12 @@ pub enum ServerError {
     Unavailable,
     /// The client's deadline passed while the server waited: gRPC `DeadlineExceeded`.
     DeadlineExceeded,
+    /// The operation named a lease that does not exist.
+    LeaseNotFound,
+    /// `lease grant` of a lease that exists.
+    LeaseExists,
+    /// A leader that could not confirm its leadership refused a renewal (etcd 3.5.13+).
+    NotPrimary,
 }
 
 impl ServerError {
@@ -121,6 +168,9 @@ impl ServerError {
             ServerError::RequestTimedOut => "etcdserver: request timed out",
             ServerError::Unavailable => "rpc error: code = Unavailable desc = transport is closing",
             ServerError::DeadlineExceeded => "context deadline exceeded",
+            ServerError::LeaseNotFound => "etcdserver: requested lease not found",
+            ServerError::LeaseExists => "etcdserver: lease already exists",
+            ServerError::NotPrimary => "etcdserver: not primary",
         }
     }
 }
@@ -136,4 +186,35 @@ pub struct Reply {
     pub from: NodeId,
     /// The result.
     pub result: Result<ReplyBody, ServerError>,
+}
+
+/// Events a member pushes on an open watch stream, or the news that the stream broke.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WatchPush {
+    /// The watching client.
+    pub client: ClientId,
+    /// The request that created the watch.
+    pub request: RequestId,
+    /// The member.
+    pub from: NodeId,
+    /// The events, in revision order (empty when the stream broke).
+    pub events: Vec<WatchEvent>,
+    /// The stream broke (the member crashed): the client re-creates the watch.
+    pub broken: bool,
+}
+
+/// A member-to-member request outside raft: etcd forwards lease renewals and TTL lookups from
+/// a follower to the leader over its peer HTTP connection (`leasehttp`), not through the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeaseForward {
+    /// The member that forwards.
+    pub from: NodeId,
+    /// The leader it believes in.
+    pub to: NodeId,
+    /// The client request being served.
+    pub request: RequestId,
+    /// What the client asked (`LeaseKeepAlive` or `LeaseTimeToLive`).
+    pub op: ServerOp,
+    /// The leader's answer, on the way back; `None` on the way there.
+    pub answer: Option<Result<ReplyBody, ServerError>>,
 }

@@ -70,7 +70,8 @@ impl Record {
                     ..
                 } if seen.insert(q) => {
                     let h = &self.history[*ops.get(&q)?];
-                    matches!(&h.kind, ServerOp::Write { op } if op.key() == key).then_some(t.at)
+                    matches!(&h.kind, ServerOp::Write { op } if op.key() == Some(key.as_str()))
+                        .then_some(t.at)
                 }
                 _ => None,
             })

@@ -7,6 +7,7 @@
 //! `scenario::expect`) and views (`report/`).
 
 pub mod kubernetes;
+pub mod locks;
 
 use crate::client::HistoryOp;
 use crate::node::{NodeStats, NodeStatus, Published};
@@ -135,6 +136,13 @@ impl Record {
         self.commands.iter().find(|c| self.command_is(c.index, id))
     }
 
+    /// The scenario indices of the commands with this id (repetitions share it).
+    pub fn command_indices(&self, id: &str) -> Vec<usize> {
+        (0..self.command_ids.len())
+            .filter(|&i| self.command_is(i, id))
+            .collect()
+    }
+
     fn command_is(&self, index: usize, id: &str) -> bool {
         self.command_ids.get(index).and_then(|c| c.as_deref()) == Some(id)
     }
@@ -237,13 +245,13 @@ impl Record {
             let ServerOp::Write { op: kv } = &self.history[op.0 as usize].kind else {
                 continue;
             };
-            if kv.key() != key || by_index.contains_key(&index) {
+            if kv.key() != Some(key) || by_index.contains_key(&index) {
                 continue;
             }
             let value = match kv {
                 KvOp::Put { value, .. } => Some(value.clone()),
                 KvOp::Txn { then_put, .. } => Some(then_put.clone()),
-                KvOp::Delete { .. } => None,
+                KvOp::Delete { .. } | KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => None,
             };
             let at = t.at;
             by_index.insert(

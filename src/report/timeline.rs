@@ -214,6 +214,26 @@ fn describe(
             "{node} applied `{key}={value}`, a write its client saw fail{}",
             if *overwrote_acknowledged { "; it OVERWROTE a value acknowledged later" } else { "" }
         ),
+        TraceEvent::EtcdLessorPromoted { node, leases, extend_us } => format!(
+            "{node}'s lessor becomes primary: its {leases} lease(s) now expire at TTL + {} from now",
+            crate::sim::time::SimDuration(*extend_us)
+        ),
+        TraceEvent::EtcdLeaseExpired { node, lease } => {
+            format!("{node}'s lessor finds lease {lease} expired and proposes its revocation")
+        }
+        TraceEvent::EtcdLeaseRevoked { node, lease, deleted_keys } => {
+            format!("{node} revokes lease {lease}: {deleted_keys} key(s) deleted")
+        }
+        TraceEvent::KeepAliveEnded { command, lease, reason } => {
+            let text = &r.scenario.commands[*command].text;
+            format!("`{text}` gives lease {lease} up: {reason}")
+        }
+        TraceEvent::LockAcquired { command, lock } => {
+            format!("`{}` now believes it HOLDS lock {lock}", r.scenario.commands[*command].text)
+        }
+        TraceEvent::LockReleased { command, lock, reason } => {
+            format!("`{}` no longer believes it holds lock {lock}: {reason}", r.scenario.commands[*command].text)
+        }
         _ => return None,
     })
 }
@@ -222,7 +242,11 @@ fn describe(
 fn command_output(r: &RunResult, command: usize, lines: &[String], took_us: u64) -> String {
     let spec = &r.scenario.commands[command];
     let took = crate::sim::time::SimDuration(took_us);
-    let mut out = format!("-> `{}` finished after {took}:", spec.text);
+    let mut out = if spec.command.is_stream() {
+        format!("-> `{}` prints:", spec.text)
+    } else {
+        format!("-> `{}` finished after {took}:", spec.text)
+    };
     if lines.is_empty() {
         out.push_str(" (no output)");
     }

@@ -48,6 +48,26 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         "sim-scenarios/etcd-crash-loop.toml",
         include_str!("../../sim-scenarios/etcd-crash-loop.toml"),
     ),
+    (
+        "etcd-lease-follower-stall",
+        "sim-scenarios/etcd-lease-follower-stall.toml",
+        include_str!("../../sim-scenarios/etcd-lease-follower-stall.toml"),
+    ),
+    (
+        "etcd-lease-frozen-member",
+        "sim-scenarios/etcd-lease-frozen-member.toml",
+        include_str!("../../sim-scenarios/etcd-lease-frozen-member.toml"),
+    ),
+    (
+        "etcd-lease-leader-stall",
+        "sim-scenarios/etcd-lease-leader-stall.toml",
+        include_str!("../../sim-scenarios/etcd-lease-leader-stall.toml"),
+    ),
+    (
+        "etcd-lock-leader-stall",
+        "sim-scenarios/etcd-lock-leader-stall.toml",
+        include_str!("../../sim-scenarios/etcd-lock-leader-stall.toml"),
+    ),
 ];
 
 /// The scenario `raftsim run` uses without a FILE.

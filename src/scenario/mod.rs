@@ -18,14 +18,14 @@ use crate::disk::{DiskFault, DiskModel, IoClass};
 use crate::k8s::K8sSpec;
 use crate::net::{Degrade, LinkModel, NetFault};
 use crate::node::{EtcdVersion, NodeFault, PersistMode, ReadOnly};
-use crate::sim::ids::NodeId;
+use crate::sim::ids::{LeaseId, NodeId};
 use crate::sim::rng::Ratio;
 use crate::sim::time::{SimDuration, SimTime};
 use expect::Expect;
 use file::*;
 use serde::Serialize;
 use serde_spanned::Spanned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// An invalid scenario, with its position.
@@ -527,6 +527,7 @@ impl<'a> Validator<'a> {
         for c in &root.command {
             self.command(c.get_ref(), n, end, &client, &mut sessions, &mut commands)?;
         }
+        self.lease_names(&root.command, &commands)?;
         commands.sort_by_key(|c| c.at); // stable: same-time commands keep file order
         let ids: Vec<String> = commands.iter().filter_map(|c| c.id.clone()).collect();
         let kubernetes = self.kubernetes(&root, n)?;
@@ -642,9 +643,10 @@ impl<'a> Validator<'a> {
             Some(v) => match v.get_ref().as_str() {
                 "3.4" => EtcdVersion::V3_4,
                 "3.5" => EtcdVersion::V3_5,
+                "3.6" => EtcdVersion::V3_6,
                 other => {
                     let msg = format!(
-                        "etcd_version = {other:?} is not modelled: allowed \"3.4\", \"3.5\""
+                        "etcd_version = {other:?} is not modelled: allowed \"3.4\", \"3.5\", \"3.6\""
                     );
                     return Err(self.err(v, msg));
                 }
@@ -1070,6 +1072,38 @@ impl<'a> Validator<'a> {
         Ok((repeat, every))
     }
 
+    /// Every lease a command names must be granted by a `lease grant` (or `lock`) command
+    /// whose `id` is that name.
+    fn lease_names(&self, file: &[Spanned<FileCommand>], specs: &[CommandSpec]) -> R<()> {
+        let granting = |c: &CommandSpec| {
+            matches!(c.command, Command::LeaseGrant { .. } | Command::Lock { .. })
+        };
+        let names: Vec<&str> = specs
+            .iter()
+            .filter(|c| granting(c))
+            .filter_map(|c| c.id.as_deref())
+            .collect();
+        let granted: BTreeSet<LeaseId> = names.iter().map(|n| LeaseId::named(n)).collect();
+        for c in file {
+            let c = c.get_ref();
+            let text = c.run.get_ref();
+            let Ok(command) = command::parse(text) else {
+                continue;
+            };
+            let missing = command.leases().into_iter().any(|l| !granted.contains(&l));
+            if missing {
+                let known = if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                };
+                let msg = format!("this command names a lease that no command grants; a lease is named by the `id` of its `lease grant` or `lock` command (granted here: {known})");
+                return Err(self.err(&c.run, msg));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses one repetition's command text.
     fn command_text(&self, c: &FileCommand, text: &str) -> R<Command> {
         let command = command::parse(text).map_err(|e| {
@@ -1077,6 +1111,11 @@ impl<'a> Validator<'a> {
             let offset = if text == c.run.get_ref() { e.offset } else { 0 };
             self.err_at(self.offset_in_string(&c.run, offset), e.message)
         })?;
+        let grants = matches!(command, Command::LeaseGrant { .. } | Command::Lock { .. });
+        if grants && c.id.is_none() {
+            let msg = "`lease grant` and `lock` need an `id`: it names the lease they grant (e.g. id = \"session\")";
+            return Err(self.err(&c.run, msg.into()));
+        }
         let endpoint = matches!(command, Command::EndpointStatus | Command::EndpointHealth);
         match &c.session {
             Some(session) if endpoint => Err(self.err(

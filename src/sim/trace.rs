@@ -6,7 +6,7 @@
 //! record's `Hash` encoding, fed in order: the same seed and scenario give the same hash on every run and
 //! in debug and release builds (on the same target architecture).
 
-use super::ids::{ClientId, NodeId, OpId, RequestId};
+use super::ids::{ClientId, LeaseId, NodeId, OpId, RequestId};
 use super::time::SimTime;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
@@ -150,6 +150,16 @@ pub enum DropReason {
     /// Its stream broke while it was in flight (a partition or a crash of either end), as a
     /// reset TCP connection loses what it carried.
     StreamBroken,
+}
+
+/// What a watch reports: one key's change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventKind {
+    /// A put.
+    Put,
+    /// A delete (by `del` or by a revoked lease).
+    Delete,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -498,6 +508,74 @@ pub enum TraceEvent {
         took_us: u64,
         /// etcd's threshold for the warning, in microseconds.
         expected_us: u64,
+    },
+    // ---- etcd leases and watches ----
+    /// A member's lessor became primary: every lease it holds now expires at TTL + `extend_us`
+    /// from now.
+    EtcdLessorPromoted {
+        /// The member.
+        node: NodeId,
+        /// How many leases it holds.
+        leases: u64,
+        /// The extension (the election timeout), in microseconds.
+        extend_us: u64,
+    },
+    /// The primary lessor found a lease expired and proposed its revocation through raft.
+    EtcdLeaseExpired {
+        /// The member.
+        node: NodeId,
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// A member applied a lease's revocation and deleted its keys.
+    EtcdLeaseRevoked {
+        /// The member.
+        node: NodeId,
+        /// The lease.
+        lease: LeaseId,
+        /// How many keys it deleted.
+        deleted_keys: u64,
+    },
+    /// A watching command received an event.
+    WatchSaw {
+        /// The scenario command.
+        command: usize,
+        /// The member whose stream carried it.
+        node: NodeId,
+        /// PUT or DELETE.
+        kind: EventKind,
+        /// The key.
+        key: String,
+        /// The value (empty for a delete).
+        value: String,
+        /// The event's revision.
+        revision: u64,
+    },
+    /// A keep-alive command's lease ended, as its client saw it: no answer for a whole TTL
+    /// (clientv3's deadline loop), or the server said it was gone (TTL 0).
+    KeepAliveEnded {
+        /// The scenario command.
+        command: usize,
+        /// The lease.
+        lease: LeaseId,
+        /// Why.
+        reason: String,
+    },
+    /// A lock command's client began to believe it holds the lock.
+    LockAcquired {
+        /// The scenario command.
+        command: usize,
+        /// The lock's key.
+        lock: String,
+    },
+    /// A lock command's client stopped believing it holds the lock.
+    LockReleased {
+        /// The scenario command.
+        command: usize,
+        /// The lock's key.
+        lock: String,
+        /// Why: its hold time ended, or its session's lease ended.
+        reason: String,
     },
     /// A crash tore the WAL write in progress (a `torn_write` fault); restart truncates the torn
     /// record by its checksum.

@@ -5,10 +5,11 @@
 use super::{Event, Sim};
 use crate::client::command::Command;
 use crate::client::{etcdctl, Client, ClientEffect, ClientMsg, HistoryOp, Outcome};
+use crate::node::kv::KvOp;
 use crate::node::rpc::{Reply, ReplyBody, ServerOp};
 use crate::node::NodeStatus;
 use crate::record::CommandRun;
-use crate::sim::ids::{ClientId, NodeId, OpId};
+use crate::sim::ids::{ClientId, LeaseId, NodeId, OpId};
 use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
@@ -25,6 +26,12 @@ pub(super) struct Clients {
     next: u64,
     /// Clients whose handshake waits for a paused member to resume.
     pub waiting_handshakes: BTreeMap<NodeId, Vec<ClientId>>,
+    /// Long-lived commands by their command run, with the client each runs on.
+    pub streams: BTreeMap<usize, (ClientId, crate::client::stream::Stream)>,
+    /// What each request of a stream was for.
+    pub stream_ops: BTreeMap<OpId, crate::client::stream::Purpose>,
+    /// The stream a watching client belongs to.
+    pub watch_of_client: BTreeMap<ClientId, usize>,
 }
 
 /// Every client operation, and who issued it.
@@ -32,7 +39,7 @@ pub(super) struct Clients {
 pub(super) struct History {
     pub ops: Vec<HistoryOp>,
     /// Per op: the command run that issued it (`None`: an apiserver).
-    op_command: Vec<Option<usize>>,
+    pub op_command: Vec<Option<usize>>,
     pub commands: Vec<CommandRun>,
     /// Per apiserver op: (apiserver, its token).
     pub op_owner: BTreeMap<OpId, (usize, u64)>,
@@ -164,7 +171,10 @@ impl Sim {
         let now = self.now();
         self.trace
             .push(now, TraceEvent::CommandStarted { command: i });
-        let plan = plan(&spec.command, &spec.endpoints);
+        if spec.command.is_stream() {
+            return self.start_stream(i, now);
+        }
+        let plan = plan(&spec.command, spec.id.as_deref(), &spec.endpoints);
         self.history.commands.push(CommandRun {
             index: i,
             ops: vec![],
@@ -193,7 +203,11 @@ impl Sim {
     }
 
     /// The client a command without a fixed endpoint runs on: its session, or a new etcdctl.
-    fn command_client(&mut self, session: &Option<String>, endpoints: &[NodeId]) -> ClientId {
+    pub(super) fn command_client(
+        &mut self,
+        session: &Option<String>,
+        endpoints: &[NodeId],
+    ) -> ClientId {
         let Some(s) = session else {
             return self.new_client(endpoints.to_vec(), true);
         };
@@ -256,6 +270,7 @@ impl Sim {
         h.reply = reply;
         h.routed_to = routed_to;
         match self.history.op_command[op.0 as usize] {
+            Some(run) if self.clients.streams.contains_key(&run) => self.stream_op_done(run, op),
             Some(run) => self.command_op_done(run),
             None => self.apiserver_op_done(op),
         }
@@ -291,9 +306,28 @@ impl Sim {
 
 /// The operations a command issues: one on the client's own endpoints (`None`), or one per
 /// endpoint on a dedicated connection (`endpoint` commands).
-fn plan(command: &Command, endpoints: &[NodeId]) -> Vec<(Option<NodeId>, ServerOp)> {
+fn plan(
+    command: &Command,
+    id: Option<&str>,
+    endpoints: &[NodeId],
+) -> Vec<(Option<NodeId>, ServerOp)> {
     match command {
         Command::Kv { op } => vec![(None, op.clone())],
+        Command::LeaseGrant { ttl_s } => {
+            let name = id.expect("the validator requires an id on `lease grant`");
+            let op = KvOp::LeaseGrant {
+                id: LeaseId::named(name),
+                ttl_s: *ttl_s,
+            };
+            vec![(None, ServerOp::Write { op })]
+        }
+        Command::LeaseKeepAlive { lease, .. } => {
+            let op = ServerOp::LeaseKeepAlive {
+                id: LeaseId::named(lease),
+            };
+            vec![(None, op)]
+        }
+        Command::Watch { .. } | Command::Lock { .. } => vec![], // streams (`streams.rs`)
         Command::EndpointStatus => endpoints
             .iter()
             .map(|n| (Some(*n), ServerOp::Status))

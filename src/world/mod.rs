@@ -15,12 +15,14 @@ mod clients;
 mod faults;
 mod kubernetes;
 mod network;
+mod streams;
 
 use crate::check::observer::Observer;
+use crate::client::stream::StreamTimer;
 use crate::client::ClientEffect;
 use crate::k8s::actors::{EtcdCall, K8sEvent};
 use crate::net::Network;
-use crate::node::rpc::{Reply, ServerRequest};
+use crate::node::rpc::{LeaseForward, Reply, ServerRequest, WatchPush};
 use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeStatus, NodeTimer, ReadOnly};
 use crate::record::{NodeSummary, Probe, Record};
 use crate::scenario::Scenario;
@@ -50,6 +52,9 @@ enum Event {
     Timer(NodeId, NodeTimer),
     ToServer { to: NodeId, req: ServerRequest },
     ToClient { reply: Reply },
+    Forward(LeaseForward),
+    WatchPush(WatchPush),
+    Stream(usize, StreamTimer),
     Dial { client: ClientId, node: NodeId },
     ClientDeadline { client: ClientId, op: OpId },
     CommandStart(usize),
@@ -199,6 +204,9 @@ impl Sim {
             Event::Timer(id, t) => self.with_node(id, |n, o| n.timer(t, o)),
             Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
             Event::ToClient { reply } => self.reply_to_client(reply),
+            Event::Forward(f) => self.with_node(f.to, |n, o| n.forwarded(f, o)),
+            Event::WatchPush(w) => self.watch_push(w),
+            Event::Stream(run, t) => self.stream_timer(run, t),
             Event::Dial { client, node } => self.dial(client, node),
             Event::ClientDeadline { client, op } => {
                 self.with_client(client, |c, _, fx| c.on_deadline(op, fx))
@@ -283,6 +291,16 @@ impl Sim {
                 let at = self.now() + self.client_latency();
                 self.queue.schedule(at, Event::ToClient { reply: r });
             }
+            NodeMsg::Forward(f) => {
+                if let Some(after) = self.net.peer_request(f.from, f.to) {
+                    let at = self.now() + after;
+                    self.queue.schedule(at, Event::Forward(f));
+                }
+            }
+            NodeMsg::Watch(w) => {
+                let at = self.now() + self.client_latency();
+                self.queue.schedule(at, Event::WatchPush(w));
+            }
         }
     }
 
@@ -357,6 +375,11 @@ fn build_nodes(
         heartbeat_interval: c.heartbeat_interval,
         read_index_retry: c.etcd_version.read_index_retry(),
         release: c.etcd_version.release(),
+        leases_confirm_leadership: c.etcd_version.leases_confirm_leadership(),
+        // etcd: minTTL = ceil((3 x electionTicks / 2) x heartbeat) (`server/etcdserver/server.go`).
+        min_lease_ttl_s: (3 * election_ticks as u64 / 2 * c.heartbeat_interval.as_micros())
+            .div_ceil(1_000_000),
+        keep_events: scenario.commands.iter().any(|c| c.command.watches()),
         inbox_limit: 10_000,
         bug,
     };

@@ -9,6 +9,7 @@
 mod etcd;
 mod fields;
 mod kubernetes;
+mod lease;
 mod raft;
 
 pub use etcd::{
@@ -21,6 +22,7 @@ pub use kubernetes::{
     KcmLeader, KcmLeadershipLost, NodeNotReady, NodesReady, QuorumKept, RenewalsDegraded,
     RenewalsFail, RenewalsSucceed,
 };
+pub use lease::{KeepAliveCheck, LockCheck, WatchCheck};
 pub use raft::{CaughtUp, ClaimedLeaders, NoElection, RoleAt};
 
 use super::ScenarioError;
@@ -118,6 +120,9 @@ kinds! {
     QuorumKept(QuorumKept),
     KcmLeader(KcmLeader),
     KcmLeadershipLost(KcmLeadershipLost),
+    Keepalive(KeepAliveCheck),
+    Watch(WatchCheck),
+    Lock(LockCheck),
 }
 
 /// An expectation: a check and the author's explanation.
