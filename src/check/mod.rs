@@ -7,6 +7,7 @@
 //! | Ready contract | [`ready_contract`] | on the facts the driver reports ([`observer`]) |
 //! | linearizability | [`linearizability`] | on the finished client history |
 //! | durability | [`durability`] | on the finished record, when every fault healed |
+//! | watch | [`watch`] | on what each `watch` command saw, against the store's event history |
 //!
 //! [`applied`] is not an oracle: it derives, as the run goes, when each client write first took
 //! effect and which timed-out writes took effect later (the record's `first_applied` and the
@@ -21,6 +22,7 @@ pub mod linearizability;
 pub mod observer;
 pub mod ready_contract;
 pub mod safety;
+pub mod watch;
 
 use crate::record::Record;
 use crate::scenario::expect::Check;
@@ -158,6 +160,7 @@ pub fn oracle_findings(s: &Scenario, r: &Record) -> Findings {
         Err(u) => unknown.push(u),
     }
     out.extend(durability::oracle(s, r));
+    out.extend(watch::oracle(s, r));
     Findings {
         violations: out,
         unknown,

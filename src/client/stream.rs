@@ -123,10 +123,8 @@ impl Stream {
     /// One of its timers fired.
     pub fn on_timer(&mut self, t: StreamTimer, now: SimTime) -> Vec<Act> {
         match (self, t) {
-            (Stream::KeepAlive(k), StreamTimer::Renew) => k.renew(),
-            (Stream::Lock(l), StreamTimer::Renew) => {
-                l.keepalive.as_mut().map_or(vec![], |k| k.renew())
-            }
+            (Stream::KeepAlive(k), StreamTimer::Renew) => k.renew_at(now),
+            (Stream::Lock(l), StreamTimer::Renew) => l.renew_at(now),
             (Stream::Lock(l), StreamTimer::Acquire) => l.acquire(now),
             (Stream::Watch(w), StreamTimer::Rewatch) => vec![w.create()],
             _ => vec![],
@@ -163,6 +161,14 @@ impl KeepAlive {
         };
         let acts = k.renew();
         (k, acts)
+    }
+
+    /// The renewal timer fired: renew, unless the deadline passed while waiting to retry.
+    fn renew_at(&mut self, now: SimTime) -> Vec<Act> {
+        if !self.ended && now >= self.deadline {
+            return self.end("no keep-alive answer within the lease's TTL");
+        }
+        self.renew()
     }
 
     fn renew(&self) -> Vec<Act> {
@@ -428,16 +434,35 @@ impl Lock {
         };
         let mut acts = k.on_done(now, o, r);
         if k.ended {
-            self.ended = true;
-            if self.held {
-                self.held = false;
-                acts.push(Act::Trace(TraceEvent::LockReleased {
-                    command: self.command,
-                    lock: self.name.clone(),
-                    reason: "its session's lease ended (keep-alive gave up)".into(),
-                }));
-                acts.push(Act::Print(vec!["Error: session expired".into()]));
-            }
+            acts.extend(self.session_ended());
+        }
+        acts
+    }
+
+    /// The session's keep-alive gave up: the lock is lost, and the command ends.
+    fn session_ended(&mut self) -> Vec<Act> {
+        self.ended = true;
+        if !self.held {
+            return vec![];
+        }
+        self.held = false;
+        vec![
+            Act::Trace(TraceEvent::LockReleased {
+                command: self.command,
+                lock: self.name.clone(),
+                reason: "its session's lease ended (keep-alive gave up)".into(),
+            }),
+            Act::Print(vec!["Error: session expired".into()]),
+        ]
+    }
+
+    fn renew_at(&mut self, now: SimTime) -> Vec<Act> {
+        let Some(k) = self.keepalive.as_mut() else {
+            return vec![];
+        };
+        let mut acts = k.renew_at(now);
+        if k.ended {
+            acts.extend(self.session_ended());
         }
         acts
     }

@@ -46,6 +46,25 @@ pub struct Case {
     /// When every fault has healed, in milliseconds ([`HEAL_MS`] unless configured); the
     /// liveness phase runs from there for 25 s.
     pub heal_ms: u64,
+    /// An etcd lease with keys attached, kept alive, and two watches (half the cases).
+    pub lease: Option<LeaseCase>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A generated lease workload: a lease granted at 1 s and kept alive by one client, keys
+/// `l0..l3` written with it, perhaps a revocation, and two watches (`k` and `l` prefixes) on
+/// chosen members that the watch oracle judges.
+pub struct LeaseCase {
+    /// The lease's TTL in seconds.
+    pub ttl_s: u64,
+    /// The member the keep-alive is pinned to (`None`: all members).
+    pub keepalive_pinned: Option<u64>,
+    /// The members serving the watch on `k` and the watch on `l`.
+    pub watch_nodes: (u64, u64),
+    /// Keys written with the lease, one every 700 ms from 2 s.
+    pub puts: Vec<u8>,
+    /// When the lease is revoked by a client, in milliseconds (`None`: never).
+    pub revoke_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -166,6 +185,8 @@ pub struct CaseConfig {
     pub max_ops: usize,
     /// When every fault has healed, in milliseconds (default [`HEAL_MS`]); faults start from 1 s.
     pub heal_ms: u64,
+    /// Share of cases, in percent, with a lease workload and watches (default 50).
+    pub lease_pct: u8,
 }
 
 /// Relative weights of the fault kinds [`case_with`] draws from.
@@ -214,6 +235,7 @@ impl Default for CaseConfig {
             max_clients: 3,
             max_ops: 39,
             heal_ms: HEAL_MS,
+            lease_pct: 50,
         }
     }
 }
@@ -248,6 +270,9 @@ impl CaseConfig {
         }
         if self.keys == 0 || self.max_clients == 0 || self.max_ops == 0 {
             return Err("keys, max_clients and max_ops must be at least 1".into());
+        }
+        if self.lease_pct > 100 {
+            return Err("lease_pct is a percentage: 0..=100".into());
         }
         if !(7_000..=3_600_000).contains(&self.heal_ms) {
             return Err(
@@ -307,6 +332,26 @@ fn op(keys: u8) -> impl Strategy<Value = OpCase> {
     ]
 }
 
+/// A lease workload on a cluster of `n` members whose faults heal at `heal_ms`.
+pub fn lease_case(n: u64, heal_ms: u64) -> impl Strategy<Value = LeaseCase> {
+    (
+        2u64..=6,
+        proptest::option::weighted(0.5, node_in(n)),
+        (node_in(n), node_in(n)),
+        proptest::collection::vec(0u8..4, 0..12),
+        proptest::option::weighted(0.25, 2_000u64..heal_ms),
+    )
+        .prop_map(
+            |(ttl_s, keepalive_pinned, watch_nodes, puts, revoke_ms)| LeaseCase {
+                ttl_s,
+                keepalive_pinned,
+                watch_nodes,
+                puts,
+                revoke_ms,
+            },
+        )
+}
+
 /// A generated client on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
     client_with(n, 4, 39)
@@ -354,6 +399,7 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
         .prop_flat_map(move |(nodes, async_persist, pre_vote, check_quorum)| {
             let c = &config;
             let heal_ms = c.heal_ms;
+            let lease_p = c.lease_pct as f64 / 100.0;
             (
                 proptest::collection::vec(
                     fault_with(nodes, c.fault_weights, heal_ms),
@@ -363,8 +409,9 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                     client_with(nodes, c.keys, c.max_ops),
                     1..c.max_clients + 1,
                 ),
+                proptest::option::weighted(lease_p, lease_case(nodes, heal_ms)),
             )
-                .prop_map(move |(faults, clients)| Case {
+                .prop_map(move |(faults, clients, lease)| Case {
                     nodes,
                     async_persist,
                     pre_vote,
@@ -372,6 +419,7 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                     faults,
                     clients,
                     heal_ms,
+                    lease,
                 })
         })
 }
@@ -406,6 +454,9 @@ impl Case {
         }
         for (c, cl) in self.clients.iter().enumerate() {
             self.render_client(&mut s, c, cl);
+        }
+        if let Some(l) = &self.lease {
+            self.render_lease(&mut s, l);
         }
         for n in 1..=self.nodes {
             // 6s: shorter than etcd's 7s server timeout, so a read the member dropped is not
@@ -499,6 +550,49 @@ impl Case {
                 OpCase::CasRev(k, r) => format!("txn k{k} --if-mod-rev={r} --then-put=c{c}-{i}"),
             };
             let _ = writeln!(s, "[[command]]\nat = \"{}\"\nrun = \"{run}\"\nendpoints = {endpoints}\nsession = \"client-{c}\"\nquiet = true\n", ms(at));
+        }
+    }
+
+    fn render_lease(&self, s: &mut String, l: &LeaseCase) {
+        let all = format!("{:?}", (1..=self.nodes).collect::<Vec<_>>());
+        let mut cmd = |id: Option<&str>, at: u64, run: String, endpoints: String| {
+            let id = id.map(|i| format!("id = \"{i}\"\n")).unwrap_or_default();
+            let _ = writeln!(s, "[[command]]\n{id}at = \"{}\"\nrun = \"{run}\"\nendpoints = {endpoints}\nquiet = true\n", ms(at));
+        };
+        let (wk, wl) = l.watch_nodes;
+        cmd(
+            Some("watch-k"),
+            900,
+            "watch k --prefix".into(),
+            format!("[{wk}]"),
+        );
+        cmd(
+            Some("watch-l"),
+            900,
+            "watch l --prefix".into(),
+            format!("[{wl}]"),
+        );
+        cmd(
+            Some("lease"),
+            1_000,
+            format!("lease grant {}", l.ttl_s),
+            all.clone(),
+        );
+        let pinned = l.keepalive_pinned.map_or(all.clone(), |n| format!("[{n}]"));
+        cmd(None, 1_200, "lease keep-alive lease".into(), pinned);
+        for (i, k) in l.puts.iter().enumerate() {
+            let at = 2_000 + 700 * i as u64;
+            if at < self.heal_ms {
+                cmd(
+                    None,
+                    at,
+                    format!("put l{k} lease-{i} --lease=lease"),
+                    all.clone(),
+                );
+            }
+        }
+        if let Some(at) = l.revoke_ms {
+            cmd(None, at, "lease revoke lease".into(), all.clone());
         }
     }
 

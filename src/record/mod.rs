@@ -81,6 +81,8 @@ pub struct NodeSummary {
     pub published: Published,
     /// Its key-value contents.
     pub kv: Vec<(String, String)>,
+    /// Its store's event history (kept when the scenario watches), for the watch oracle.
+    pub events: Vec<crate::node::kv::WatchEvent>,
     /// Client requests applied by this incarnation, in log order.
     pub applied_requests: Vec<RequestId>,
     /// Counters.

@@ -123,6 +123,9 @@ fn verdicts(s: &mut String, r: &RunResult) {
     }
     if r.violations.is_empty() && r.unknown.is_empty() {
         s.push_str("oracles: raft safety, Ready contract, linearizability");
+        if r.scenario.commands.iter().any(|c| c.command.watches()) {
+            s.push_str(", watch streams");
+        }
         s.push_str(if crate::check::durability::faults_healed(&r.scenario, r) {
             ", durability: no violation\n"
         } else {

@@ -102,15 +102,18 @@ pub enum Oracle {
     Linearizability,
     /// Acknowledged writes survive once faults heal (`check::durability`).
     Durability,
+    /// Watch streams deliver the store's events in order without gaps (`check::watch`).
+    Watch,
 }
 
 impl Oracle {
     /// Every oracle, in report order.
-    pub const ALL: [Oracle; 4] = [
+    pub const ALL: [Oracle; 5] = [
         Oracle::RaftSafety,
         Oracle::ReadyContract,
         Oracle::Linearizability,
         Oracle::Durability,
+        Oracle::Watch,
     ];
 
     /// The oracle's name in reports and on the command line.
@@ -120,6 +123,7 @@ impl Oracle {
             Oracle::ReadyContract => "ready-contract",
             Oracle::Linearizability => "linearizability",
             Oracle::Durability => "durability",
+            Oracle::Watch => "watch",
         }
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct Clients {
     pub stream_ops: BTreeMap<OpId, crate::client::stream::Purpose>,
     /// The stream a watching client belongs to.
     pub watch_of_client: BTreeMap<ClientId, usize>,
+    /// When the last push on each watching client's stream arrives (a stream is ordered).
+    pub watch_arrivals: BTreeMap<ClientId, SimTime>,
 }
 
 /// Every client operation, and who issued it.

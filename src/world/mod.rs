@@ -298,7 +298,11 @@ impl Sim {
                 }
             }
             NodeMsg::Watch(w) => {
+                // One gRPC stream: a push never overtakes an earlier one.
                 let at = self.now() + self.client_latency();
+                let last = self.clients.watch_arrivals.entry(w.client).or_default();
+                *last = (*last).max(at);
+                let at = *last;
                 self.queue.schedule(at, Event::WatchPush(w));
             }
         }
@@ -413,6 +417,7 @@ fn summary(n: &Node, trace: &Trace) -> NodeSummary {
         durable_last_index: n.disk.durable.last_index(),
         published: n.published,
         kv: n.kv.snapshot(),
+        events: n.kv.events_from(0, "", true),
         applied_requests: applied_requests(&trace.records, n.id),
         stats: n.stats,
         election_timeout_ticks: n.election_timeout_ticks,
