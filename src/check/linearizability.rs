@@ -6,18 +6,17 @@
 //! carries the revisions clients observed (from responses) and treats the revision written by an
 //! operation whose response was lost as unknown, matching any revision a later read reports.
 //!
-//! Algorithm: Wing & Gong's search with Lowe's memoisation of visited (linearized set, state)
-//! pairs, over a doubly linked list of call and return entries. An operation whose outcome is
+//! Algorithm: the generic search of [`super::model`] (Wing & Gong's search with Lowe's
+//! memoisation of visited (linearized set, state) pairs) with this key-value model. An operation whose outcome is
 //! unknown to its client (a timed-out or failed write) has no return: it may take effect at any
 //! point after its call, or never (being linearized after everything else is the same as never).
 //! Reads that failed are dropped; serializable reads are not linearizable by design and are
 //! checked separately as stale reads.
 
+use super::model::{search, Found, Model, Operation};
 use crate::node::kv::Compare;
-use crate::sim::trace::TraceHasher;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::hash::BuildHasherDefault;
 
 /// One operation of a history, on one key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,8 +106,9 @@ const EMPTY: State = State {
     rev: Rev::Absent,
 };
 
-/// Every state the key can be in after `op` from `s` (empty: impossible here).
-fn step(s: &State, op: &LinOp) -> Vec<State> {
+/// Every state the key can be in after an operation `kind` whose client saw `result` (`None`:
+/// unknown), from `s` (empty: impossible here).
+fn step(s: &State, kind: &LinKind, result: &Option<LinResult>) -> Vec<State> {
     let cond = |c: &Compare| -> (bool, bool) {
         // (can be true, can be false)
         match c {
@@ -123,7 +123,7 @@ fn step(s: &State, op: &LinOp) -> Vec<State> {
             },
         }
     };
-    match (&op.kind, &op.result) {
+    match (kind, result) {
         (LinKind::Put { value }, r) => {
             let rev = match r {
                 Some(LinResult::Put { revision }) => Rev::Known(*revision),
@@ -386,245 +386,51 @@ fn prune_unobserved(ops: Vec<&LinOp>) -> Vec<&LinOp> {
         .collect()
 }
 
-#[derive(Clone, Copy)]
-struct Entry {
-    op: usize,
-    is_call: bool,
-    prev: usize,
-    next: usize,
+/// The key-value register model of one key, for the generic search (`check::model`).
+struct KvModel<'a>(std::marker::PhantomData<&'a ()>);
+
+/// One key-value operation as the model sees it: what was asked and what was answered.
+#[derive(Clone, Debug, PartialEq)]
+struct KvStep<'a> {
+    kind: &'a LinKind,
+    result: &'a Option<LinResult>,
 }
 
-const NIL: usize = usize::MAX;
-
-#[allow(clippy::disallowed_types)] // lookups only, never iterated: order cannot leak
-type Seen = std::collections::HashSet<(usize, Vec<u64>, State), BuildHasherDefault<TraceHasher>>; // determinism: ok
-
-/// The memo key of a linearized set: words before the first incomplete one are all ones (ops
-/// are mostly linearized in call order), so keep the offset and the rest only. Without this a
-/// long history stores a full bitset per visited state.
-fn memo_key(bits: &[u64], state: &State) -> (usize, Vec<u64>, State) {
-    let first = bits
-        .iter()
-        .position(|w| *w != u64::MAX)
-        .unwrap_or(bits.len());
-    let last = bits
-        .iter()
-        .rposition(|w| *w != 0)
-        .map_or(first, |l| l + 1)
-        .max(first);
-    (first, bits[first..last].to_vec(), state.clone())
-}
-
-/// The search's state: Lowe's doubly linked list of call/return entries, the linearized set, the
-/// memo of visited (set, state) pairs, and the stack of placed calls.
-struct Search {
-    entries: Vec<Entry>,
-    head: usize,
-    ret_of: Vec<usize>,
-    /// For an operation of unknown outcome, the identical one invoked just before it.
-    twin_before: Vec<Option<usize>>,
-    linearized: Vec<u64>,
-    seen: Seen,
-    /// (call entry, state before it, other states still to try).
-    stack: Vec<(usize, State, Vec<State>)>,
-    state: State,
-}
-
-impl Search {
-    fn new(ops: &[&LinOp]) -> Search {
-        // Entries sorted by time; calls before returns at equal times (touching ops overlap).
-        let mut times: Vec<(u64, u8, usize)> = Vec::new();
-        for (i, o) in ops.iter().enumerate() {
-            times.push((o.invoke_us, 0, i));
-            times.push((o.complete_us.unwrap_or(u64::MAX), 1, i));
-        }
-        times.sort();
-        let n = times.len();
-        let entries: Vec<Entry> = times
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind, op))| Entry {
-                op: *op,
-                is_call: *kind == 0,
-                prev: if i == 0 { NIL } else { i - 1 },
-                next: if i + 1 == n { NIL } else { i + 1 },
-            })
-            .collect();
-        let twin_before = twins(ops);
-        let mut ret_of = vec![0usize; ops.len()];
-        for (i, e) in entries.iter().enumerate().filter(|(_, e)| !e.is_call) {
-            ret_of[e.op] = i;
-        }
-        Search {
-            entries,
-            head: if n == 0 { NIL } else { 0 },
-            ret_of,
-            twin_before,
-            linearized: vec![0u64; ops.len().div_ceil(64)],
-            seen: Default::default(),
-            stack: Vec::new(),
-            state: EMPTY,
-        }
+impl<'a> Model for KvModel<'a> {
+    type State = State;
+    type Op = KvStep<'a>;
+    fn init(&self) -> State {
+        EMPTY
     }
-
-    fn lift(&mut self, i: usize) {
-        let (p, nx) = (self.entries[i].prev, self.entries[i].next);
-        if p == NIL {
-            self.head = nx;
-        } else {
-            self.entries[p].next = nx;
-        }
-        if nx != NIL {
-            self.entries[nx].prev = p;
-        }
+    fn step(&self, s: &State, op: &KvStep<'a>) -> Vec<State> {
+        step(s, op.kind, op.result)
     }
-
-    fn unlift(&mut self, i: usize) {
-        let (p, nx) = (self.entries[i].prev, self.entries[i].next);
-        if p == NIL {
-            self.head = i;
-        } else {
-            self.entries[p].next = i;
-        }
-        if nx != NIL {
-            self.entries[nx].prev = i;
-        }
-    }
-
-    /// Whether `op` must wait for an identical operation of unknown outcome invoked before it:
-    /// two such operations are interchangeable, and the earlier one can go wherever the later
-    /// one can, so only orders that place the earlier first need to be searched.
-    fn waits_for_twin(&self, op: usize) -> bool {
-        self.twin_before[op].is_some_and(|t| self.linearized[t / 64] & (1 << (t % 64)) == 0)
-    }
-
-    fn flip(&mut self, op: usize, on: bool) {
-        if on {
-            self.linearized[op / 64] |= 1 << (op % 64);
-        } else {
-            self.linearized[op / 64] &= !(1 << (op % 64));
-        }
-    }
-
-    /// Places the call at entry `call` with the first of `options` not yet visited.
-    fn try_place(&mut self, call: usize, mut options: Vec<State>) -> bool {
-        let op = self.entries[call].op;
-        while let Some(next_state) = options.pop() {
-            self.flip(op, true);
-            if self.seen.insert(memo_key(&self.linearized, &next_state)) {
-                let before = std::mem::replace(&mut self.state, next_state);
-                self.stack.push((call, before, options));
-                self.lift(call);
-                self.lift(self.ret_of[op]);
-                return true;
-            }
-            self.flip(op, false);
-        }
-        false
-    }
-
-    /// Takes back the last placed call; returns it with its untried options.
-    fn undo(&mut self) -> Option<(usize, Vec<State>)> {
-        let (call, before, options) = self.stack.pop()?;
-        let op = self.entries[call].op;
-        self.unlift(self.ret_of[op]);
-        self.unlift(call);
-        self.flip(op, false);
-        self.state = before;
-        Some((call, options))
-    }
-}
-
-/// For each operation of unknown outcome, the identical one (same kind, also unknown) invoked
-/// just before it, if any.
-fn twins(ops: &[&LinOp]) -> Vec<Option<usize>> {
-    let mut order: Vec<usize> = (0..ops.len()).collect();
-    order.sort_by_key(|&i| (ops[i].invoke_us, i));
-    let mut last: Vec<(&LinKind, usize)> = Vec::new();
-    let mut out = vec![None; ops.len()];
-    for i in order
-        .into_iter()
-        .filter(|&i| ops[i].result.is_none() && ops[i].complete_us.is_none())
-    {
-        match last.iter_mut().find(|(k, _)| **k == ops[i].kind) {
-            Some((_, prev)) => {
-                out[i] = Some(*prev);
-                *prev = i;
-            }
-            None => last.push((&ops[i].kind, i)),
-        }
-    }
-    out
 }
 
 fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -> Answer {
-    let mut s = Search::new(ops);
-    let (mut best, mut best_stuck): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
-    let mut cur = s.head;
-    while s.head != NIL {
-        let limit = if *steps_left == 0 {
-            Some("step limit")
-        } else if s.seen.len() > memo_max {
-            Some("memory limit")
-        } else {
-            None
-        };
-        if let Some(limit) = limit {
-            return Answer::Unknown(Exhausted {
-                key: key.to_string(),
-                ops: ops.len(),
-                unknown_ops: ops.iter().filter(|o| o.complete_us.is_none()).count(),
-                limit: limit.to_string(),
-            });
-        }
-        *steps_left -= 1;
-        if cur == NIL {
-            cur = s.head;
-        }
-        let e = s.entries[cur];
-        if e.is_call && s.waits_for_twin(e.op) {
-            cur = e.next;
-            continue;
-        }
-        if e.is_call {
-            let options = step(&s.state, ops[e.op]);
-            cur = if s.try_place(cur, options) {
-                s.head
-            } else {
-                e.next
-            };
-            continue;
-        }
-        // A return whose call could not be placed: backtrack, trying the other outcomes of the
-        // last placed op before moving past it.
-        if s.stack.len() >= best.len() {
-            best = s.stack.iter().map(|(c, _, _)| s.entries[*c].op).collect();
-            best_stuck = pending_at(&s.entries, s.head);
-        }
-        let Some((call, options)) = s.undo() else {
-            return Answer::NotLinearizable(violation(key, ops, &best, &best_stuck));
-        };
-        cur = if s.try_place(call, options) {
-            s.head
-        } else {
-            s.entries[call].next
-        };
+    let steps: Vec<Operation<KvStep>> = ops
+        .iter()
+        .map(|o| Operation {
+            client: o.client,
+            op: KvStep {
+                kind: &o.kind,
+                result: &o.result,
+            },
+            invoke_us: o.invoke_us,
+            complete_us: o.complete_us,
+        })
+        .collect();
+    let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
+    match search(&KvModel(Default::default()), &refs, steps_left, memo_max) {
+        Found::Order => Answer::Linearizable,
+        Found::None { best, stuck } => Answer::NotLinearizable(violation(key, ops, &best, &stuck)),
+        Found::Exhausted(limit) => Answer::Unknown(Exhausted {
+            key: key.to_string(),
+            ops: ops.len(),
+            unknown_ops: ops.iter().filter(|o| o.complete_us.is_none()).count(),
+            limit: limit.to_string(),
+        }),
     }
-    Answer::Linearizable
-}
-
-/// Calls still in the list before the first return: the operations that were candidates.
-fn pending_at(entries: &[Entry], head: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut i = head;
-    while i != NIL && entries[i].is_call {
-        out.push(entries[i].op);
-        i = entries[i].next;
-    }
-    if i != NIL {
-        out.push(entries[i].op);
-    }
-    out
 }
 
 fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Violation {
