@@ -349,6 +349,7 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         progress: std::io::stderr()
             .is_terminal()
             .then_some(progress_line as raftsim::world::Progress),
+        ..Default::default()
     };
     let r = if a.check_determinism {
         match raftsim::run::check_determinism(&scenario, &opts) {

@@ -23,6 +23,9 @@ pub struct RunOptions {
     pub max_events: Option<u64>,
     /// Called now and then with (simulated now, simulated end), for a progress line.
     pub progress: Option<crate::world::Progress>,
+    /// Your own state machine, replicated by every member next to the key-value store
+    /// ([`crate::node::machine`]).
+    pub machine: Option<crate::node::machine::MachineFactory>,
 }
 
 /// Everything a run produced and what the checks concluded. It reads as its [`Record`]
@@ -97,7 +100,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     // A panic inside the simulation is a bug (of raftsim, or one injected from the bug zoo):
     // re-raise it with what is needed to replay it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug);
+        let machine = opts.machine.clone();
+        let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug, machine);
         sim.run_to_end(opts.max_events, opts.progress);
         sim.into_record()
     }));

@@ -296,8 +296,9 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
         | ServerOp::LeaseTimeToLive { .. }
         | ServerOp::Watch { .. } => return None,
         ServerOp::Write {
-            op: KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. },
-        } => return None,
+            op: KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. },
+        }
+        | ServerOp::MachineQuery { .. } => return None,
         ServerOp::Get { key, serializable } => {
             l.key = key.clone();
             l.op = "get".into();
@@ -319,7 +320,9 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
                     l.value = Some(value.clone());
                 }
                 KvOp::Delete { .. } => l.op = "del".into(),
-                KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => return None,
+                KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => {
+                    return None
+                }
                 KvOp::Txn {
                     compare, then_put, ..
                 } => {

@@ -19,6 +19,7 @@ pub mod durability;
 pub mod history;
 pub mod jepsen;
 pub mod linearizability;
+pub mod machine;
 pub mod model;
 pub mod observer;
 pub mod ready_contract;

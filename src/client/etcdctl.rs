@@ -61,6 +61,7 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
             _ => vec![],
         },
         KvResult::LeaseNotFound | KvResult::LeaseExists => vec![],
+        KvResult::Machine { response } => vec![response.clone()],
     }
 }
 

@@ -240,7 +240,8 @@ impl Client {
                     self.conn_broken(r.from, fx);
                 }
                 let f = &self.ops[&op];
-                let retry = matches!(f.kind, ServerOp::Get { .. }) && now < f.deadline;
+                let read = matches!(f.kind, ServerOp::Get { .. } | ServerOp::MachineQuery { .. });
+                let retry = read && now < f.deadline;
                 if retry {
                     self.dispatch(op, now, fx);
                 } else {

@@ -352,6 +352,15 @@ pub fn lease_case(n: u64, heal_ms: u64) -> impl Strategy<Value = LeaseCase> {
         )
 }
 
+/// A lease workload in `pct` percent of cases (proptest's weighted option refuses 0 and 1).
+fn maybe_lease(pct: u8, n: u64, heal_ms: u64) -> BoxedStrategy<Option<LeaseCase>> {
+    match pct {
+        0 => Just(None).boxed(),
+        100.. => lease_case(n, heal_ms).prop_map(Some).boxed(),
+        p => proptest::option::weighted(p as f64 / 100.0, lease_case(n, heal_ms)).boxed(),
+    }
+}
+
 /// A generated client on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
     client_with(n, 4, 39)
@@ -399,7 +408,7 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
         .prop_flat_map(move |(nodes, async_persist, pre_vote, check_quorum)| {
             let c = &config;
             let heal_ms = c.heal_ms;
-            let lease_p = c.lease_pct as f64 / 100.0;
+            let lease_pct = c.lease_pct;
             (
                 proptest::collection::vec(
                     fault_with(nodes, c.fault_weights, heal_ms),
@@ -409,7 +418,7 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                     client_with(nodes, c.keys, c.max_ops),
                     1..c.max_clients + 1,
                 ),
-                proptest::option::weighted(lease_p, lease_case(nodes, heal_ms)),
+                maybe_lease(lease_pct, nodes, heal_ms),
             )
                 .prop_map(move |(faults, clients, lease)| Case {
                     nodes,

@@ -94,3 +94,36 @@ impl Bug {
             })
     }
 }
+
+/// What the `ack-before-commit` bug answers for a write it acknowledges at proposal: the result
+/// the write would have if it were applied next on top of `revision`.
+pub(crate) fn guessed_result(
+    op: &crate::node::kv::KvOp,
+    revision: u64,
+) -> crate::node::kv::KvResult {
+    use crate::node::kv::{KvOp, KvResult};
+    let rev = revision + 1;
+    match op {
+        KvOp::Put { .. } => KvResult::Put { revision: rev },
+        KvOp::Delete { .. } => KvResult::Delete {
+            revision: rev,
+            deleted: 1,
+        },
+        KvOp::Txn { .. } => KvResult::Txn {
+            revision: rev,
+            succeeded: true,
+        },
+        KvOp::LeaseGrant { id, ttl_s } => KvResult::LeaseGrant {
+            revision,
+            id: *id,
+            ttl_s: *ttl_s,
+        },
+        KvOp::LeaseRevoke { .. } => KvResult::LeaseRevoke {
+            revision: rev,
+            deleted: 0,
+        },
+        KvOp::Machine { .. } => KvResult::Machine {
+            response: "null".into(),
+        },
+    }
+}

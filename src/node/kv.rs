@@ -72,6 +72,11 @@ pub enum KvOp {
         /// The lease.
         id: LeaseId,
     },
+    /// A command of the user's own state machine (`node::machine`), as JSON.
+    Machine {
+        /// The command.
+        command: String,
+    },
 }
 
 /// The comparison of a compare-and-swap transaction.
@@ -98,7 +103,7 @@ impl KvOp {
     pub fn key(&self) -> Option<&str> {
         match self {
             KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Txn { key, .. } => Some(key),
-            KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => None,
+            KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => None,
         }
     }
 
@@ -143,6 +148,7 @@ impl KvOp {
             },
             KvOp::LeaseGrant { id, ttl_s } => format!("lease grant {ttl_s} ({id})"),
             KvOp::LeaseRevoke { id } => format!("lease revoke {id}"),
+            KvOp::Machine { command } => format!("command {command}"),
         }
     }
 }
@@ -236,6 +242,11 @@ pub enum KvResult {
     LeaseNotFound,
     /// `lease grant` of an ID that exists: "lease already exists"; nothing changes.
     LeaseExists,
+    /// The user's state machine answered (JSON).
+    Machine {
+        /// The response.
+        response: String,
+    },
 }
 
 impl KvResult {
@@ -388,6 +399,7 @@ impl KvStore {
                 }
             }
             KvOp::LeaseGrant { id, ttl_s } => self.grant(*id, *ttl_s),
+            KvOp::Machine { .. } => unreachable!("the member applies machine commands itself"),
             KvOp::LeaseRevoke { id } => match self.leases.remove(id) {
                 None => KvResult::LeaseNotFound,
                 Some(l) => {

@@ -33,6 +33,7 @@ pub mod bugs;
 pub mod kv;
 pub mod lease;
 mod leasing;
+pub mod machine;
 pub mod rpc;
 
 use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
@@ -272,6 +273,8 @@ enum Inbound {
 enum ReadPurpose {
     /// A linearizable Range of one key.
     Get { key: String },
+    /// A linearizable query of the user's state machine.
+    Machine { query: String },
     /// A leader confirming its leadership before a lease renewal (`ensureLeadership`).
     ConfirmLeadership,
     /// The lessor confirming its leadership before it revokes these expired leases.
@@ -368,6 +371,10 @@ pub struct Node {
     watchers: BTreeMap<RequestId, Watcher>,
     /// Proposals of the member's own (lease revocations).
     internal_seq: u64,
+    /// Builds the user's state machine, if the run has one.
+    machine_factory: Option<machine::MachineFactory>,
+    /// The user's state machine (rebuilt at every restart).
+    machine: Option<Box<dyn machine::ErasedMachine>>,
 }
 
 impl Node {
@@ -379,6 +386,7 @@ impl Node {
         disk: Disk,
         jitter: SimRng,
         logger: slog::Logger,
+        machine_factory: Option<machine::MachineFactory>,
     ) -> Node {
         let mut n = Node {
             id,
@@ -412,6 +420,8 @@ impl Node {
             forwards: BTreeMap::new(),
             watchers: BTreeMap::new(),
             internal_seq: 0,
+            machine_factory,
+            machine: None,
         };
         n.boot();
         n
@@ -452,6 +462,7 @@ impl Node {
             .unwrap_or_else(|e| panic!("raft-rs refused to start {}: {e}", self.id));
         self.raw = Some(raw);
         self.kv = KvStore::new(self.cfg.min_lease_ttl_s, self.cfg.keep_events);
+        self.machine = self.machine_factory.as_ref().map(|f| f.build());
         self.lessor = Lessor::default();
         self.lessor_armed = false;
         self.internal_seq = 0;
@@ -766,97 +777,94 @@ impl Node {
 
     fn serve(&mut self, req: ServerRequest, out: &mut Out) {
         if out.now >= req.deadline {
-            out.trace.push(
-                out.now,
-                TraceEvent::RequestExpired {
-                    node: self.id,
-                    request: req.request,
-                    op: req.op.summary(),
-                },
-            );
+            let (node, request, op) = (self.id, req.request, req.op.summary());
+            out.record(TraceEvent::RequestExpired { node, request, op });
             return;
         }
-        out.trace.push(
-            out.now,
-            TraceEvent::RequestRead {
-                node: self.id,
-                request: req.request,
-            },
-        );
+        let (node, request) = (self.id, req.request);
+        out.record(TraceEvent::RequestRead { node, request });
+        let (client, request) = (req.client, req.request);
         match req.op {
             ServerOp::Status => {
                 let info = self.status_info();
-                self.reply(req.client, req.request, Ok(ReplyBody::Status(info)), out);
+                self.reply(client, request, Ok(ReplyBody::Status(info)), out);
             }
             ServerOp::Get { key, serializable }
                 if serializable || self.cfg.bug == Some(Bug::LocalLinearizableRead) =>
             {
-                let result = self.kv.get(&key);
-                let body = self.kv_body(result);
-                self.reply(req.client, req.request, Ok(body), out);
+                let body = self.kv_body(self.kv.get(&key));
+                self.reply(client, request, Ok(body), out);
+            }
+            ServerOp::Get { ref key, .. } => {
+                let purpose = ReadPurpose::Get { key: key.clone() };
+                self.linearizable_read(&req, purpose, out);
+            }
+            ServerOp::MachineQuery {
+                ref query,
+                serializable,
+            } => {
+                if serializable {
+                    let body = self.query_machine(query);
+                    self.reply(client, request, Ok(body), out);
+                } else {
+                    let purpose = ReadPurpose::Machine {
+                        query: query.clone(),
+                    };
+                    self.linearizable_read(&req, purpose, out);
+                }
             }
             op @ (ServerOp::LeaseKeepAlive { .. } | ServerOp::LeaseTimeToLive { .. }) => {
-                self.serve_lease(req.client, req.request, op, out);
-                self.set_server_timeout(req.request, req.deadline, out);
+                self.serve_lease(client, request, op, out);
+                self.set_server_timeout(request, req.deadline, out);
             }
-            op @ ServerOp::Watch { .. } => self.open_watch(req.client, req.request, op, out),
-            ServerOp::Get { key, .. } => {
-                self.reads.insert(
-                    req.request,
-                    PendingRead {
-                        client: req.client,
-                        purpose: ReadPurpose::Get { key },
-                        index: None,
-                    },
-                );
-                self.raw().read_index(req.request.0.to_be_bytes().to_vec());
-                self.set_read_retry(out, |inc| NodeTimer::ReadRetry {
-                    request: req.request,
-                    incarnation: inc,
-                });
-                self.set_server_timeout(req.request, req.deadline, out);
-            }
-            ServerOp::Write { op } => {
-                let op_for_bug = op.clone();
-                self.waits.insert(req.request, req.client);
-                let data = Proposal {
-                    request: req.request,
-                    op,
-                }
-                .encode();
-                // A dropped proposal (no leader, transfer in progress) is answered by the
-                // server timeout, as in etcd.
-                let _ = self.raw().propose(vec![], data);
-                if self.cfg.bug == Some(Bug::AckBeforeCommit) && self.role() == Some(Role::Leader) {
-                    self.waits.remove(&req.request);
-                    let rev = self.kv.revision() + 1;
-                    let result = match &op_for_bug {
-                        KvOp::Put { .. } => KvResult::Put { revision: rev },
-                        KvOp::Delete { .. } => KvResult::Delete {
-                            revision: rev,
-                            deleted: 1,
-                        },
-                        KvOp::Txn { .. } => KvResult::Txn {
-                            revision: rev,
-                            succeeded: true,
-                        },
-                        KvOp::LeaseGrant { id, ttl_s } => KvResult::LeaseGrant {
-                            revision: rev - 1,
-                            id: *id,
-                            ttl_s: *ttl_s,
-                        },
-                        KvOp::LeaseRevoke { .. } => KvResult::LeaseRevoke {
-                            revision: rev,
-                            deleted: 0,
-                        },
-                    };
-                    let body = self.kv_body(result);
-                    self.reply(req.client, req.request, Ok(body), out);
-                    return;
-                }
-                self.set_server_timeout(req.request, req.deadline, out);
-            }
+            op @ ServerOp::Watch { .. } => self.open_watch(client, request, op, out),
+            ServerOp::Write { op } => self.serve_write(client, request, op, req.deadline, out),
         }
+    }
+
+    /// Starts a ReadIndex round for a linearizable read; the read is answered once the member
+    /// applied up to the index raft confirms.
+    fn linearizable_read(&mut self, req: &ServerRequest, purpose: ReadPurpose, out: &mut Out) {
+        let (client, request) = (req.client, req.request);
+        let read = PendingRead {
+            client,
+            purpose,
+            index: None,
+        };
+        self.reads.insert(request, read);
+        self.raw().read_index(request.0.to_be_bytes().to_vec());
+        self.set_read_retry(out, |incarnation| NodeTimer::ReadRetry {
+            request,
+            incarnation,
+        });
+        self.set_server_timeout(request, req.deadline, out);
+    }
+
+    /// Proposes a write; it is answered when applied, or at the server timeout.
+    fn serve_write(
+        &mut self,
+        client: ClientId,
+        request: RequestId,
+        op: KvOp,
+        deadline: SimTime,
+        out: &mut Out,
+    ) {
+        self.waits.insert(request, client);
+        let data = Proposal {
+            request,
+            op: op.clone(),
+        }
+        .encode();
+        // A dropped proposal (no leader, transfer in progress) is answered by the server
+        // timeout, as in etcd.
+        let _ = self.raw().propose(vec![], data);
+        if self.cfg.bug == Some(Bug::AckBeforeCommit) && self.role() == Some(Role::Leader) {
+            self.waits.remove(&request);
+            let body = self.kv_body(bugs::guessed_result(&op, self.kv.revision()));
+            self.reply(client, request, Ok(body), out);
+            return;
+        }
+        self.set_server_timeout(request, deadline, out);
     }
 
     /// The request gives up at etcd's request timeout or at the client's deadline, whichever
@@ -1346,7 +1354,10 @@ impl Node {
         let p = Proposal::decode(&e.data);
         // A duplicated proposal is applied once; its second entry changes nothing.
         let first = self.applied_requests.insert(p.request);
-        let result = first.then(|| self.kv.apply(&p.op));
+        let result = first.then(|| match &p.op {
+            KvOp::Machine { command } => self.apply_machine(command),
+            op => self.kv.apply(op),
+        });
         let effective = result.as_ref().is_some_and(|r| r.changed());
         out.trace.push(
             out.now,
@@ -1368,6 +1379,31 @@ impl Node {
             };
             self.reply(client, p.request, answer, out);
         }
+    }
+
+    fn apply_machine(&mut self, command: &str) -> KvResult {
+        let m = self.machine.as_mut().unwrap_or_else(|| {
+            panic!("a state-machine command was committed but the run has no machine (RunOptions::machine)")
+        });
+        let response = m.apply_json(command.as_bytes());
+        KvResult::Machine {
+            response: String::from_utf8(response).expect("JSON is UTF-8"),
+        }
+    }
+
+    fn query_machine(&self, query: &str) -> ReplyBody {
+        let m = self.machine.as_ref().unwrap_or_else(|| {
+            panic!(
+                "a state-machine query was served but the run has no machine (RunOptions::machine)"
+            )
+        });
+        let response = String::from_utf8(m.query_json(query.as_bytes())).expect("JSON is UTF-8");
+        self.kv_body(KvResult::Machine { response })
+    }
+
+    /// The user's state machine's fingerprint, if the run has one.
+    pub fn machine_fingerprint(&self) -> Option<String> {
+        self.machine.as_ref().map(|m| m.fingerprint())
     }
 
     fn read_state(&mut self, ctx: Vec<u8>, index: u64) {
@@ -1392,6 +1428,10 @@ impl Node {
             match p.purpose {
                 ReadPurpose::Get { key } => {
                     let body = self.kv_body(self.kv.get(&key));
+                    self.reply(p.client, r, Ok(body), out);
+                }
+                ReadPurpose::Machine { query } => {
+                    let body = self.query_machine(&query);
                     self.reply(p.client, r, Ok(body), out);
                 }
                 ReadPurpose::ConfirmLeadership => self.leadership_confirmed(r, out),

@@ -34,6 +34,14 @@ pub enum ServerOp {
         /// The lease.
         id: LeaseId,
     },
+    /// A query of the user's own state machine (`node::machine`), as JSON; `serializable`
+    /// ones are served from local state without ReadIndex.
+    MachineQuery {
+        /// The query.
+        query: String,
+        /// Served from local state, without ReadIndex.
+        serializable: bool,
+    },
     /// Watch.Create: a long-lived stream of the events on `key` (or its prefix) from revision
     /// `start_revision` on (0: from the next change); answered at once with the member's
     /// revision, then events follow as the member applies them.
@@ -60,6 +68,7 @@ impl ServerOp {
             }
             ServerOp::Status => "status".into(),
             ServerOp::LeaseKeepAlive { id } => format!("lease keep-alive {id}"),
+            ServerOp::MachineQuery { query, .. } => format!("query {query}"),
             ServerOp::LeaseTimeToLive { id } => format!("lease timetolive {id}"),
             ServerOp::Watch { key, prefix, .. } => {
                 format!("watch {key}{}", if *prefix { " --prefix" } else { "" })

@@ -81,6 +81,8 @@ pub struct NodeSummary {
     pub published: Published,
     /// Its key-value contents.
     pub kv: Vec<(String, String)>,
+    /// The fingerprint of the user's state machine, if the run has one.
+    pub machine: Option<String>,
     /// Its store's event history (kept when the scenario watches), for the watch oracle.
     pub events: Vec<crate::node::kv::WatchEvent>,
     /// Client requests applied by this incarnation, in log order.
@@ -253,7 +255,7 @@ impl Record {
             let value = match kv {
                 KvOp::Put { value, .. } => Some(value.clone()),
                 KvOp::Txn { then_put, .. } => Some(then_put.clone()),
-                KvOp::Delete { .. } | KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => None,
+                _ => None,
             };
             let at = t.at;
             by_index.insert(

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod expect;
 pub(crate) mod file;
 mod kubernetes;
+pub mod machine;
 
 use crate::client::command::{self, Command};
 use crate::client::ClientConfig;
@@ -58,6 +59,14 @@ pub enum ScenarioError {
         name: String,
         /// The names that exist, comma-separated.
         known: String,
+    },
+    /// An operation given to [`Scenario::with_machine_ops`] is invalid.
+    #[error("machine operation {index}: {message}")]
+    MachineOp {
+        /// Its position in the list given (from 0).
+        index: usize,
+        /// What is wrong, with the allowed values.
+        message: String,
     },
     /// The file could not be read.
     #[error("{file}: {error}")]

@@ -22,6 +22,7 @@ use crate::client::stream::StreamTimer;
 use crate::client::ClientEffect;
 use crate::k8s::actors::{EtcdCall, K8sEvent};
 use crate::net::Network;
+use crate::node::machine::MachineFactory;
 use crate::node::rpc::{LeaseForward, Reply, ServerRequest, WatchPush};
 use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeStatus, NodeTimer, ReadOnly};
 use crate::record::{NodeSummary, Probe, Record};
@@ -107,9 +108,10 @@ impl Sim {
         seed: u64,
         log_level: Option<slog::Level>,
         bug: Option<Bug>,
+        machine: Option<MachineFactory>,
     ) -> Sim {
         let log_clock = LogClock::default();
-        let nodes = build_nodes(&scenario, seed, &log_clock, log_level, bug);
+        let nodes = build_nodes(&scenario, seed, &log_clock, (log_level, bug), machine);
         let overrides = scenario.network.links.iter().cloned().collect();
         let net = Network::new(
             scenario.network.link,
@@ -357,8 +359,8 @@ fn build_nodes(
     scenario: &Scenario,
     seed: u64,
     log_clock: &LogClock,
-    log_level: Option<slog::Level>,
-    bug: Option<Bug>,
+    (log_level, bug): (Option<slog::Level>, Option<Bug>),
+    machine: Option<MachineFactory>,
 ) -> Vec<Node> {
     let c = &scenario.cluster;
     let lease_drift = bug == Some(Bug::LeaseReadDrift);
@@ -399,7 +401,8 @@ fn build_nodes(
             );
             let jitter = SimRng::fork(seed, Stream::ElectionJitter(id.0));
             let logger = root.new(slog::o!("node" => id.0));
-            Node::new(*id, cfg.clone(), voters.clone(), disk, jitter, logger)
+            let m = machine.clone();
+            Node::new(*id, cfg.clone(), voters.clone(), disk, jitter, logger, m)
         })
         .collect()
 }
@@ -418,6 +421,7 @@ fn summary(n: &Node, trace: &Trace) -> NodeSummary {
         published: n.published,
         kv: n.kv.snapshot(),
         events: n.kv.events_from(0, "", true),
+        machine: n.machine_fingerprint(),
         applied_requests: applied_requests(&trace.records, n.id),
         stats: n.stats,
         election_timeout_ticks: n.election_timeout_ticks,

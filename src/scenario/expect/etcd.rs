@@ -429,8 +429,8 @@ impl Kind for Converged {
             return (false, "no live member".into());
         };
         for n in &nodes[1..] {
-            if n.applied != first.applied || n.kv != first.kv {
-                let differ = n.kv != first.kv;
+            let differ = n.kv != first.kv || n.machine != first.machine;
+            if n.applied != first.applied || differ {
                 return (
                     false,
                     format!(
