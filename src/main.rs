@@ -188,6 +188,10 @@ struct RunArgs {
     /// Timeline: only lines containing this text.
     #[arg(long, value_name = "TEXT")]
     grep: Option<String>,
+    /// Print every Raft message sent or dropped (with --from/--to/--node/--grep) instead of the
+    /// timeline.
+    #[arg(long)]
+    messages: bool,
     /// Write every trace event as JSON lines to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -379,7 +383,11 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         to: a.to,
         grep: a.grep.clone(),
     };
-    let text = raftsim::report::timeline::render_with(&r, &filter);
+    let text = if a.messages {
+        raftsim::report::messages::render(&r, &filter)
+    } else {
+        raftsim::report::timeline::render_with(&r, &filter)
+    };
     let printed = match a.format {
         Format::Text => out.write_all(colour(&text, std::io::stdout().is_terminal()).as_bytes()),
         Format::Json => serde_json::to_writer_pretty(&mut out, &r)

@@ -380,3 +380,61 @@ fn stderr_names_the_first_violations_of_an_oracle_and_counts_the_rest() {
     let listed = timeline.matches("VIOLATION [ready-contract]").count();
     assert_eq!(listed, n + 5);
 }
+
+#[test]
+fn the_message_view_shows_a_window_of_raft_messages_and_drops() {
+    let out = raftsim(&[
+        "run",
+        "etcd-leader-crash",
+        "--messages",
+        "--from",
+        "4s",
+        "--to",
+        "7s",
+        "--node",
+        "etcd-2",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "raft messages of etcd-leader-crash (seed 1), 4.000s..7.000s, to or from etcd-2"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" -> ") && l.contains("MsgHeartbeat ")),
+        "{text}"
+    );
+    assert!(lines.iter().skip(1).all(|l| l.contains("etcd-2")), "{text}");
+    assert!(
+        !text.contains("summary:"),
+        "the message view replaces the timeline"
+    );
+}
+
+#[test]
+fn an_election_says_why_it_happened() {
+    let out = raftsim(&[
+        "run",
+        "etcd-leader-fsync-stall",
+        "--grep",
+        "election (term 2)",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("started an election (term 2)"))
+        .unwrap();
+    assert!(
+        line.contains(": no message from leader etcd-1 for 1.1"),
+        "{line}"
+    );
+    assert!(
+        line.contains("(etcd-1 WAL write blocked since 10.1"),
+        "{line}"
+    );
+}

@@ -1,7 +1,9 @@
 //! Views of a run, all derived from its record: the text timeline, the Kubernetes availability
-//! report and `kubectl get nodes`, and the counterfactual diff.
+//! report and `kubectl get nodes`, the message-level view, and the counterfactual diff.
 
 pub mod diff;
 pub mod kubernetes;
+pub mod messages;
 pub mod seeds;
 pub mod timeline;
+pub mod why;

@@ -27,7 +27,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, at: SimTime, line: &str) -> bool {
+    /// Whether a line at `at` passes every given filter.
+    pub fn keeps(&self, at: SimTime, line: &str) -> bool {
         let named = |name: &str| {
             line.match_indices(name).any(|(i, _)| {
                 let after = line[i + name.len()..].chars().next();
@@ -87,7 +88,8 @@ fn header(s: &mut String, r: &RunResult) {
 fn events(s: &mut String, r: &RunResult, filter: &Filter) {
     let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
-    for t in &r.trace {
+    let blocked = super::why::Blocked::of(r);
+    for (i, t) in r.trace.iter().enumerate() {
         if let TraceEvent::RequestSent { request, op, .. } = &t.event {
             // Requests of apiservers are shown through their callers (kubelets, controllers).
             let h = &r.history[op.0 as usize];
@@ -96,7 +98,9 @@ fn events(s: &mut String, r: &RunResult, filter: &Filter) {
             }
         }
         let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);
-        let line = k8s_line.or_else(|| describe(&t.event, r, &requests));
+        let line = k8s_line
+            .or_else(|| describe(&t.event, r, &requests))
+            .map(|l| l + &cause(r, &blocked, i));
         if let Some(line) = line.filter(|l| filter.keeps(t.at, l)) {
             for (i, l) in line.lines().enumerate() {
                 if i == 0 {
@@ -239,6 +243,31 @@ fn describe(
         }
         _ => return None,
     })
+}
+
+/// Why a turning point happened, when the record can say (`report::why`): appended to the line.
+fn cause(r: &RunResult, blocked: &super::why::Blocked, i: usize) -> String {
+    let t = &r.trace[i];
+    match &t.event {
+        TraceEvent::RoleChanged {
+            node,
+            role: Role::Candidate,
+            ..
+        } => super::why::election(r, blocked, i, *node)
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default(),
+        TraceEvent::LeaseRenewFailed { etcd, .. } => etcd
+            .iter()
+            .find_map(|n| blocked.at(crate::sim::ids::NodeId(*n), t.at))
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default(),
+        TraceEvent::TimedOutWriteApplied { op, .. } => r.history[op.0 as usize]
+            .completed
+            .filter(|c| *c <= t.at)
+            .map(|c| format!(" ({} after its client gave up)", t.at.since(c)))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 /// A finished command: what it printed, and why, if it never reached any member.
