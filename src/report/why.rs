@@ -12,23 +12,25 @@ use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{Role, TraceEvent};
 use std::collections::BTreeMap;
 
-/// Windows during which a member could not take part: (from, until, what). `until` is `None`
+/// A window during which a member could not take part: (from, until, what). `until` is `None`
 /// when it never recovered within the run.
+type Window = (SimTime, Option<SimTime>, &'static str);
+
+/// Every member's windows.
 pub struct Blocked {
-    windows: BTreeMap<NodeId, Vec<(SimTime, Option<SimTime>, &'static str)>>,
+    windows: BTreeMap<NodeId, Vec<Window>>,
 }
 
 impl Blocked {
     /// One pass over the trace.
     pub fn of(r: &RunResult) -> Blocked {
-        let mut windows: BTreeMap<NodeId, Vec<(SimTime, Option<SimTime>, &'static str)>> =
-            BTreeMap::new();
-        let open = |w: &mut Vec<(SimTime, Option<SimTime>, &'static str)>, at, what| {
+        let mut windows: BTreeMap<NodeId, Vec<Window>> = BTreeMap::new();
+        let open = |w: &mut Vec<Window>, at, what| {
             if !w.iter().any(|x| x.1.is_none() && x.2 == what) {
                 w.push((at, None, what));
             }
         };
-        let close = |w: &mut Vec<(SimTime, Option<SimTime>, &'static str)>, at, what| {
+        let close = |w: &mut Vec<Window>, at, what| {
             for x in w.iter_mut().filter(|x| x.1.is_none() && x.2 == what) {
                 x.1 = Some(at);
             }
