@@ -31,6 +31,14 @@ enum Cmd {
     Run(RunArgs),
     /// List the built-in scenarios with one-line descriptions.
     List,
+    /// List the lessons (docs/lessons/) with the question each asks.
+    Lessons,
+    /// Print a lesson's question, wait for Enter (on a terminal), then run its scenario and
+    /// print the timeline and the answer.
+    Lesson {
+        /// The lesson's name (see `raftsim lessons`).
+        name: String,
+    },
     /// Print a built-in scenario's file, to copy and edit.
     Show {
         /// The built-in scenario's name (see `raftsim list`).
@@ -268,6 +276,8 @@ fn main() -> ExitCode {
     let result = match cli.cmd.unwrap_or(Cmd::Run(RunArgs::default())) {
         Cmd::List => list(),
         Cmd::Show { name } => show(&name),
+        Cmd::Lessons => lessons(),
+        Cmd::Lesson { name } => lesson(&name),
         Cmd::Run(a) => run_cmd(a),
         Cmd::Diff(a) => diff_cmd(a),
         Cmd::Explore(a) => explore_cmd(a),
@@ -297,6 +307,30 @@ fn show(name: &str) -> Result<ExitCode, BadInput> {
             raftsim::Scenario::builtin(name).unwrap_err().into(),
         )),
     }
+}
+
+fn lessons() -> Result<ExitCode, BadInput> {
+    for l in raftsim::report::lessons::all() {
+        println!("{}\n  {}\n  {}\n", l.name, l.title, l.question);
+    }
+    println!("Run one: raftsim lesson NAME");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lesson(name: &str) -> Result<ExitCode, BadInput> {
+    let l = raftsim::report::lessons::find(name).map_err(|e| BadInput(anyhow::anyhow!(e)))?;
+    println!("{}\n\nPredict: {}\n", l.title, l.question);
+    if std::io::stdin().is_terminal() {
+        eprint!("Press Enter to run `raftsim run {}`... ", l.scenario);
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    let s = Scenario::builtin(&l.scenario).map_err(|e| BadInput(e.into()))?;
+    let r = raftsim::run(&s, &RunOptions::default());
+    let text = raftsim::report::timeline::render(&r);
+    print!("{}", colour(&text, std::io::stdout().is_terminal()));
+    println!("\nThe answer:\n\n{}", l.answer);
+    Ok(ExitCode::from(if r.passed() { 0 } else { 1 }))
 }
 
 fn list() -> Result<ExitCode, BadInput> {

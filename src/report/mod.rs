@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod kubernetes;
+pub mod lessons;
 pub mod messages;
 pub mod seeds;
 pub mod timeline;
