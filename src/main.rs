@@ -3,6 +3,21 @@
 //! Exit codes: 0 every expectation held and every oracle passed, 1 one failed (named, with the
 //! seed), 2 bad input, 3 nothing failed but an oracle could not decide within its budget.
 
+/// stdout may be a closed pipe (`raftsim list | head`): a lost line is not an error, and never a
+/// panic. These shadow std's `print!`/`println!` in this file.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use raftsim::check::{history, linearizability};
@@ -200,6 +215,13 @@ struct RunArgs {
     /// timeline.
     #[arg(long)]
     messages: bool,
+    /// Write the run as a self-contained HTML timeline (lanes, messages, client operations,
+    /// verdicts; zoom, pan and details in any browser, no network).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Write the run as a static SVG picture (no heartbeats), for documents.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
     /// Write every trace event as JSON lines to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -310,10 +332,12 @@ fn show(name: &str) -> Result<ExitCode, BadInput> {
 }
 
 fn lessons() -> Result<ExitCode, BadInput> {
+    let mut out = std::io::stdout().lock();
     for l in raftsim::report::lessons::all() {
-        println!("{}\n  {}\n  {}\n", l.name, l.title, l.question);
+        // A closed pipe (`raftsim lessons | head`) is not an error.
+        let _ = writeln!(out, "{}\n  {}\n  {}\n", l.name, l.title, l.question);
     }
-    println!("Run one: raftsim lesson NAME");
+    let _ = writeln!(out, "Run one: raftsim lesson NAME");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -409,6 +433,20 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     }
     if let Some(path) = &a.trace {
         write_trace(path, &r).map_err(BadInput)?;
+    }
+    let pictures = [
+        (&a.html, raftsim::report::picture::html(&r)),
+        (
+            &a.svg,
+            raftsim::report::picture::svg(&r, raftsim::report::picture::Messages::NoHeartbeats),
+        ),
+    ];
+    for (path, text) in pictures
+        .iter()
+        .filter_map(|(p, t)| p.as_ref().map(|p| (p, t)))
+    {
+        std::fs::write(path, text)
+            .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
     }
     let mut out = std::io::stdout().lock();
     let filter = raftsim::report::timeline::Filter {

@@ -438,3 +438,28 @@ fn an_election_says_why_it_happened() {
         "{line}"
     );
 }
+
+#[test]
+fn html_and_svg_pictures_are_written_and_self_contained() {
+    let dir = std::env::temp_dir().join(format!("raftsim-pic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, svg) = (dir.join("run.html"), dir.join("run.svg"));
+    let out = raftsim(&[
+        "run",
+        "etcd-lease-leader-stall",
+        "--html",
+        html.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("<script>") && page.contains("PASS"));
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "no network"
+    );
+    let pic = std::fs::read_to_string(&svg).unwrap();
+    assert!(pic.starts_with("<svg") && pic.contains("walblock") && !pic.contains("msg hb"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -100,3 +100,33 @@ fn the_binary_lists_exactly_the_lesson_files() {
         .collect();
     assert_eq!(files, listed);
 }
+
+/// The pictures the lessons show are what raftsim draws today (`RAFTSIM_UPDATE_PICTURES=1`
+/// redraws them after a deliberate change).
+#[test]
+fn lesson_pictures_are_current() {
+    let update = std::env::var_os("RAFTSIM_UPDATE_PICTURES").is_some();
+    let mut checked = 0;
+    for entry in std::fs::read_dir("docs/img").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "svg") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let s = raftsim::Scenario::builtin(&name).expect("a picture is named by its scenario");
+        let r = raftsim::run(&s, &Default::default());
+        let now =
+            raftsim::report::picture::svg(&r, raftsim::report::picture::Messages::NoHeartbeats);
+        if update {
+            std::fs::write(&path, &now).unwrap();
+        } else {
+            assert!(
+                std::fs::read_to_string(&path).unwrap() == now,
+                "{} is stale: rerun with RAFTSIM_UPDATE_PICTURES=1",
+                path.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4);
+}

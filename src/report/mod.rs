@@ -5,6 +5,7 @@ pub mod diff;
 pub mod kubernetes;
 pub mod lessons;
 pub mod messages;
+pub mod picture;
 pub mod seeds;
 pub mod timeline;
 pub mod why;

@@ -63,6 +63,11 @@ pub fn msg_kind(t: raft::eraftpb::MessageType) -> &'static str {
     }
 }
 
+/// Whether a message kind (as [`msg_kind`] names it) is a heartbeat or its response.
+pub fn msg_kind_is_heartbeat(kind: &str) -> bool {
+    matches!(kind, "MsgHeartbeat" | "MsgHeartbeatResponse")
+}
+
 /// How an operation ended, as the client saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "outcome", content = "error", rename_all = "kebab-case")]
