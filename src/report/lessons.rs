@@ -37,6 +37,26 @@ pub const LESSONS: &[(&str, &str)] = &[
         "lease-split-brain",
         include_str!("../../docs/lessons/lease-split-brain.md"),
     ),
+    (
+        "isolated-leader-without-check-quorum",
+        include_str!("../../docs/lessons/isolated-leader-without-check-quorum.md"),
+    ),
+    (
+        "rejoin-term-inflation",
+        include_str!("../../docs/lessons/rejoin-term-inflation.md"),
+    ),
+    (
+        "lease-expires-on-a-frozen-member",
+        include_str!("../../docs/lessons/lease-expires-on-a-frozen-member.md"),
+    ),
+    (
+        "leader-crash",
+        include_str!("../../docs/lessons/leader-crash.md"),
+    ),
+    (
+        "crash-loop-unknown-outcomes",
+        include_str!("../../docs/lessons/crash-loop-unknown-outcomes.md"),
+    ),
 ];
 
 /// A lesson's parts.

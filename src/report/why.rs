@@ -117,9 +117,28 @@ pub fn election(r: &RunResult, blocked: &Blocked, i: usize, node: NodeId) -> Opt
     });
     let state = blocked
         .at(leader, at)
+        .or_else(|| cut_off(r, leader, node, at))
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
     Some(format!("no message from leader {leader} {silence}{state}"))
+}
+
+/// Whether a network fault active at `at` cuts the link from `from` to `to`.
+fn cut_off(r: &RunResult, from: NodeId, to: NodeId, at: SimTime) -> Option<String> {
+    use crate::net::NetFault;
+    use crate::scenario::FaultKind;
+    r.scenario.faults.iter().find_map(|f| {
+        let active = f.at <= at && f.until.is_none_or(|u| u > at);
+        let cut = match &f.kind {
+            FaultKind::Network(NetFault::Partition { groups }) => {
+                let side = |n: NodeId| groups.iter().position(|g| g.contains(&n));
+                side(from) != side(to)
+            }
+            FaultKind::Network(NetFault::OneWay { from: a, to: b }) => *a == from && *b == to,
+            _ => false,
+        };
+        (active && cut).then(|| format!("the link {from} -> {to} is cut since {}", f.at))
+    })
 }
 
 #[cfg(test)]

@@ -68,6 +68,16 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         "sim-scenarios/etcd-lock-leader-stall.toml",
         include_str!("../../sim-scenarios/etcd-lock-leader-stall.toml"),
     ),
+    (
+        "raft-isolated-leader",
+        "sim-scenarios/raft-isolated-leader.toml",
+        include_str!("../../sim-scenarios/raft-isolated-leader.toml"),
+    ),
+    (
+        "raft-rejoin-term-inflation",
+        "sim-scenarios/raft-rejoin-term-inflation.toml",
+        include_str!("../../sim-scenarios/raft-rejoin-term-inflation.toml"),
+    ),
 ];
 
 /// The scenario `raftsim run` uses without a FILE.

@@ -11,22 +11,30 @@ use std::fmt;
 
 type R<T> = Result<T, ScenarioError>;
 
-/// No member changed term or campaigned between `from` and `until`.
+/// No member changed term or campaigned between `from` and `until` (with `expected = false`:
+/// some member did).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NoElection {
     /// Window start.
     pub from: SimTime,
     /// Window end.
     pub until: SimTime,
+    /// Whether the window is free of elections (default true).
+    pub expected: bool,
 }
 
 impl Kind for NoElection {
     const NAME: &'static str = "no_election";
-    const FIELDS: &'static [&'static str] = &["from", "until"];
+    const FIELDS: &'static [&'static str] = &["from", "until", "expected"];
 
     fn parse(f: &Fields) -> R<Self> {
         let (from, until) = f.window()?;
-        Ok(NoElection { from, until })
+        let expected = f.bool_opt("expected")?.unwrap_or(true);
+        Ok(NoElection {
+            from,
+            until,
+            expected,
+        })
     }
 
     fn evaluate(&self, r: &Record) -> (bool, String) {
@@ -54,16 +62,21 @@ impl Kind for NoElection {
                 _ => None,
             });
         match bad {
-            Some(b) => (false, b),
+            Some(b) => (!self.expected, b),
             None => (
-                true,
+                self.expected,
                 format!("term stayed {term_before} from {from} to {until}"),
             ),
         }
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no election from {} to {}", self.from, self.until)
+        let what = if self.expected {
+            "no election"
+        } else {
+            "an election"
+        };
+        write!(f, "{what} from {} to {}", self.from, self.until)
     }
 }
 
