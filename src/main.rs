@@ -132,6 +132,10 @@ struct CheckHistoryArgs {
     /// The file's format (default: from its name and first line).
     #[arg(long, value_enum, default_value_t = HistoryFormat::Auto)]
     format: HistoryFormat,
+    /// When the history is not linearizable, draw it to this HTML file (operations as bars per
+    /// client, the longest linearizable order numbered, the operations that cannot come next).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -658,6 +662,12 @@ fn check_history_cmd(a: CheckHistoryArgs) -> Result<ExitCode, BadInput> {
         }
         linearizability::Answer::NotLinearizable(v) => {
             println!("linearizable: NO\n{v}");
+            if let Some(path) = &a.html {
+                let page = raftsim::report::history_view::html(&v, &name);
+                std::fs::write(path, page)
+                    .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
+                println!("drawn to {}", path.display());
+            }
             Ok(ExitCode::from(1))
         }
         linearizability::Answer::Unknown(e) => {

@@ -463,3 +463,34 @@ fn html_and_svg_pictures_are_written_and_self_contained() {
     assert!(pic.starts_with("<svg") && pic.contains("walblock") && !pic.contains("msg hb"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_violating_history_is_drawn_as_porcupine_draws_it() {
+    let history = temp(
+        "stale.jsonl",
+        concat!(
+            r#"{"client":1,"key":"k","op":"put","value":"v","invoke_us":0,"complete_us":900,"outcome":"ok","revision":7}"#,
+            "\n",
+            r#"{"client":2,"key":"k","op":"get","invoke_us":1000,"complete_us":1100,"outcome":"ok","found":false}"#,
+            "\n"
+        ),
+    );
+    let page = std::env::temp_dir().join(format!("raftsim-cli-{}-stale.html", std::process::id()));
+    let out = raftsim(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(">#1</text>") && html.contains(">stuck</text>"),
+        "{html}"
+    );
+}

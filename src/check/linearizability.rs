@@ -200,6 +200,12 @@ pub struct Violation {
     pub ordered_tail: Vec<LinOp>,
     /// Operations that could not be placed after it (all were pending at that point).
     pub stuck: Vec<LinOp>,
+    /// The whole longest prefix, in its order (for pictures).
+    #[serde(skip)]
+    pub ordered: Vec<LinOp>,
+    /// Every operation on the key (for pictures).
+    #[serde(skip)]
+    pub ops: Vec<LinOp>,
 }
 
 impl std::fmt::Display for Violation {
@@ -439,6 +445,8 @@ fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Viol
         key: key.to_string(),
         ordered_tail: best[tail..].iter().map(|i| ops[*i].clone()).collect(),
         stuck: stuck.iter().map(|i| ops[*i].clone()).collect(),
+        ordered: best.iter().map(|i| ops[*i].clone()).collect(),
+        ops: ops.iter().map(|o| (*o).clone()).collect(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! report and `kubectl get nodes`, the message-level view, and the counterfactual diff.
 
 pub mod diff;
+pub mod history_view;
 pub mod kubernetes;
 pub mod lessons;
 pub mod messages;

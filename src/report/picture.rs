@@ -530,21 +530,47 @@ pub fn html(r: &RunResult) -> String {
             )
         })
         .chain(r.violations.iter().map(|v| {
+            let drawn = v.oracle == crate::sim::trace::Oracle::Linearizability;
+            let link = if drawn {
+                r##" <a href="#history">(drawn below)</a>"##
+            } else {
+                ""
+            };
             format!(
-                "<li class=\"fail\">VIOLATION [{}] at {}: {}</li>",
+                "<li class=\"fail\">VIOLATION [{}] at {}: {}{link}</li>",
                 v.oracle,
                 v.at,
                 esc(&v.detail)
             )
         }))
         .collect();
+    let history = history_section(r);
     format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>raftsim: {name} (seed {seed})</title>\n<style>{CSS}</style></head>\n<body>\n<h1>{name} <small>seed {seed}, trace {hash}</small></h1>\n<ul id=\"verdicts\">{verdicts}</ul>\n<div id=\"controls\">messages: {boxes}<button id=\"zoom-in\">zoom in</button><button id=\"zoom-out\">zoom out</button><button id=\"reset\">whole run</button> <small>wheel: zoom, drag: pan, click: details</small></div>\n<div id=\"view\">{svg}</div>\n<pre id=\"details\">Click a shape for its details.</pre>\n<script>{JS}</script>\n</body></html>\n",
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>raftsim: {name} (seed {seed})</title>\n<style>{CSS}</style></head>\n<body>\n<h1>{name} <small>seed {seed}, trace {hash}</small></h1>\n<ul id=\"verdicts\">{verdicts}</ul>\n<div id=\"controls\">messages: {boxes}<button id=\"zoom-in\">zoom in</button><button id=\"zoom-out\">zoom out</button><button id=\"reset\">whole run</button> <small>wheel: zoom, drag: pan, click: details</small></div>\n<div id=\"view\">{svg}</div>\n<pre id=\"details\">Click a shape for its details.</pre>\n{history}<script>{JS}</script>\n</body></html>\n",
         name = esc(&r.scenario.name),
         seed = r.seed,
         hash = r.trace_hash,
         svg = svg(r, Messages::All),
     )
+}
+
+/// When the linearizability oracle fired, the violating history drawn as porcupine does.
+fn history_section(r: &RunResult) -> String {
+    use crate::check::linearizability::{check, Answer};
+    let fired = r
+        .violations
+        .iter()
+        .any(|v| v.oracle == crate::sim::trace::Oracle::Linearizability);
+    if !fired {
+        return String::new();
+    }
+    match check(&crate::check::history::of_run(&r.history).ops) {
+        Answer::NotLinearizable(v) => format!(
+            "<h2 id=\"history\">The history that is not linearizable</h2>\n{}",
+            super::history_view::svg(&v)
+        ),
+        _ => String::new(),
+    }
 }
 
 const CSS: &str = "body{font-family:sans-serif;margin:12px}h1{font-size:18px}#verdicts{font-size:12px}\
