@@ -72,6 +72,7 @@ pub fn svg(r: &RunResult, messages: Messages) -> String {
     for n in &r.nodes {
         member_lane(&mut c, r, n.id);
     }
+    progress(&mut c, r);
     if messages != Messages::None {
         arrows(&mut c, r, messages);
     }
@@ -305,6 +306,42 @@ fn shade(c: &mut Canvas, y: f64, from: SimTime, until: SimTime, class: &str, nod
         y + LANE - 12.0,
         (x2 - x1).max(1.0)
     );
+}
+
+/// Each member's commit index (solid) and applied index (dashed) over time, from the run's
+/// once-a-second probes, scaled to the highest index reached; the tooltip gives the figures.
+fn progress(c: &mut Canvas, r: &RunResult) {
+    let top = r
+        .cluster_probes
+        .iter()
+        .flat_map(|p| p.committed.iter())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    for n in &r.nodes {
+        let i = (n.id.0 - 1) as usize;
+        let y0 = TOP + LANE * i as f64 + LANE - 5.0;
+        let series = |pick: fn(&crate::record::Probe) -> &Vec<u64>| -> String {
+            r.cluster_probes
+                .iter()
+                .map(|p| {
+                    let v = pick(p).get(i).copied().unwrap_or(0) as f64;
+                    format!("{:.1},{:.1}", c.x(p.at), y0 - (LANE - 12.0) * v / top)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let last = r.cluster_probes.last();
+        let (commit, applied) = last.map_or((0, 0), |p| (p.committed[i], p.applied[i]));
+        let title = format!("{} commit index (solid) and applied index (dashed), once a second; at the last probe {commit} and {applied}, of at most {top}", n.id);
+        let _ = writeln!(
+            c.svg,
+            r#"<polyline class="index" data-kind="commit-index" fill="none" stroke='#1f4e79' stroke-width="1" points="{}"><title>{title}</title></polyline><polyline class="index" data-kind="applied-index" fill="none" stroke='#1f4e79' stroke-width="1" stroke-dasharray="3 2" points="{}"><title>{title}</title></polyline>"#,
+            series(|p| &p.committed),
+            series(|p| &p.applied)
+        );
+    }
 }
 
 /// Raft messages as arrows from the sender's lane to the receiver's.
