@@ -325,7 +325,6 @@ pub struct Lock {
     command: usize,
     name: String,
     lease: LeaseId,
-    ttl_s: u64,
     request_timeout: SimDuration,
     keepalive: Option<KeepAlive>,
     held: bool,
@@ -346,7 +345,6 @@ impl Lock {
             command,
             name,
             lease,
-            ttl_s,
             request_timeout,
             keepalive: None,
             held: false,
@@ -421,7 +419,6 @@ impl Lock {
             };
             return vec![Act::Print(vec![format!("Error: {msg}")])];
         }
-        let _ = self.ttl_s;
         let (k, mut acts) = KeepAlive::start(self.command, self.lease, now, false);
         self.keepalive = Some(k);
         acts.extend(self.acquire(now));

@@ -667,7 +667,6 @@ impl Node {
             let node = self.id;
             out.record(TraceEvent::WalTornTail { node, kept_entries });
         }
-        let held: usize = lost.iter().map(|w| w.held_msgs.len()).sum();
         for w in &lost {
             for m in &w.held_msgs {
                 out.trace.push(
@@ -681,7 +680,6 @@ impl Node {
                 );
             }
         }
-        let _ = held;
         self.status = NodeStatus::Crashed;
         self.raw = None;
         self.inbox.clear();
