@@ -309,46 +309,49 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
                 l.mod_revision = kv.as_ref().map(|kv| kv.mod_revision);
             }
         }
-        ServerOp::Write { op } => {
-            l.key = op
-                .key()
-                .expect("lease operations left out above")
-                .to_string();
-            match op {
-                KvOp::Put { value, .. } => {
-                    l.op = "put".into();
-                    l.value = Some(value.clone());
-                }
-                KvOp::Delete { .. } => l.op = "del".into(),
-                KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => {
-                    return None
-                }
-                KvOp::Txn {
-                    compare, then_put, ..
-                } => {
-                    l.op = "txn".into();
-                    l.then_put = Some(then_put.clone());
-                    match compare {
-                        Compare::Value(v) => l.if_value = Some(v.clone()),
-                        Compare::ModRevision(r) => l.if_mod_rev = Some(*r),
-                    }
-                }
-            }
-            match result {
-                Some(KvResult::Put { revision }) => l.revision = Some(*revision),
-                Some(KvResult::Delete { deleted, .. }) => l.deleted = Some(*deleted > 0),
-                Some(KvResult::Txn {
-                    succeeded,
-                    revision,
-                }) => {
-                    l.succeeded = Some(*succeeded);
-                    l.revision = Some(*revision);
-                }
-                _ => {}
-            }
-        }
+        ServerOp::Write { op } => write_line(&mut l, op, result),
     }
     Some(l)
+}
+
+/// A write's fields: what it asked, and what its client saw (`result`: when acknowledged).
+fn write_line(l: &mut HistoryLine, op: &KvOp, result: Option<&KvResult>) {
+    l.key = op
+        .key()
+        .expect("lease and machine operations are left out before")
+        .to_string();
+    match op {
+        KvOp::Put { value, .. } => {
+            l.op = "put".into();
+            l.value = Some(value.clone());
+        }
+        KvOp::Delete { .. } => l.op = "del".into(),
+        KvOp::Txn {
+            compare, then_put, ..
+        } => {
+            l.op = "txn".into();
+            l.then_put = Some(then_put.clone());
+            match compare {
+                Compare::Value(v) => l.if_value = Some(v.clone()),
+                Compare::ModRevision(r) => l.if_mod_rev = Some(*r),
+            }
+        }
+        KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => {
+            unreachable!("left out before")
+        }
+    }
+    match result {
+        Some(KvResult::Put { revision }) => l.revision = Some(*revision),
+        Some(KvResult::Delete { deleted, .. }) => l.deleted = Some(*deleted > 0),
+        Some(KvResult::Txn {
+            succeeded,
+            revision,
+        }) => {
+            l.succeeded = Some(*succeeded);
+            l.revision = Some(*revision);
+        }
+        _ => {}
+    }
 }
 
 /// A run's history, ready for the checker.

@@ -142,23 +142,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
     };
     let w = |i: usize| words[i].1.to_string();
     match verb {
-        "put" => {
-            let usage = "put KEY VALUE [--lease=NAME]";
-            if words.len() == 4 {
-                let lease = words[3]
-                    .1
-                    .strip_prefix("--lease=")
-                    .filter(|n| !n.is_empty());
-                let name = lease.ok_or_else(|| err(3, format!("expected `{usage}`")))?;
-                return Ok(write(KvOp::Put {
-                    key: w(1),
-                    value: w(2),
-                    lease: Some(LeaseId::named(name)),
-                }));
-            }
-            arity(3, usage)?;
-            Ok(write(KvOp::put(&w(1), &w(2))))
-        }
+        "put" => parse_put(&words, &err),
         "lease" => parse_lease(&words, &err),
         "watch" => parse_watch(&words, &err),
         "lock" => parse_lock(&words, &err),
@@ -166,32 +150,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             arity(2, "del KEY")?;
             Ok(write(KvOp::Delete { key: w(1) }))
         }
-        "get" => {
-            if words.len() < 2 || words.len() > 3 {
-                return Err(err(
-                    words.len().min(2),
-                    "expected `get KEY [--consistency=l|s]`".into(),
-                ));
-            }
-            let serializable = match words.get(2).map(|x| x.1) {
-                None | Some("--consistency=l") => false,
-                Some("--consistency=s") => true,
-                Some(other) => {
-                    return Err(err(
-                        2,
-                        format!(
-                            "unknown flag `{other}`; allowed: --consistency=l, --consistency=s"
-                        ),
-                    ))
-                }
-            };
-            Ok(Command::Kv {
-                op: ServerOp::Get {
-                    key: w(1),
-                    serializable,
-                },
-            })
-        }
+        "get" => parse_get(&words, &err),
         "txn" => parse_txn(&words, &err),
         "endpoint" => match words.get(1).map(|x| x.1) {
             Some("status") if words.len() == 2 => Ok(Command::EndpointStatus),
@@ -212,6 +171,44 @@ fn write(op: KvOp) -> Command {
 }
 
 type ErrAt<'a> = &'a dyn Fn(usize, String) -> CommandError;
+
+fn parse_put(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    let usage = "put KEY VALUE [--lease=NAME]";
+    let lease = match words.len() {
+        3 => None,
+        4 => {
+            let name = words[3]
+                .1
+                .strip_prefix("--lease=")
+                .filter(|n| !n.is_empty());
+            Some(LeaseId::named(
+                name.ok_or_else(|| err(3, format!("expected `{usage}`")))?,
+            ))
+        }
+        n => return Err(err(n.min(3), format!("expected `{usage}`"))),
+    };
+    let (key, value) = (words[1].1.to_string(), words[2].1.to_string());
+    Ok(write(KvOp::Put { key, value, lease }))
+}
+
+fn parse_get(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    if words.len() < 2 || words.len() > 3 {
+        let usage = "expected `get KEY [--consistency=l|s]`";
+        return Err(err(words.len().min(2), usage.into()));
+    }
+    let serializable = match words.get(2).map(|x| x.1) {
+        None | Some("--consistency=l") => false,
+        Some("--consistency=s") => true,
+        Some(other) => {
+            let allowed = "allowed: --consistency=l, --consistency=s";
+            return Err(err(2, format!("unknown flag `{other}`; {allowed}")));
+        }
+    };
+    let key = words[1].1.to_string();
+    Ok(Command::Kv {
+        op: ServerOp::Get { key, serializable },
+    })
+}
 
 fn parse_lease(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
     let usage = "`lease grant TTL`, `lease revoke NAME`, `lease timetolive NAME` or \

@@ -4,6 +4,7 @@
 //! can come next outlined in red. `raftsim check-history FILE --html OUT` writes it; a run whose
 //! linearizability oracle fires shows it in its HTML page.
 
+use super::picture::esc;
 use crate::check::linearizability::{LinOp, Violation};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,12 +15,6 @@ const ROW: f64 = 26.0;
 
 /// The SVG of one violation.
 pub fn svg(v: &Violation) -> String {
-    let clients: Vec<u64> = {
-        let mut c: Vec<u64> = v.ops.iter().map(|o| o.client).collect();
-        c.sort_unstable();
-        c.dedup();
-        c
-    };
     let start = v.ops.iter().map(|o| o.invoke_us).min().unwrap_or(0);
     let end = v
         .ops
@@ -37,27 +32,11 @@ pub fn svg(v: &Violation) -> String {
         .map(|(i, o)| (key_of(o), i + 1))
         .collect();
     let stuck: Vec<String> = v.stuck.iter().map(key_of).collect();
-    // Operations of unknown outcome run to the end: stack overlapping bars in sub-rows.
-    let mut placed: Vec<(usize, &LinOp)> = Vec::new(); // (row, op)
-    let mut labels: Vec<(usize, u64)> = Vec::new(); // (first row, client)
-    let mut next_row = 0;
-    for c in &clients {
-        labels.push((next_row, *c));
-        let mut free: Vec<u64> = Vec::new();
-        for o in v.ops.iter().filter(|o| o.client == *c) {
-            let until = o.complete_us.unwrap_or(u64::MAX);
-            let sub = free
-                .iter()
-                .position(|f| *f <= o.invoke_us)
-                .unwrap_or_else(|| {
-                    free.push(0);
-                    free.len() - 1
-                });
-            free[sub] = until;
-            placed.push((next_row + sub, o));
-        }
-        next_row += free.len().max(1);
-    }
+    let Layout {
+        placed,
+        labels,
+        rows: next_row,
+    } = layout(&v.ops);
     let height = 50.0 + ROW * next_row as f64;
     let mut s = String::new();
     let _ = writeln!(
@@ -118,6 +97,45 @@ pub fn html(v: &Violation, name: &str) -> String {
     )
 }
 
+/// Rows of the picture: each client's operations, stacked in sub-rows where they overlap (an
+/// operation of unknown outcome runs to the end).
+struct Layout<'a> {
+    /// (row, operation).
+    placed: Vec<(usize, &'a LinOp)>,
+    /// (first row, client).
+    labels: Vec<(usize, u64)>,
+    /// Rows in all.
+    rows: usize,
+}
+
+fn layout(ops: &[LinOp]) -> Layout<'_> {
+    let mut clients: Vec<u64> = ops.iter().map(|o| o.client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    let mut l = Layout {
+        placed: Vec::new(),
+        labels: Vec::new(),
+        rows: 0,
+    };
+    for c in clients {
+        l.labels.push((l.rows, c));
+        let mut free: Vec<u64> = Vec::new(); // when each sub-row is free again
+        for o in ops.iter().filter(|o| o.client == c) {
+            let sub = match free.iter().position(|f| *f <= o.invoke_us) {
+                Some(i) => i,
+                None => {
+                    free.push(0);
+                    free.len() - 1
+                }
+            };
+            free[sub] = o.complete_us.unwrap_or(u64::MAX);
+            l.placed.push((l.rows + sub, o));
+        }
+        l.rows += free.len().max(1);
+    }
+    l
+}
+
 fn key_of(o: &LinOp) -> String {
     format!("{}|{}|{:?}|{:?}", o.client, o.invoke_us, o.kind, o.result)
 }
@@ -130,13 +148,6 @@ fn describe(o: &LinOp) -> String {
         "client {} [{}us, {end}] {:?} -> {:?}",
         o.client, o.invoke_us, o.kind, o.result
     )
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -641,7 +641,8 @@ document.body.dataset.ops=document.querySelectorAll('rect[data-kind=op]').length
 document.body.dataset.ready='1';
 })();"#;
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML and SVG.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
