@@ -15,8 +15,9 @@
 use super::kv::{KvOp, KvResult};
 use super::lease::{RenewError, FORWARD_RETRY, LESSOR_LOOP};
 use super::rpc::{LeaseForward, ReplyBody, ServerError, ServerOp, WatchPush};
-use super::{Inbound, Node, NodeMsg, NodeStatus, NodeTimer, Out, PendingRead, ReadPurpose};
+use super::{Inbound, Node, NodeMsg, NodeStatus, NodeTimer, Out, ReadPurpose};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
+use crate::sim::time::SimTime;
 use crate::sim::trace::TraceEvent;
 
 /// An open watch stream on this member.
@@ -46,15 +47,7 @@ impl Node {
     ) {
         self.forwards.insert(request, (client, op.clone()));
         if self.believes_it_leads() && self.cfg.leases_confirm_leadership {
-            self.reads.insert(
-                request,
-                PendingRead {
-                    client,
-                    purpose: ReadPurpose::ConfirmLeadership,
-                    index: None,
-                },
-            );
-            self.raw().read_index(request.0.to_be_bytes().to_vec());
+            self.read_index(client, request, ReadPurpose::ConfirmLeadership);
             return;
         }
         self.lease_step(request, out);
@@ -246,23 +239,9 @@ impl Node {
         if !expired.is_empty() && self.cfg.leases_confirm_leadership {
             let request = self.internal_request();
             let purpose = ReadPurpose::ConfirmRevoke(expired);
-            let read = PendingRead {
-                client: ClientId(0),
-                purpose,
-                index: None,
-            };
-            self.reads.insert(request, read);
-            self.raw().read_index(request.0.to_be_bytes().to_vec());
-            let at = out.now + self.cfg.server_request_timeout;
-            let incarnation = self.incarnation;
-            out.timer(
-                at,
-                NodeTimer::ServerTimeout {
-                    request,
-                    incarnation,
-                    deadline: false,
-                },
-            );
+            // No client waits: only etcd's own request timeout bounds the check.
+            self.read_index(ClientId(0), request, purpose);
+            self.set_server_timeout(request, SimTime(u64::MAX), out);
         } else {
             self.revoke(expired);
         }

@@ -823,7 +823,18 @@ impl Node {
     /// Starts a ReadIndex round for a linearizable read; the read is answered once the member
     /// applied up to the index raft confirms.
     fn linearizable_read(&mut self, req: &ServerRequest, purpose: ReadPurpose, out: &mut Out) {
-        let (client, request) = (req.client, req.request);
+        let request = req.request;
+        self.read_index(req.client, request, purpose);
+        self.set_read_retry(out, |incarnation| NodeTimer::ReadRetry {
+            request,
+            incarnation,
+        });
+        self.set_server_timeout(request, req.deadline, out);
+    }
+
+    /// Asks raft to confirm the read index for `request`; `serve_reads` acts on `purpose` once
+    /// the member has applied up to it.
+    fn read_index(&mut self, client: ClientId, request: RequestId, purpose: ReadPurpose) {
         let read = PendingRead {
             client,
             purpose,
@@ -831,11 +842,6 @@ impl Node {
         };
         self.reads.insert(request, read);
         self.raw().read_index(request.0.to_be_bytes().to_vec());
-        self.set_read_retry(out, |incarnation| NodeTimer::ReadRetry {
-            request,
-            incarnation,
-        });
-        self.set_server_timeout(request, req.deadline, out);
     }
 
     /// Proposes a write; it is answered when applied, or at the server timeout.
