@@ -560,7 +560,7 @@ fn report_findings(r: &raftsim::RunResult) {
     }
     let mut shown: std::collections::BTreeMap<raftsim::sim::trace::Oracle, usize> =
         Default::default();
-    for v in &r.violations {
+    for v in r.unexpected_violations() {
         let count = shown.entry(v.oracle).or_default();
         *count += 1;
         if *count > VIOLATIONS_SHOWN_PER_ORACLE {

@@ -55,10 +55,24 @@ impl std::ops::Deref for RunResult {
 }
 
 impl RunResult {
-    /// Whether every expectation held and no oracle fired (an oracle may still have said
-    /// Unknown: see [`RunResult::unknown`]).
+    /// Whether every expectation held and no oracle fired that the scenario did not expect to
+    /// (an oracle may still have said Unknown: see [`RunResult::unknown`]).
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.passed) && self.violations.is_empty()
+        self.verdicts.iter().all(|v| v.passed) && self.unexpected_violations().next().is_none()
+    }
+
+    /// Whether the scenario expects `v`'s oracle to fire (an `oracle` expectation with
+    /// `fires = true`), so `v` does not fail the run.
+    pub fn is_expected(&self, v: &OracleViolation) -> bool {
+        self.scenario
+            .expects
+            .iter()
+            .any(|e| e.oracle_expected_to_fire() == Some(v.oracle))
+    }
+
+    /// The violations that fail the run: those of oracles the scenario did not expect to fire.
+    pub fn unexpected_violations(&self) -> impl Iterator<Item = &OracleViolation> {
+        self.violations.iter().filter(|v| !self.is_expected(v))
     }
 
     /// The expectations that failed.
@@ -115,10 +129,10 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
         ),
     };
     let (verdicts, findings) = match record.stopped_at {
-        None => (
-            check::verdicts(scenario, &record),
-            check::oracle_findings(scenario, &record),
-        ),
+        None => {
+            let findings = check::oracle_findings(scenario, &record);
+            (check::verdicts(scenario, &record, &findings), findings)
+        }
         Some(at) => (vec![], check::stopped_early(&record, at)),
     };
     RunResult {

@@ -222,3 +222,36 @@ fn files_that_are_not_utf8_get_a_position() {
     let e = Scenario::load(&p).unwrap_err().to_string();
     assert!(e.contains("2:16: not UTF-8"), "{e}");
 }
+
+#[test]
+fn oracle_expectation_names_the_oracles_it_knows() {
+    let (line, _, msg) = err("[[expect]]\ncheck = \"oracle\"\noracle = \"safety\"\nfires = true\n");
+    assert_eq!(line, 6);
+    assert!(
+        msg.contains("raft-safety, ready-contract, linearizability, durability, watch"),
+        "{msg}"
+    );
+    let (_, _, msg) = err("[[expect]]\ncheck = \"oracle\"\nfires = true\n");
+    assert!(msg.contains("needs `oracle`, one of: raft-safety"), "{msg}");
+    let (_, _, msg) = err("[[expect]]\ncheck = \"oracle\"\noracle = \"durability\"\n");
+    assert!(msg.contains("needs `fires`"), "{msg}");
+}
+
+#[test]
+fn leader_elections_needs_a_bound_and_an_ordered_one() {
+    let (_, _, msg) =
+        err("[[expect]]\ncheck = \"leader_elections\"\nfrom = \"1s\"\nuntil = \"2s\"\n");
+    assert!(msg.contains("needs `min`, `max` or both"), "{msg}");
+    let (line, _, msg) = err(
+        "[[expect]]\ncheck = \"leader_elections\"\nfrom = \"1s\"\nuntil = \"2s\"\nmin = 3\nmax = 1\n",
+    );
+    assert_eq!(line, 9);
+    assert!(msg.contains("`max` is below `min` (3)"), "{msg}");
+}
+
+#[test]
+fn randomize_election_timeout_must_be_a_boolean() {
+    let (line, _, msg) = err("[cluster]\nrandomize_election_timeout = \"no\"\n");
+    assert_eq!(line, 5);
+    assert!(msg.contains("expected a boolean"), "{msg}");
+}

@@ -27,7 +27,7 @@ pub mod safety;
 pub mod watch;
 
 use crate::record::Record;
-use crate::scenario::expect::Check;
+use crate::scenario::expect::{Check, Judged};
 use crate::scenario::Scenario;
 use crate::sim::ids::NodeId;
 use crate::sim::time::SimTime;
@@ -47,12 +47,17 @@ pub struct Verdict {
     pub detail: String,
 }
 
-/// Judges every expectation of the scenario on the record.
-pub fn verdicts(s: &Scenario, r: &Record) -> Vec<Verdict> {
+/// Judges every expectation of the scenario on the record and what the oracles found.
+pub fn verdicts(s: &Scenario, r: &Record, found: &Findings) -> Vec<Verdict> {
+    let mut fired = std::collections::BTreeMap::new();
+    for v in &found.violations {
+        *fired.entry(v.oracle).or_insert(0) += 1;
+    }
+    let judged = Judged { record: r, fired };
     s.expects
         .iter()
         .map(|e| {
-            let (passed, detail) = e.check.evaluate(r);
+            let (passed, detail) = e.check.evaluate(&judged);
             Verdict {
                 check: e.check.clone(),
                 why: e.why.clone(),

@@ -381,7 +381,8 @@ fn pending_at(entries: &[Entry], head: usize) -> Vec<usize> {
         out.push(entries[i].op);
         i = entries[i].next;
     }
-    if i != NIL {
+    // The return that ended the run of calls: its operation, unless it is one of those calls.
+    if i != NIL && !out.contains(&entries[i].op) {
         out.push(entries[i].op);
     }
     out

@@ -32,8 +32,11 @@ pub fn judge(o: &Observation) -> Vec<String> {
             let mut v: Vec<String> = durable_problem(d).into_iter().collect();
             if let Some((index, term)) = applied_before_crash {
                 if kept_term != Some(term) {
+                    let kept = kept_term.map_or("nothing at that index".into(), |t| {
+                        format!("an entry of term {t} there")
+                    });
                     v.push(format!(
-                        "entry {index} (term {term}) was applied before the crash but the disk kept {kept_term:?}"
+                        "entry {index} (term {term}) was applied before the crash but the disk kept {kept}"
                     ));
                 }
             }

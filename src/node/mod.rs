@@ -156,6 +156,8 @@ pub struct NodeConfig {
     pub election_ticks: usize,
     /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// Election timeouts drawn from `[T, 2T)`; `false`: exactly `T` every time.
+    pub randomize_election_timeout: bool,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
     /// How linearizable reads are served.
@@ -1035,7 +1037,11 @@ impl Node {
         }
         self.jitter_key = Some(key);
         let base = self.cfg.election_ticks as u64;
-        let t = self.jitter.between(base, 2 * base - 1);
+        let t = if self.cfg.randomize_election_timeout {
+            self.jitter.between(base, 2 * base - 1)
+        } else {
+            base
+        };
         raw.raft.set_randomized_election_timeout(t as usize);
         self.election_timeout_ticks = t;
     }

@@ -57,6 +57,18 @@ pub const LESSONS: &[(&str, &str)] = &[
         "crash-loop-unknown-outcomes",
         include_str!("../../docs/lessons/crash-loop-unknown-outcomes.md"),
     ),
+    (
+        "split-vote",
+        include_str!("../../docs/lessons/split-vote.md"),
+    ),
+    (
+        "one-way-link",
+        include_str!("../../docs/lessons/one-way-link.md"),
+    ),
+    (
+        "fsync-that-lies",
+        include_str!("../../docs/lessons/fsync-that-lies.md"),
+    ),
 ];
 
 /// A lesson's parts.

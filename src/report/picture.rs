@@ -101,16 +101,22 @@ fn header(c: &mut Canvas, r: &RunResult) {
         r.seed,
         r.trace_hash
     );
-    let class = if failed == 0 && r.violations.is_empty() {
+    let class = if r.passed() {
         "verdict-pass"
     } else {
         "verdict-fail"
     };
+    let unexpected = r.unexpected_violations().count();
+    let expected = r.violations.len() - unexpected;
+    let also = if expected > 0 {
+        format!(" (and {expected} the scenario expects)")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         c.svg,
-        r#"<text x="10" y="36" class="{class}" data-kind="verdicts">expectations {passed}/{} hold, {failed} fail; oracle violations: {}</text>"#,
+        r#"<text x="10" y="36" class="{class}" data-kind="verdicts">expectations {passed}/{} hold, {failed} fail; oracle violations: {unexpected}{also}</text>"#,
         r.verdicts.len(),
-        r.violations.len()
     );
 }
 
@@ -573,8 +579,13 @@ pub fn html(r: &RunResult) -> String {
             } else {
                 ""
             };
+            let (class, word) = if r.is_expected(v) {
+                ("pass", "EXPECTED VIOLATION")
+            } else {
+                ("fail", "VIOLATION")
+            };
             format!(
-                "<li class=\"fail\">VIOLATION [{}] at {}: {}{link}</li>",
+                "<li class=\"{class}\">{word} [{}] at {}: {}{link}</li>",
                 v.oracle,
                 v.at,
                 esc(&v.detail)

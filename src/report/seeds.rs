@@ -31,7 +31,7 @@ impl Sweep {
                 .or_default()
                 .push(r.seed);
         }
-        for v in &r.violations {
+        for v in r.unexpected_violations() {
             let seeds = self
                 .failures
                 .entry(format!("oracle: {}", v.oracle))

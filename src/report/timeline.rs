@@ -73,12 +73,17 @@ fn header(s: &mut String, r: &RunResult) {
     let _ = writeln!(s, "{}", r.scenario.description.trim());
     let _ = writeln!(
         s,
-        "cluster: {} members, etcd {}, persist={}, heartbeat {}, election timeout {}, pre_vote={}, check_quorum={}",
+        "cluster: {} members, etcd {}, persist={}, heartbeat {}, election timeout {}{}, pre_vote={}, check_quorum={}",
         r.scenario.cluster.nodes,
         r.scenario.cluster.etcd_version.release(),
         format!("{:?}", r.scenario.cluster.persist).to_lowercase(),
         r.scenario.cluster.heartbeat_interval,
         r.scenario.cluster.election_timeout,
+        if r.scenario.cluster.randomize_election_timeout {
+            ""
+        } else {
+            " (fixed, not randomised)"
+        },
         r.scenario.cluster.pre_vote,
         r.scenario.cluster.check_quorum
     );
@@ -100,6 +105,7 @@ fn events(s: &mut String, r: &RunResult, filter: &Filter) {
         let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);
         let line = k8s_line
             .or_else(|| describe(&t.event, r, &requests))
+            .or_else(|| super::why::step_down(r, i))
             .map(|l| l + &cause(r, &blocked, i));
         if let Some(line) = line.filter(|l| filter.keeps(t.at, l)) {
             for (i, l) in line.lines().enumerate() {
@@ -137,9 +143,14 @@ fn verdicts(s: &mut String, r: &RunResult) {
         });
     }
     for v in &r.violations {
+        let word = if r.is_expected(v) {
+            "EXPECTED VIOLATION"
+        } else {
+            "VIOLATION"
+        };
         let _ = writeln!(
             s,
-            "VIOLATION [{}] at {}: {}",
+            "{word} [{}] at {}: {}",
             v.oracle,
             v.at,
             v.detail.trim_end()
@@ -160,7 +171,7 @@ pub fn summary_line(r: &RunResult) -> String {
         r.sim_end,
         passed,
         r.verdicts.len(),
-        r.violations.len(),
+        r.unexpected_violations().count(),
         match (r.passed(), r.unknown.is_empty()) {
             (false, _) => "FAIL",
             (true, true) => "PASS",

@@ -79,48 +79,114 @@ const PAUSED: &str = "paused";
 const CRASHED: &str = "down (crashed)";
 
 /// Why `node` started an election at trace position `i`: how long it had heard nothing from the
-/// leader it knew, and what was wrong with that leader then.
+/// leader it knew and what was wrong with that leader then; or that its own last election ended
+/// without a majority; or that it has known no leader since it restarted or stepped down.
 pub fn election(r: &RunResult, blocked: &Blocked, i: usize, node: NodeId) -> Option<String> {
     let at = r.trace[i].at;
-    let leader = r.trace[..i].iter().rev().find_map(|t| match t.event {
-        TraceEvent::RoleChanged {
-            node: n,
-            role: Role::Follower,
-            leader,
-            ..
-        } if n == node && leader != 0 => Some(NodeId(leader)),
-        // Pre-vote first: the pre-candidate still remembers whom it followed.
-        TraceEvent::RoleChanged {
-            node: n,
-            role: Role::PreCandidate,
-            ..
-        } if n == node => None,
-        TraceEvent::RoleChanged { node: n, .. } if n == node => Some(NodeId(0)),
-        _ => None,
-    })?;
-    if leader.0 == 0 {
-        return None;
+    // The campaign began at the pre-vote, if there was one: what arrived after that is replies.
+    let mut began = at;
+    let mut prev = None;
+    for t in r.trace[..i].iter().rev() {
+        match t.event {
+            TraceEvent::RoleChanged {
+                node: n,
+                role: Role::PreCandidate,
+                ..
+            } if n == node => began = t.at,
+            TraceEvent::RoleChanged {
+                node: n,
+                role,
+                term,
+                leader,
+            } if n == node => {
+                prev = Some((role, term, leader));
+                break;
+            }
+            TraceEvent::Restarted { node: n, .. } if n == node => {
+                return Some(format!("it heard no leader since it restarted at {}", t.at));
+            }
+            _ => {}
+        }
     }
+    match prev? {
+        (Role::Follower, _, leader) if leader != 0 => {
+            Some(silent_leader(r, blocked, i, began, node, NodeId(leader)))
+        }
+        (Role::Candidate, term, _) => Some(format!(
+            "its election in term {term} ended without a majority"
+        )),
+        (Role::Follower, term, _) => Some(format!("no leader has emerged in term {term}")),
+        _ => None,
+    }
+}
+
+/// "no message from leader etcd-1 for 1.120s (etcd-1's WAL write blocked since 60.381s)".
+fn silent_leader(
+    r: &RunResult,
+    blocked: &Blocked,
+    i: usize,
+    began: SimTime,
+    node: NodeId,
+    leader: NodeId,
+) -> String {
+    let at = r.trace[i].at;
     let heard = r.trace[..i].iter().rev().find_map(|t| match t.event {
         TraceEvent::MsgSent {
             from,
             to,
             latency_us,
             ..
-        } if from == leader && to == node && t.at + SimDuration(latency_us) <= at => {
+        } if from == leader && to == node && t.at + SimDuration(latency_us) <= began => {
             Some(t.at + SimDuration(latency_us))
         }
         _ => None,
     });
     let silence = heard.map_or("since the start".to_string(), |h| {
-        format!("for {}", at.since(h))
+        format!("for {}", began.since(h))
     });
     let state = blocked
         .at(leader, at)
         .or_else(|| cut_off(r, leader, node, at))
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
-    Some(format!("no message from leader {leader} {silence}{state}"))
+    format!("no message from leader {leader} {silence}{state}")
+}
+
+/// A leader stepping down at trace position `i`, in words, with why: it saw a higher term, or
+/// (same term) CheckQuorum found it had not heard from a quorum for an election timeout.
+pub fn step_down(r: &RunResult, i: usize) -> Option<String> {
+    let TraceEvent::RoleChanged {
+        node,
+        role: Role::Follower,
+        term,
+        ..
+    } = r.trace[i].event
+    else {
+        return None;
+    };
+    let was = r.trace[..i].iter().rev().find_map(|t| match t.event {
+        TraceEvent::RoleChanged {
+            node: n,
+            role,
+            term,
+            ..
+        } if n == node => Some((role, term)),
+        TraceEvent::Restarted { node: n, .. } | TraceEvent::Crashed { node: n, .. }
+            if n == node =>
+        {
+            Some((Role::Follower, 0))
+        }
+        _ => None,
+    })?;
+    match was {
+        (Role::Leader, old) if old < term => Some(format!(
+            "{node} stepped down as leader of term {old}: a message carried term {term}"
+        )),
+        (Role::Leader, _) => Some(format!(
+            "{node} stepped down as leader of term {term}: CheckQuorum heard from no quorum for an election timeout"
+        )),
+        _ => None,
+    }
 }
 
 /// Whether a network fault active at `at` cuts the link from `from` to `to`.
@@ -173,5 +239,34 @@ mod tests {
             why.contains("(etcd-1 WAL write blocked since 10.1"),
             "{why}"
         );
+    }
+
+    fn lines(name: &str) -> Vec<String> {
+        let s = crate::scenario::builtin::load(name).unwrap().unwrap();
+        let r = crate::run::run(&s, &Default::default());
+        let blocked = super::Blocked::of(&r);
+        (0..r.trace.len())
+            .filter_map(|i| match r.trace[i].event {
+                crate::sim::trace::TraceEvent::RoleChanged {
+                    node,
+                    role: crate::sim::trace::Role::Candidate,
+                    ..
+                } => super::election(&r, &blocked, i, node),
+                _ => super::step_down(&r, i),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_split_vote_and_a_deposed_leader_say_why() {
+        let split = lines("raft-split-vote");
+        assert!(split
+            .iter()
+            .any(|l| l == "its election in term 2 ended without a majority"));
+        let flaps = lines("raft-one-way-link");
+        assert!(flaps
+            .iter()
+            .any(|l| l == "etcd-1 stepped down as leader of term 1: a message carried term 2"));
+        assert!(flaps.iter().any(|l| l == "no leader has emerged in term 2"));
     }
 }

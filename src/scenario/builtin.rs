@@ -78,6 +78,21 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         "sim-scenarios/raft-rejoin-term-inflation.toml",
         include_str!("../../sim-scenarios/raft-rejoin-term-inflation.toml"),
     ),
+    (
+        "raft-split-vote",
+        "sim-scenarios/raft-split-vote.toml",
+        include_str!("../../sim-scenarios/raft-split-vote.toml"),
+    ),
+    (
+        "raft-one-way-link",
+        "sim-scenarios/raft-one-way-link.toml",
+        include_str!("../../sim-scenarios/raft-one-way-link.toml"),
+    ),
+    (
+        "etcd-fsync-lies-power-loss",
+        "sim-scenarios/etcd-fsync-lies-power-loss.toml",
+        include_str!("../../sim-scenarios/etcd-fsync-lies-power-loss.toml"),
+    ),
 ];
 
 /// The scenario `raftsim run` uses without a FILE.

@@ -51,6 +51,7 @@ pub struct FileCluster {
     pub election_timeout: Option<Dur>,
     pub etcd_version: Option<Spanned<String>>,
     pub pre_vote: Option<bool>,
+    pub randomize_election_timeout: Option<bool>,
     pub check_quorum: Option<bool>,
     pub read_only: Option<ReadOnlyName>,
     pub initial_leader: Option<Spanned<u64>>,

@@ -91,6 +91,9 @@ pub struct ClusterSpec {
     pub election_timeout: SimDuration,
     /// Raft pre-vote (thesis 9.6).
     pub pre_vote: bool,
+    /// Whether each election timeout is drawn from `[T, 2T)` (etcd, raft-rs, the Raft paper) or
+    /// is exactly `T`: a teaching switch, not an etcd flag (see the split-vote lesson).
+    pub randomize_election_timeout: bool,
     /// The etcd release the members behave as (defaults differ: see [`EtcdVersion`]).
     pub etcd_version: EtcdVersion,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
@@ -678,6 +681,7 @@ impl<'a> Validator<'a> {
             heartbeat_interval: heartbeat,
             election_timeout: election,
             pre_vote: c.pre_vote.unwrap_or(etcd_version.pre_vote_default()),
+            randomize_election_timeout: c.randomize_election_timeout.unwrap_or(true),
             etcd_version,
             check_quorum,
             read_only,

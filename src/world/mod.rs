@@ -371,6 +371,7 @@ fn build_nodes(
         heartbeat_ticks: 1,
         election_ticks,
         pre_vote: c.pre_vote,
+        randomize_election_timeout: c.randomize_election_timeout,
         check_quorum: c.check_quorum || lease_drift,
         read_only: if lease_drift {
             ReadOnly::LeaseBased

@@ -1,10 +1,9 @@
 //! Expectations on what etcd clients saw and what members applied.
 
-use super::{not, Fields, Kind};
+use super::{not, Fields, Judged, Kind};
 use crate::client::HistoryOp;
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, ServerOp};
-use crate::record::Record;
 use crate::scenario::ScenarioError;
 use crate::sim::ids::NodeId;
 use crate::sim::time::SimDuration;
@@ -73,7 +72,7 @@ impl Kind for CommandCheck {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let routed = self.routed_to.as_deref();
         let ops: Vec<&HistoryOp> = r
             .ops(&self.id)
@@ -206,7 +205,7 @@ impl Kind for StatusCheck {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let (id, node) = (&self.id, self.node);
         let ops = r.ops(id);
         let Some(h) = ops
@@ -301,7 +300,7 @@ impl Kind for WriteApplied {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let ops = r.ops(&self.id);
         let seen: Vec<String> = ops
             .iter()
@@ -346,7 +345,7 @@ impl Kind for TimedOutWriteOverwrote {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let key = &self.key;
         let hits: Vec<String> = r
             .trace
@@ -399,7 +398,7 @@ impl Kind for NoLostAcknowledgedWrites {
         Ok(NoLostAcknowledgedWrites)
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         match r.lost_acknowledged_write() {
             Ok(detail) => (true, detail),
             Err(detail) => (false, detail),
@@ -423,7 +422,7 @@ impl Kind for Converged {
         Ok(Converged)
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let nodes = r.live_nodes();
         let Some(first) = nodes.first() else {
             return (false, "no live member".into());
@@ -473,7 +472,7 @@ impl Kind for ReadLiveness {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let ops = r.ops(&self.id);
         for h in ops.iter().filter(|h| h.outcome != Outcome::Ok) {
             let end = h.completed.unwrap_or(r.sim_end);

@@ -286,6 +286,19 @@ impl<'a> Fields<'a> {
             })
     }
 
+    /// One of `allowed`, required.
+    pub fn choice(&self, key: &str, allowed: &[&'static str]) -> R<&'static str> {
+        let c = self.choice_opt(key, allowed)?;
+        c.ok_or_else(|| {
+            let msg = format!(
+                "{} needs `{key}`, one of: {}",
+                self.name,
+                allowed.join(", ")
+            );
+            self.v.err_at(self.kind_at, msg)
+        })
+    }
+
     /// The number of members (for bounds).
     pub fn members(&self) -> u64 {
         self.cx.nodes

@@ -1,7 +1,7 @@
 //! Expectations on the Kubernetes layer: node conditions, lease renewals, controller leadership,
 //! and etcd's health as the availability report sees it.
 
-use super::{Fields, Kind};
+use super::{Fields, Judged, Kind};
 use crate::record::kubernetes::longest_gap;
 use crate::record::Record;
 use crate::scenario::ScenarioError;
@@ -41,7 +41,7 @@ impl Kind for NodeNotReady {
         Ok(NodeNotReady { nodes, min, max })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let mut parts = Vec::new();
         for n in &self.nodes {
             match self.one(r, n) {
@@ -121,7 +121,7 @@ impl Kind for NodesReady {
         Ok(NodesReady { nodes, from, until })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         for n in &self.nodes {
             let changes = r.condition_changes(n, "Unknown");
             if let Some(t) = changes
@@ -169,7 +169,7 @@ impl Kind for RenewalsFail {
         Ok(RenewalsFail { nodes, from, until })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let inside = |t: &SimTime| *t > self.from && *t <= self.until;
         let mut parts = Vec::new();
         for n in &self.nodes {
@@ -223,7 +223,7 @@ impl Kind for RenewalsSucceed {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let mut parts = Vec::new();
         for n in &self.nodes {
             let gap = longest_gap(&r.renewals(n), self.from, self.until);
@@ -270,7 +270,7 @@ impl Kind for RenewalsDegraded {
         Ok(RenewalsDegraded { nodes, from, until })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let inside = |ts: Vec<SimTime>| {
             ts.into_iter()
                 .filter(|t| *t > self.from && *t <= self.until)
@@ -327,7 +327,7 @@ impl Kind for QuorumKept {
         Ok(QuorumKept { from, until })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let probes: Vec<_> = r
             .cluster_probes
             .iter()
@@ -402,7 +402,7 @@ impl Kind for KcmLeader {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let at = self.at;
         match r.kcm_leader_at(at) {
             Some(h) => (
@@ -448,7 +448,7 @@ impl Kind for KcmLeadershipLost {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let lost: Vec<String> = r
             .trace
             .iter()

@@ -1,8 +1,7 @@
 //! Expectations on etcd leases, watches and locks.
 
-use super::{not, Fields, Kind};
+use super::{not, Fields, Judged, Kind};
 use crate::record::locks::{first_overlap, holdings};
-use crate::record::Record;
 use crate::scenario::ScenarioError;
 use crate::sim::time::SimTime;
 use crate::sim::trace::{EventKind, TraceEvent};
@@ -42,7 +41,7 @@ impl Kind for KeepAliveCheck {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let commands = r.command_indices(&self.id);
         let end = r.trace.iter().find_map(|t| match &t.event {
             TraceEvent::KeepAliveEnded {
@@ -110,7 +109,7 @@ impl Kind for WatchCheck {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let commands = r.command_indices(&self.id);
         let kind = if self.event == "put" {
             EventKind::Put
@@ -178,7 +177,7 @@ impl Kind for LockCheck {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let hs = holdings(r, &self.name);
         let id = |c: usize| r.command_ids[c].clone().unwrap_or_else(|| format!("#{c}"));
         let seen = match first_overlap(&hs) {

@@ -10,6 +10,7 @@ mod etcd;
 mod fields;
 mod kubernetes;
 mod lease;
+mod oracle;
 mod raft;
 
 pub use etcd::{
@@ -23,13 +24,39 @@ pub use kubernetes::{
     RenewalsFail, RenewalsSucceed,
 };
 pub use lease::{KeepAliveCheck, LockCheck, WatchCheck};
-pub use raft::{CaughtUp, ClaimedLeaders, NoElection, RoleAt};
+pub use oracle::OracleFires;
+pub use raft::{CaughtUp, ClaimedLeaders, LeaderElections, NoElection, RoleAt};
 
 use super::ScenarioError;
 use crate::record::Record;
 use crate::sim::time::SimTime;
+use crate::sim::trace::Oracle;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+
+/// What an expectation is judged on: the finished run's record, and how many violations each
+/// always-on oracle found in it. It reads as its [`Record`].
+pub struct Judged<'a> {
+    /// What happened.
+    pub record: &'a Record,
+    /// Violations found, per oracle (absent: none).
+    pub fired: BTreeMap<Oracle, usize>,
+}
+
+impl Judged<'_> {
+    /// How many violations `oracle` found.
+    pub fn violations_of(&self, oracle: Oracle) -> usize {
+        self.fired.get(&oracle).copied().unwrap_or(0)
+    }
+}
+
+impl std::ops::Deref for Judged<'_> {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        self.record
+    }
+}
 
 /// One kind of `[[expect]]` check.
 pub trait Kind: Sized {
@@ -40,7 +67,7 @@ pub trait Kind: Sized {
     /// Validates its fields.
     fn parse(f: &Fields) -> Result<Self, ScenarioError>;
     /// Judges a finished run: whether it held, and what was observed, in a sentence.
-    fn evaluate(&self, r: &Record) -> (bool, String);
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String);
     /// The expectation in words.
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     /// An instant at which the run must sample every member's progress for this check.
@@ -76,7 +103,7 @@ macro_rules! kinds {
             }
 
             /// Judges a finished run.
-            pub fn evaluate(&self, r: &Record) -> (bool, String) {
+            pub fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
                 match self { $(Check::$variant(c) => c.evaluate(r),)* }
             }
 
@@ -109,6 +136,7 @@ kinds! {
     Converged(Converged),
     ReadLiveness(ReadLiveness),
     NoElection(NoElection),
+    LeaderElections(LeaderElections),
     Role(RoleAt),
     CaughtUp(CaughtUp),
     ClaimedLeaders(ClaimedLeaders),
@@ -123,6 +151,7 @@ kinds! {
     Keepalive(KeepAliveCheck),
     Watch(WatchCheck),
     Lock(LockCheck),
+    Oracle(OracleFires),
 }
 
 /// An expectation: a check and the author's explanation.
@@ -135,6 +164,15 @@ pub struct Expect {
 }
 
 impl Expect {
+    /// The oracle this expectation says must fire, if it says so: its violations do not fail
+    /// the run.
+    pub fn oracle_expected_to_fire(&self) -> Option<Oracle> {
+        match &self.check {
+            Check::Oracle(o) if o.fires => Some(o.oracle),
+            _ => None,
+        }
+    }
+
     /// The instant at which the run must sample every member's progress for this check.
     pub fn probe_time(&self) -> Option<SimTime> {
         self.check.probe_time()

@@ -1,7 +1,6 @@
 //! Expectations on the Raft cluster itself: elections, roles, progress.
 
-use super::{Fields, Kind};
-use crate::record::Record;
+use super::{Fields, Judged, Kind};
 use crate::scenario::ScenarioError;
 use crate::sim::ids::NodeId;
 use crate::sim::time::SimTime;
@@ -37,7 +36,7 @@ impl Kind for NoElection {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let (from, until) = (self.from, self.until);
         let term_before = r
             .trace
@@ -118,7 +117,7 @@ impl Kind for RoleAt {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let (node, at) = (self.node, self.at);
         let last = r
             .trace
@@ -173,7 +172,7 @@ impl Kind for CaughtUp {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let (node, by) = (self.node, self.by);
         let Some(p) = r.probes.iter().find(|p| p.at == by) else {
             return (false, format!("no probe at {by}"));
@@ -223,7 +222,7 @@ impl Kind for ClaimedLeaders {
         })
     }
 
-    fn evaluate(&self, r: &Record) -> (bool, String) {
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let leaders: Vec<String> = r
             .roles_at(self.at)
             .iter()
@@ -245,6 +244,89 @@ impl Kind for ClaimedLeaders {
             f,
             "{} etcd member(s) claim leadership at {}",
             self.count, self.at
+        )
+    }
+}
+
+/// How many times some member became leader in a window: `min` and `max` bound it (a split vote
+/// that never resolves elects nobody; a flapping leadership elects again and again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeaderElections {
+    /// Window start.
+    pub from: SimTime,
+    /// Window end.
+    pub until: SimTime,
+    /// At least this many (default 0).
+    pub min: u64,
+    /// At most this many (default: no bound).
+    pub max: Option<u64>,
+}
+
+impl Kind for LeaderElections {
+    const NAME: &'static str = "leader_elections";
+    const FIELDS: &'static [&'static str] = &["from", "until", "min", "max"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let (from, until) = f.window()?;
+        let min = if f.has("min") { f.u64("min")? } else { 0 };
+        let max = if f.has("max") {
+            Some(f.u64("max")?)
+        } else {
+            None
+        };
+        if !f.has("min") && !f.has("max") {
+            return Err(f.err("min", "leader_elections needs `min`, `max` or both".into()));
+        }
+        if max.is_some_and(|m| m < min) {
+            return Err(f.err("max", format!("`max` is below `min` ({min})")));
+        }
+        Ok(LeaderElections {
+            from,
+            until,
+            min,
+            max,
+        })
+    }
+
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
+        let won: Vec<String> = r
+            .trace
+            .iter()
+            .filter(|t| t.at > self.from && t.at <= self.until)
+            .filter_map(|t| match t.event {
+                TraceEvent::RoleChanged {
+                    node,
+                    role: Role::Leader,
+                    term,
+                    ..
+                } => Some(format!("{node} in term {term} at {}", t.at)),
+                _ => None,
+            })
+            .collect();
+        let n = won.len() as u64;
+        let held = n >= self.min && self.max.is_none_or(|m| n <= m);
+        let detail = match won.as_slice() {
+            [] => format!(
+                "no member became leader from {} to {}",
+                self.from, self.until
+            ),
+            [one] => format!("1 election won: {one}"),
+            [first, .., last] => format!("{n} elections won, the first {first}, the last {last}"),
+        };
+        (held, detail)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bound = match self.max {
+            Some(max) if max == self.min => format!("exactly {max}"),
+            Some(max) if self.min == 0 => format!("at most {max}"),
+            Some(max) => format!("{}..={max}", self.min),
+            None => format!("at least {}", self.min),
+        };
+        write!(
+            f,
+            "{bound} leader election(s) won from {} to {}",
+            self.from, self.until
         )
     }
 }
