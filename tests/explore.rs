@@ -9,15 +9,19 @@ use raftsim::node::Bug;
 use raftsim::{run, RunOptions, Scenario};
 
 /// Seeds within which each bug must be caught (measured: see the README's bug-zoo table).
-fn limit(b: Bug) -> u64 {
+/// `None`: random exploration does not reach it; a scenario built for it does (`commit-by-counting`
+/// needs Figure 8's schedule: 0 of 30,000 seeds; `tests/lesson_scenarios.rs` runs
+/// `raft-figure-8` with it).
+fn limit(b: Bug) -> Option<u64> {
     match b {
         Bug::SendBeforePersist
         | Bug::AckBeforeCommit
         | Bug::ApplyUncommitted
         | Bug::LoseHardstate
-        | Bug::NonAtomicPersist => 5,
-        Bug::LocalLinearizableRead | Bug::LeaseReadDrift => 20,
-        Bug::NoReadindexRetry => 40,
+        | Bug::NonAtomicPersist => Some(5),
+        Bug::LocalLinearizableRead | Bug::LeaseReadDrift => Some(20),
+        Bug::NoReadindexRetry => Some(40),
+        Bug::CommitByCounting => None,
     }
 }
 
@@ -35,10 +39,11 @@ fn first_failing_seed(
 fn every_bug_in_the_zoo_is_caught_and_the_clean_build_passes_the_same_seeds() {
     let mut worst = 0;
     for bug in Bug::ALL {
-        let (seed, oracles) = first_failing_seed(Some(bug), 1..=limit(bug))
-            .unwrap_or_else(|| panic!("{} was not caught within {} seeds", bug.name(), limit(bug)));
+        let Some(limit) = limit(bug) else { continue };
+        let (seed, oracles) = first_failing_seed(Some(bug), 1..=limit)
+            .unwrap_or_else(|| panic!("{} was not caught within {limit} seeds", bug.name()));
         eprintln!("{:<24} caught at seed {seed} by {oracles:?}", bug.name());
-        worst = worst.max(limit(bug));
+        worst = worst.max(limit);
     }
     assert_eq!(
         first_failing_seed(None, 1..=worst),
@@ -109,7 +114,7 @@ fn explore_cli_summarises_shards_and_rejects_bad_input() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 8);
+    assert_eq!(text.lines().count(), Bug::ALL.len());
     assert!(text.contains("lease-read-drift"));
 }
 

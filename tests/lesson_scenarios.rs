@@ -137,3 +137,31 @@ fn an_oracle_expectation_excuses_only_its_own_oracle() {
         .unwrap();
     assert!(!v.passed, "{}", v.detail);
 }
+
+#[test]
+fn figure_8_overwrites_an_uncommitted_majority_entry_and_catches_commit_by_counting() {
+    let s = load("raft-figure-8", &[]);
+    let r = run(&s, &RunOptions::default());
+    assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
+    let bug = run(
+        &s,
+        &RunOptions {
+            bug: Some(raftsim::node::Bug::CommitByCounting),
+            ..Default::default()
+        },
+    );
+    assert!(bug
+        .violations
+        .iter()
+        .any(|v| v.oracle == Oracle::RaftSafety && v.detail.contains("leader completeness")));
+    // With etcd's 1 MiB appends the old entry travels with the term-3 entry: no window.
+    let batched = load("raft-figure-8", &[("cluster.max_size_per_msg", "1048576")]);
+    let r = run(
+        &batched,
+        &RunOptions {
+            bug: Some(raftsim::node::Bug::CommitByCounting),
+            ..Default::default()
+        },
+    );
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}

@@ -23,11 +23,15 @@ pub enum Bug {
     NoReadindexRetry,
     /// Lease-based reads while a leader's clock (its tick rate) runs at a fifth of the others'.
     LeaseReadDrift,
+    /// The leader commits the highest index stored on a majority whatever its term: the rule
+    /// Figure 8 of the Raft paper shows to be unsafe (raft-rs commits only entries of its own
+    /// term by counting, `RaftLog::maybe_commit`).
+    CommitByCounting,
 }
 
 impl Bug {
     /// Every bug in the zoo.
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 9] = [
         Bug::SendBeforePersist,
         Bug::AckBeforeCommit,
         Bug::ApplyUncommitted,
@@ -36,6 +40,7 @@ impl Bug {
         Bug::LocalLinearizableRead,
         Bug::NoReadindexRetry,
         Bug::LeaseReadDrift,
+        Bug::CommitByCounting,
     ];
 
     /// Its name.
@@ -49,6 +54,7 @@ impl Bug {
             Bug::LocalLinearizableRead => "local-linearizable-read",
             Bug::NoReadindexRetry => "no-readindex-retry",
             Bug::LeaseReadDrift => "lease-read-drift",
+            Bug::CommitByCounting => "commit-by-counting",
         }
     }
 
@@ -76,6 +82,9 @@ impl Bug {
             Bug::NoReadindexRetry => "a ReadIndex request that raft-rs dropped is never retried",
             Bug::LeaseReadDrift => {
                 "lease-based reads while etcd-1 ticks three times slower than the others"
+            }
+            Bug::CommitByCounting => {
+                "the leader commits entries of earlier terms by counting replicas (Raft Figure 8)"
             }
         }
     }

@@ -158,6 +158,8 @@ pub struct NodeConfig {
     pub pre_vote: bool,
     /// Election timeouts drawn from `[T, 2T)`; `false`: exactly `T` every time.
     pub randomize_election_timeout: bool,
+    /// raft-rs `max_size_per_msg` (etcd: 1 MiB).
+    pub max_size_per_msg: u64,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
     /// How linearizable reads are served.
@@ -445,7 +447,7 @@ impl Node {
                 ReadOnly::LeaseBased => ReadOnlyOption::LeaseBased,
             },
             max_inflight_msgs: 512,
-            max_size_per_msg: 1024 * 1024,
+            max_size_per_msg: self.cfg.max_size_per_msg,
             applied: 0,
             ..Default::default()
         }
@@ -1051,6 +1053,9 @@ impl Node {
     fn drive(&mut self, out: &mut Out) {
         self.fix_jitter();
         while self.status == NodeStatus::Running {
+            if self.cfg.bug == Some(Bug::CommitByCounting) {
+                self.bug_commit_by_counting();
+            }
             if let Some(class) = self.due_now.pop_front() {
                 self.disk_done(class, out);
             } else if !self.loop_blocked() && self.raw().has_ready() {
@@ -1058,6 +1063,19 @@ impl Node {
             } else {
                 break;
             }
+        }
+    }
+
+    /// The `commit-by-counting` bug: a leader commits the highest index a majority has stored,
+    /// without raft-rs's check that the entry there is of the leader's own term.
+    fn bug_commit_by_counting(&mut self) {
+        let raw = self.raw();
+        if raw.raft.state != raft::StateRole::Leader {
+            return;
+        }
+        let counted = raw.raft.mut_prs().maximal_committed_index().0;
+        if counted > raw.raft.raft_log.committed {
+            raw.raft.raft_log.commit_to(counted);
         }
     }
 

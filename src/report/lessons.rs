@@ -65,6 +65,7 @@ pub const LESSONS: &[(&str, &str)] = &[
         "one-way-link",
         include_str!("../../docs/lessons/one-way-link.md"),
     ),
+    ("figure-8", include_str!("../../docs/lessons/figure-8.md")),
     (
         "fsync-that-lies",
         include_str!("../../docs/lessons/fsync-that-lies.md"),

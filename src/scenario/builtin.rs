@@ -89,6 +89,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/raft-one-way-link.toml"),
     ),
     (
+        "raft-figure-8",
+        "sim-scenarios/raft-figure-8.toml",
+        include_str!("../../sim-scenarios/raft-figure-8.toml"),
+    ),
+    (
         "etcd-fsync-lies-power-loss",
         "sim-scenarios/etcd-fsync-lies-power-loss.toml",
         include_str!("../../sim-scenarios/etcd-fsync-lies-power-loss.toml"),

@@ -52,6 +52,7 @@ pub struct FileCluster {
     pub etcd_version: Option<Spanned<String>>,
     pub pre_vote: Option<bool>,
     pub randomize_election_timeout: Option<bool>,
+    pub max_size_per_msg: Option<u64>,
     pub check_quorum: Option<bool>,
     pub read_only: Option<ReadOnlyName>,
     pub initial_leader: Option<Spanned<u64>>,

@@ -29,6 +29,9 @@ use serde_spanned::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// etcd's `maxSizePerMsg` (`server/etcdserver/raft.go`): 1 MiB of entries per append.
+pub const ETCD_MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
+
 /// An invalid scenario, with its position.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -94,6 +97,9 @@ pub struct ClusterSpec {
     /// Whether each election timeout is drawn from `[T, 2T)` (etcd, raft-rs, the Raft paper) or
     /// is exactly `T`: a teaching switch, not an etcd flag (see the split-vote lesson).
     pub randomize_election_timeout: bool,
+    /// raft-rs `Config::max_size_per_msg`: the bytes of entries one append carries (at least one
+    /// entry; 0: exactly one). etcd: 1 MiB (`maxSizePerMsg`, `server/etcdserver/raft.go`).
+    pub max_size_per_msg: u64,
     /// The etcd release the members behave as (defaults differ: see [`EtcdVersion`]).
     pub etcd_version: EtcdVersion,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
@@ -225,7 +231,10 @@ impl Fault {
                 }
             },
             FaultKind::Network(NetFault::Degrade(_)) => "network degradation ended".into(),
-            FaultKind::Network(_) => "network healed".into(),
+            FaultKind::Network(NetFault::OneWay { from, to }) => {
+                format!("one-way cut {from} -> {to} healed")
+            }
+            FaultKind::Network(NetFault::Partition { .. }) => "network healed".into(),
         }
     }
 }
@@ -682,6 +691,7 @@ impl<'a> Validator<'a> {
             election_timeout: election,
             pre_vote: c.pre_vote.unwrap_or(etcd_version.pre_vote_default()),
             randomize_election_timeout: c.randomize_election_timeout.unwrap_or(true),
+            max_size_per_msg: c.max_size_per_msg.unwrap_or(ETCD_MAX_SIZE_PER_MSG),
             etcd_version,
             check_quorum,
             read_only,

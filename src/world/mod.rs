@@ -372,6 +372,7 @@ fn build_nodes(
         election_ticks,
         pre_vote: c.pre_vote,
         randomize_election_timeout: c.randomize_election_timeout,
+        max_size_per_msg: c.max_size_per_msg,
         check_quorum: c.check_quorum || lease_drift,
         read_only: if lease_drift {
             ReadOnly::LeaseBased
