@@ -720,6 +720,14 @@ fn explore_cmd(a: ExploreArgs) -> Result<ExitCode, BadInput> {
     }
     let wall = started.elapsed().as_secs_f64();
     print!("{}", explore_summary(&results, wall, a.jobs));
+    let mix = explore::hunting_config(a.bug);
+    if mix != explore::CaseConfig::default() {
+        println!(
+            "fault mix           hunting {}: {:?}",
+            a.bug.map_or("", |b| b.name()),
+            mix.fault_weights
+        );
+    }
     if let Some(path) = &a.summary {
         let bug = a.bug.map(|b| b.name().to_string());
         let shard = a.shard.unwrap_or((1, 1));

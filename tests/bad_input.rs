@@ -255,3 +255,15 @@ fn randomize_election_timeout_must_be_a_boolean() {
     assert_eq!(line, 5);
     assert!(msg.contains("expected a boolean"), "{msg}");
 }
+
+#[test]
+fn clock_drift_needs_a_speed_that_drifts() {
+    let (line, _, msg) =
+        err("[[fault]]\nkind = \"clock_drift\"\nnode = 1\nat = \"1s\"\nspeed_permille = 1000\n");
+    assert_eq!(line, 8);
+    assert!(msg.contains("1..=10000 and not 1000"), "{msg}");
+    let (_, _, msg) = err("[[fault]]\nkind = \"clock_drift\"\nnode = 1\nat = \"1s\"\n");
+    assert!(msg.contains("speed_permille"), "{msg}");
+    let (_, _, msg) = err("[[fault]]\nkind = \"clock_drift\"\nnode = 1\nat = \"1s\"\nspeed_permille = 500\nio = \"wal\"\n");
+    assert!(msg.contains("io"), "{msg}");
+}

@@ -165,3 +165,95 @@ fn figure_8_overwrites_an_uncommitted_majority_entry_and_catches_commit_by_count
     );
     assert!(r.violations.is_empty(), "{:?}", r.violations);
 }
+
+#[test]
+fn a_slow_leader_clock_keeps_its_lease_and_serves_a_stale_read() {
+    let r = run(
+        &load("raft-lease-read-clock-drift", &[]),
+        &RunOptions::default(),
+    );
+    assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
+    let stepped_down = |r: &RunResult| {
+        r.trace.iter().find_map(|t| match t.event {
+            TraceEvent::RoleChanged {
+                node: raftsim::NodeId(1),
+                role: Role::Follower,
+                term: 1,
+                ..
+            } => Some(t.at),
+            _ => None,
+        })
+    };
+    let slow = stepped_down(&r).expect("etcd-1 steps down");
+    // An honest clock: CheckQuorum fires within two election timeouts of the partition.
+    let honest = run(
+        &load("raft-lease-read-clock-drift", &[("fault.0.until", "6s")]),
+        &RunOptions::default(),
+    );
+    let fast = stepped_down(&honest).expect("etcd-1 steps down");
+    assert!(fast.0 <= 12_000_000, "{fast}");
+    assert!(slow.0 >= 18_000_000, "{slow}");
+    assert!(!honest
+        .violations
+        .iter()
+        .any(|v| v.oracle == Oracle::Linearizability));
+}
+
+#[test]
+fn a_drifting_leader_sends_heartbeats_on_its_own_clock() {
+    let text = "name = \"d\"\ndescription = \"d\"\nduration = \"12s\"\n[cluster]\ninitial_leader = 1\n\
+        [[fault]]\nkind = \"clock_drift\"\nnode = 1\nspeed_permille = 500\nat = \"2s\"\nuntil = \"8s\"\n\
+        [[fault]]\nkind = \"clock_drift\"\nnode = 2\nspeed_permille = 3000\nat = \"2s\"\nuntil = \"8s\"\n";
+    let s = Scenario::parse(text, "d.toml").unwrap();
+    let r = run(&s, &RunOptions::default());
+    assert!(r.passed());
+    let beats: Vec<u64> = r
+        .trace
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.event,
+                TraceEvent::MsgSent {
+                    from: raftsim::NodeId(1),
+                    to: raftsim::NodeId(3),
+                    kind: "MsgHeartbeat",
+                    ..
+                }
+            )
+        })
+        .map(|t| t.at.0)
+        .collect();
+    let gaps_in = |from_s: u64, to_s: u64| -> Vec<u64> {
+        beats
+            .windows(2)
+            .filter(|w| w[0] >= from_s * 1_000_000 && w[1] <= to_s * 1_000_000)
+            .map(|w| w[1] - w[0])
+            .collect()
+    };
+    assert!(
+        gaps_in(3, 7).iter().all(|g| *g == 200_000),
+        "{:?}",
+        gaps_in(3, 7)
+    );
+    assert!(
+        gaps_in(9, 12).iter().all(|g| *g == 100_000),
+        "{:?}",
+        gaps_in(9, 12)
+    );
+    // A follower whose clock runs three times fast still hears the leader every 200 ms, well
+    // inside its (now 333-667 ms) election timeout: no election.
+    let campaigns = r
+        .trace
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.event,
+                TraceEvent::RoleChanged {
+                    role: Role::Candidate,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(campaigns, 1, "only the initial campaign");
+}

@@ -116,6 +116,14 @@ pub enum FaultKindCase {
     Crash(u64),
     /// Freeze a member.
     Pause(u64),
+    /// A member's clock runs fast or slow.
+    ClockDrift {
+        /// The member; `None`: whichever leads when the fault starts (a leader's clock is the
+        /// one its lease and its lessor trust).
+        node: Option<u64>,
+        /// Its clock's speed, in thousandths of real time.
+        speed_permille: u64,
+    },
 }
 
 impl FaultKindCase {
@@ -130,6 +138,7 @@ impl FaultKindCase {
             FaultKindCase::FsyncError(_) => "fsync_error",
             FaultKindCase::Crash(_) => "crash",
             FaultKindCase::Pause(_) => "pause",
+            FaultKindCase::ClockDrift { .. } => "clock_drift",
         }
     }
 }
@@ -208,6 +217,8 @@ pub struct FaultWeights {
     pub crash: u32,
     /// `pause` (SIGSTOP).
     pub pause: u32,
+    /// `clock_drift`: a member's clock at 1/10 to 5x real speed.
+    pub clock_drift: u32,
 }
 
 impl Default for FaultWeights {
@@ -221,6 +232,7 @@ impl Default for FaultWeights {
             fsync_error: 1,
             crash: 1,
             pause: 1,
+            clock_drift: 1,
         }
     }
 }
@@ -253,6 +265,7 @@ impl CaseConfig {
             w.fsync_error,
             w.crash,
             w.pause,
+            w.clock_drift,
         ];
         if self.sizes.is_empty()
             || self
@@ -311,6 +324,8 @@ pub fn fault_with(n: u64, w: FaultWeights, heal_ms: u64) -> impl Strategy<Value 
         w.fsync_error => node_in(n).prop_map(FaultKindCase::FsyncError),
         w.crash => node_in(n).prop_map(FaultKindCase::Crash),
         w.pause => node_in(n).prop_map(FaultKindCase::Pause),
+        w.clock_drift => (proptest::option::of(node_in(n)), prop_oneof![100u64..=900, 1_100u64..=5_000])
+            .prop_map(|(node, speed_permille)| FaultKindCase::ClockDrift { node, speed_permille }),
     ];
     let latest_start = heal_ms - 5_000;
     (kind, 0u64..latest_start, 100u64..8_000).prop_map(|(kind, start_ms, len_ms)| FaultCase {
@@ -532,6 +547,13 @@ impl Case {
             FaultKindCase::FsyncError(n) | FaultKindCase::Crash(n) | FaultKindCase::Pause(n) => {
                 let _ = writeln!(s, "node = {n}");
             }
+            FaultKindCase::ClockDrift {
+                node,
+                speed_permille,
+            } => {
+                let node = node.map_or("\"leader\"".to_string(), |n| n.to_string());
+                let _ = writeln!(s, "node = {node}\nspeed_permille = {speed_permille}");
+            }
         }
         s.push('\n');
     }
@@ -653,15 +675,28 @@ check = "converged"
 
 /// The case a seed generates.
 pub fn case_for_seed(seed: u64) -> Case {
-    tree_for_seed(seed).current()
+    tree_for_seed(seed, &CaseConfig::default()).current()
 }
 
-fn tree_for_seed(seed: u64) -> impl ValueTree<Value = Case> {
+/// The case mix `raftsim explore --bug` hunts a bug with: the default, except for bugs that
+/// only a particular fault can reveal, where that fault is drawn more often (swarm testing).
+/// `lease-read-drift` needs a drifting leader cut off from the majority: `clock_drift` and
+/// `partition` six and three times as often as the other kinds.
+pub fn hunting_config(bug: Option<Bug>) -> CaseConfig {
+    let mut c = CaseConfig::default();
+    if bug == Some(Bug::LeaseReadDrift) {
+        c.fault_weights.clock_drift = 6;
+        c.fault_weights.partition = 3;
+    }
+    c
+}
+
+fn tree_for_seed(seed: u64, config: &CaseConfig) -> impl ValueTree<Value = Case> {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    case()
+    case_with(config.clone())
         .new_tree(&mut runner)
         .expect("the case strategy always generates")
 }
@@ -818,9 +853,20 @@ pub struct Shrunk {
     pub steps: u32,
 }
 
-/// Generates, runs and (when it fails and `shrink` is set) shrinks the case of one seed.
+/// Generates (with [`hunting_config`] for `bug`), runs and (when it fails and `shrink` is set)
+/// shrinks the case of one seed.
 pub fn explore_seed(seed: u64, bug: Option<Bug>, shrink: bool) -> SeedOutcome {
-    let mut tree = tree_for_seed(seed);
+    explore_seed_in(seed, &hunting_config(bug), bug, shrink)
+}
+
+/// [`explore_seed`] with the cases drawn from `config`.
+pub fn explore_seed_in(
+    seed: u64,
+    config: &CaseConfig,
+    bug: Option<Bug>,
+    shrink: bool,
+) -> SeedOutcome {
+    let mut tree = tree_for_seed(seed, config);
     let case = tree.current();
     let r = run_case_checked(&case, seed, bug);
     let fails = failures_of(&r);

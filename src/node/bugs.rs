@@ -21,7 +21,9 @@ pub enum Bug {
     LocalLinearizableRead,
     /// A ReadIndex request that raft-rs dropped is never retried.
     NoReadindexRetry,
-    /// Lease-based reads while a leader's clock (its tick rate) runs at a fifth of the others'.
+    /// Linearizable reads served on raft-rs's leader lease (`read_only = lease_based`, with
+    /// CheckQuorum), which is safe only while clocks keep pace: exploration's `clock_drift`
+    /// faults break it.
     LeaseReadDrift,
     /// The leader commits the highest index stored on a majority whatever its term: the rule
     /// Figure 8 of the Raft paper shows to be unsafe (raft-rs commits only entries of its own
@@ -81,7 +83,7 @@ impl Bug {
             }
             Bug::NoReadindexRetry => "a ReadIndex request that raft-rs dropped is never retried",
             Bug::LeaseReadDrift => {
-                "lease-based reads while etcd-1 ticks three times slower than the others"
+                "linearizable reads trust the leader's lease, which clock drift breaks"
             }
             Bug::CommitByCounting => {
                 "the leader commits entries of earlier terms by counting replicas (Raft Figure 8)"

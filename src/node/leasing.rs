@@ -81,7 +81,7 @@ impl Node {
     fn lease_retry(&mut self, request: RequestId, out: &mut Out) {
         let incarnation = self.incarnation;
         out.timer(
-            out.now + FORWARD_RETRY,
+            out.now + self.clock.sim_span(FORWARD_RETRY),
             NodeTimer::LeaseRetry {
                 request,
                 incarnation,
@@ -93,11 +93,11 @@ impl Node {
     fn lessor_answer(&mut self, op: &ServerOp, out: &mut Out) -> Result<ReplyBody, RenewError> {
         match op {
             ServerOp::LeaseKeepAlive { id } => {
-                let ttl = self.lessor.renew(*id, out.now)?;
+                let ttl = self.lessor.renew(*id, self.clock.local(out.now))?;
                 Ok(lease_body(*id, ttl as i64, 0))
             }
             ServerOp::LeaseTimeToLive { id } => {
-                let (granted, left) = self.lessor.time_to_live(*id, out.now)?;
+                let (granted, left) = self.lessor.time_to_live(*id, self.clock.local(out.now))?;
                 Ok(lease_body(*id, left, granted))
             }
             other => unreachable!("not a lease request: {other:?}"),
@@ -175,7 +175,7 @@ impl Node {
     pub(super) fn lessor_applied(&mut self, op: &KvOp, result: &KvResult, out: &mut Out) {
         match (op, result) {
             (KvOp::LeaseGrant { id, .. }, KvResult::LeaseGrant { ttl_s, .. }) => {
-                self.lessor.granted(*id, *ttl_s, out.now);
+                self.lessor.granted(*id, *ttl_s, self.clock.local(out.now));
                 self.arm_lessor(out);
             }
             (KvOp::LeaseRevoke { id }, KvResult::LeaseRevoke { deleted, .. }) => {
@@ -197,7 +197,7 @@ impl Node {
             return;
         }
         let extend = self.cfg.heartbeat_interval * self.cfg.election_ticks as u64;
-        let leases = self.lessor.promote(out.now, extend) as u64;
+        let leases = self.lessor.promote(self.clock.local(out.now), extend) as u64;
         if leases > 0 {
             out.record(TraceEvent::EtcdLessorPromoted {
                 node: self.id,
@@ -229,7 +229,7 @@ impl Node {
     /// `revokeExpiredLeases` does since etcd-io/etcd#15247).
     pub(super) fn lessor_loop(&mut self, out: &mut Out) {
         self.lessor_armed = false;
-        let expired = self.lessor.expired(out.now);
+        let expired = self.lessor.expired(self.clock.local(out.now));
         for id in &expired {
             out.record(TraceEvent::EtcdLeaseExpired {
                 node: self.id,

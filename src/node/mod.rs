@@ -30,6 +30,7 @@
 //! incarnation; held messages never leave before their write is durable; applied <= committed.
 
 pub mod bugs;
+pub mod clock;
 pub mod kv;
 pub mod lease;
 mod leasing;
@@ -264,6 +265,11 @@ pub enum NodeFault {
     Crash,
     /// A fault of its disk.
     Disk(DiskFault),
+    /// Its clock runs at `speed_permille / 1000` of real time ([`clock`]).
+    ClockDrift {
+        /// Local microseconds per simulated thousand.
+        speed_permille: u64,
+    },
 }
 
 enum Inbound {
@@ -371,6 +377,8 @@ pub struct Node {
     lessor_armed: bool,
     /// Lease requests being served (locally or forwarded to the leader).
     forwards: BTreeMap<RequestId, (ClientId, ServerOp)>,
+    /// Its own clock: ticks, lease deadlines and its timers run on it (survives a crash).
+    clock: clock::LocalClock,
     /// Open watch streams, by the request that created them.
     watchers: BTreeMap<RequestId, Watcher>,
     /// Proposals of the member's own (lease revocations).
@@ -422,6 +430,7 @@ impl Node {
             lessor: Lessor::default(),
             lessor_armed: false,
             forwards: BTreeMap::new(),
+            clock: clock::LocalClock::default(),
             watchers: BTreeMap::new(),
             internal_seq: 0,
             machine_factory,
@@ -880,7 +889,7 @@ impl Node {
     /// server answers DeadlineExceeded at once (`server/etcdserver/v3_server.go`,
     /// `processInternalRaftRequestOnce`); a proposal already made stays in raft.
     fn set_server_timeout(&mut self, request: RequestId, client_deadline: SimTime, out: &mut Out) {
-        let own = out.now + self.cfg.server_request_timeout;
+        let own = out.now + self.clock.sim_span(self.cfg.server_request_timeout);
         let deadline = client_deadline < own;
         let at = own.min(client_deadline);
         let incarnation = self.incarnation;
@@ -901,8 +910,14 @@ impl Node {
         }
     }
 
+    /// A timer `after` on this member's own clock.
     fn set_timer(&self, out: &mut Out, after: SimDuration, f: impl FnOnce(u64) -> NodeTimer) {
-        out.timer(out.now + after, f(self.incarnation));
+        out.timer(out.now + self.clock.sim_span(after), f(self.incarnation));
+    }
+
+    /// This member's clock (a `clock_drift` fault changes its speed).
+    pub fn clock(&self) -> &clock::LocalClock {
+        &self.clock
     }
 
     fn kv_body(&self, result: KvResult) -> ReplyBody {
@@ -1149,9 +1164,11 @@ impl Node {
     /// exceeds twice the heartbeat interval (`server/etcdserver/raft.go`, its timeout detector,
     /// reset when the member becomes leader).
     fn heartbeat_sent(&mut self, to: u64, out: &mut Out) {
+        // etcd times the gap on its own clock, the one that drives its ticks.
         let expected = self.cfg.heartbeat_interval * 2;
-        if let Some(prev) = self.heartbeats.insert(to, out.now) {
-            self.warn(out, (HEARTBEAT_LATE, expected), out.now.since(prev));
+        let now = self.clock.local(out.now);
+        if let Some(prev) = self.heartbeats.insert(to, now) {
+            self.warn(out, (HEARTBEAT_LATE, expected), now.since(prev));
         }
     }
 
@@ -1318,6 +1335,12 @@ impl Node {
             (NodeFault::Crash, false) => self.restart(out),
             (NodeFault::Disk(d), true) => self.disk.fault_start(&d),
             (NodeFault::Disk(d), false) => self.disk_fault_end(d, out),
+            (NodeFault::ClockDrift { speed_permille }, true) => {
+                self.clock.set_speed(out.now, speed_permille)
+            }
+            (NodeFault::ClockDrift { .. }, false) => {
+                self.clock.set_speed(out.now, clock::NOMINAL_PERMILLE)
+            }
         }
     }
 

@@ -67,6 +67,10 @@ pub const LESSONS: &[(&str, &str)] = &[
     ),
     ("figure-8", include_str!("../../docs/lessons/figure-8.md")),
     (
+        "lease-read-clock-drift",
+        include_str!("../../docs/lessons/lease-read-clock-drift.md"),
+    ),
+    (
         "fsync-that-lies",
         include_str!("../../docs/lessons/fsync-that-lies.md"),
     ),

@@ -94,6 +94,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/raft-figure-8.toml"),
     ),
     (
+        "raft-lease-read-clock-drift",
+        "sim-scenarios/raft-lease-read-clock-drift.toml",
+        include_str!("../../sim-scenarios/raft-lease-read-clock-drift.toml"),
+    ),
+    (
         "etcd-fsync-lies-power-loss",
         "sim-scenarios/etcd-fsync-lies-power-loss.toml",
         include_str!("../../sim-scenarios/etcd-fsync-lies-power-loss.toml"),

@@ -129,6 +129,7 @@ pub enum FaultKindName {
     FsyncError,
     TornWrite,
     FsyncLies,
+    ClockDrift,
     Partition,
     OneWay,
     Degrade,
@@ -160,6 +161,7 @@ pub struct FileFault {
     pub duplicate: Option<Ratio>,
     pub reorder: Option<Ratio>,
     pub extra_latency_max: Option<Dur>,
+    pub speed_permille: Option<Spanned<u64>>,
 }
 
 /// One `[[command]]`.

@@ -229,6 +229,7 @@ impl Fault {
                 NodeFault::Disk(DiskFault::FsyncLies) => {
                     format!("{node} fsync honest again (the next sync flushes)")
                 }
+                NodeFault::ClockDrift { .. } => format!("{node} clock back to real speed"),
             },
             FaultKind::Network(NetFault::Degrade(_)) => "network degradation ended".into(),
             FaultKind::Network(NetFault::OneWay { from, to }) => {
@@ -265,6 +266,9 @@ fn describe_member(node: Target, fault: &NodeFault) -> String {
         }
         NodeFault::Disk(DiskFault::FsyncLies) => {
             format!("{node} fsync acknowledges without persisting")
+        }
+        NodeFault::ClockDrift { speed_permille } => {
+            format!("{node} clock runs at {speed_permille}/1000 of real speed")
         }
     }
 }
@@ -851,6 +855,7 @@ impl<'a> Validator<'a> {
             K::Pause | K::Crash | K::FsyncError | K::TornWrite | K::FsyncLies => &["node"],
             K::DiskStall => &["node", "io"],
             K::DiskSlow => &["node", "io", "latency_min", "latency_max"],
+            K::ClockDrift => &["node", "speed_permille"],
             K::Partition => &["groups"],
             K::OneWay => &["from", "to"],
             K::Degrade => &["nodes", "drop", "duplicate", "reorder", "extra_latency_max"],
@@ -871,6 +876,7 @@ impl<'a> Validator<'a> {
             K::TornWrite => member(NodeFault::Disk(DiskFault::TornWrite))?,
             K::FsyncLies => member(NodeFault::Disk(DiskFault::FsyncLies))?,
             K::DiskSlow => self.disk_slow(f, n)?,
+            K::ClockDrift => member(self.clock_drift(f)?)?,
             K::Partition => self.partition(f, n)?,
             K::OneWay => self.one_way(f, n)?,
             K::Degrade => FaultKind::Network(NetFault::Degrade(Degrade {
@@ -906,6 +912,19 @@ impl<'a> Validator<'a> {
                 ))
             }
             NodeRef::Id(v) => Target::Node(NodeId(*v)),
+        })
+    }
+
+    /// `speed_permille`: 1..=10000, not 1000 (that is no drift).
+    fn clock_drift(&self, f: &FileFault) -> R<NodeFault> {
+        let what = Self::fault_kind_name(f);
+        let k = self.require(&f.speed_permille, &f.kind, "speed_permille", &what)?;
+        let speed = *k.get_ref();
+        if speed == 0 || speed > 10_000 || speed == 1000 {
+            return Err(self.err(k, format!("`speed_permille` = {speed}: the clock's speed in thousandths of real time, 1..=10000 and not 1000 (200: a fifth of real speed; 1500: half again as fast)")));
+        }
+        Ok(NodeFault::ClockDrift {
+            speed_permille: speed,
         })
     }
 

@@ -33,7 +33,7 @@ use crate::sim::log::LogClock;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::{Role, Trace};
+use crate::sim::trace::Trace;
 use raft::eraftpb::Message;
 use std::collections::BTreeMap;
 
@@ -78,7 +78,6 @@ struct Buffers {
 pub struct Sim {
     scenario: Scenario,
     seed: u64,
-    bug: Option<Bug>,
     queue: EventQueue<Event>,
     trace: Trace,
     observer: Observer,
@@ -120,7 +119,6 @@ impl Sim {
         );
         let mut sim = Sim {
             seed,
-            bug,
             queue: EventQueue::default(),
             trace: Trace::default(),
             observer: Observer::default(),
@@ -231,12 +229,9 @@ impl Sim {
     }
 
     fn tick(&mut self, id: NodeId) {
-        // The lease-read-drift bug: a leader's clock (its tick rate) runs at a fifth of the
-        // others', so it keeps trusting its lease after the others moved on.
-        let slow = self.bug == Some(Bug::LeaseReadDrift)
-            && self.nodes[(id.0 - 1) as usize].role() == Some(Role::Leader);
-        let drift = if slow { 5 } else { 1 };
-        let at = self.now() + self.tick_interval * drift;
+        // Ticks run on the member's own clock (a `clock_drift` fault changes its speed).
+        let node = &self.nodes[(id.0 - 1) as usize];
+        let at = self.now() + node.clock().sim_span(self.tick_interval);
         self.queue.schedule(at, Event::Tick(id));
         self.with_node(id, |n, o| n.tick(o));
     }
