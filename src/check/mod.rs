@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | Raft safety | [`safety`] | after every event a member handles ([`observer`]) |
 //! | Ready contract | [`ready_contract`] | on the facts the driver reports ([`observer`]) |
+//! | state digests | [`snapshot`] | on each member's applied-state digest ([`observer`]): equal at equal indexes, snapshots included |
 //! | linearizability | [`linearizability`] | on the finished client history |
 //! | durability | [`durability`] | on the finished record, when every fault healed |
 //! | watch | [`watch`] | on what each `watch` command saw, against the store's event history |
@@ -24,6 +25,7 @@ pub mod model;
 pub mod observer;
 pub mod ready_contract;
 pub mod safety;
+pub mod snapshot;
 pub mod watch;
 
 use crate::record::Record;

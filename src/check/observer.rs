@@ -9,6 +9,7 @@
 use super::applied::{AppliedEntry, AppliedWrites};
 use super::ready_contract;
 use super::safety::SafetyOracle;
+use super::snapshot::StateDigests;
 use crate::client::HistoryOp;
 use crate::sim::ids::{NodeId, OpId, RequestId};
 use crate::sim::observe::{Observation, RaftView};
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 #[derive(Default)]
 pub struct Observer {
     safety: SafetyOracle,
+    digests: StateDigests,
     applied: AppliedWrites,
     /// Trace records already scanned for applied entries.
     scanned: usize,
@@ -56,11 +58,24 @@ impl Observer {
 
     /// A fact an actor reported.
     pub fn observe(&mut self, now: SimTime, o: Observation, trace: &mut Trace) {
+        if let Observation::StateDigest {
+            node,
+            index,
+            digest,
+            from_snapshot,
+        } = o
+        {
+            if let Some((nodes, detail)) = self.digests.report(node, index, digest, from_snapshot) {
+                violation(trace, now, Oracle::RaftSafety, nodes, detail);
+            }
+            return;
+        }
         let node = match o {
             Observation::WalDurable { node, .. }
             | Observation::Restarting { node, .. }
             | Observation::HeldMessagesSent { node, .. }
-            | Observation::EntryApplied { node, .. } => node,
+            | Observation::EntryApplied { node, .. }
+            | Observation::StateDigest { node, .. } => node,
         };
         for detail in ready_contract::judge(&o) {
             violation(trace, now, Oracle::ReadyContract, vec![node], detail);

@@ -2,7 +2,8 @@
 //! - election safety: at most one leader per term;
 //! - log matching and state-machine safety: an index committed anywhere holds the same term
 //!   everywhere it is committed (and so the same entry and prefix);
-//! - leader completeness: a new leader's log holds every entry committed before it;
+//! - leader completeness: a new leader's log holds every entry committed before it (entries it
+//!   compacted into a snapshot are vouched for by the state-digest oracle, `check::snapshot`);
 //! - terms never go backwards on a member; across a crash and restart, a member never comes back
 //!   with a term lower than one it already sent messages in (a term bump it never made durable
 //!   nor acted on may be lost, which is safe); the commit index never goes backwards within one
@@ -92,7 +93,9 @@ impl SafetyOracle {
                 self.leader_complete(n, term, out);
             }
         }
-        for idx in seen.checked_upto + 1..=commit {
+        // Compacted entries live in a snapshot, which the state-digest oracle checks.
+        let from = seen.checked_upto.max(n.compacted_through()) + 1;
+        for idx in from..=commit {
             let Some(t) = n.log_term(idx) else { break };
             match self.committed.get(&idx) {
                 Some(&c) if c != t => out.push((
@@ -113,9 +116,10 @@ impl SafetyOracle {
     }
 
     fn leader_complete(&self, n: &impl RaftView, term: u64, out: &mut Vec<Finding>) {
+        let compacted = n.compacted_through();
         if let Some((idx, t)) = self
             .committed
-            .iter()
+            .range(compacted + 1..)
             .find(|(i, t)| n.log_term(**i) != Some(**t))
         {
             out.push((

@@ -1,7 +1,8 @@
 //! Virtual disk of one member.
 //!
-//! Models two I/O classes, each a serial FIFO device: `wal` (raft log append + fsync of one
-//! Ready's entries and hard state) and `apply` (state-machine apply / backend commit). Each
+//! Models three I/O classes, each a serial FIFO device: `wal` (raft log append + fsync of one
+//! Ready's entries and hard state), `apply` (state-machine apply / backend commit) and `snap`
+//! (writing a snapshot of the state machine to the snap directory, etcd's `SaveSnap`). Each
 //! operation's service time is drawn from the class's latency range when it reaches the head of
 //! its queue; a `disk_slow` fault replaces that range for a while.
 //!
@@ -20,15 +21,20 @@
 //!   durable together, in submission order, except for the prefix a torn write leaves;
 //! - a crash discards every queued or in-progress operation (page-cache contents are lost), and
 //!   bumps the disk's epoch so completions scheduled before the crash are ignored;
-//! - the state machine is not kept on disk: a restarted member replays its durable log.
+//! - a snapshot write is durable once it completes (lying fsyncs included, as for the WAL); it
+//!   replaces the WAL entries it covers (etcd purges WAL files behind the latest snapshot), and a
+//!   snapshot received from the leader travels in the Ready's WAL write, durable with it;
+//! - the state machine is not kept on disk beyond the snapshot: a restarted member restores the
+//!   latest durable snapshot and replays the durable log after it.
 //!
-//! Invariants: durable entries are contiguous from index 1. Whether the durable hard state's commit
+//! Invariants: durable entries are contiguous from just after the durable snapshot's index (from
+//! index 1 without one). Whether the durable hard state's commit
 //! stays within the durable log is the driver's duty (one Ready, one atomic write), checked by the
 //! Ready-contract oracle when a member restarts.
 
 use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
-use raft::eraftpb::{Entry, HardState, Message};
+use raft::eraftpb::{Entry, HardState, Message, Snapshot};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -40,6 +46,8 @@ pub enum IoClass {
     Wal,
     /// State-machine apply / backend commit.
     Apply,
+    /// Saving a snapshot of the state machine.
+    Snap,
 }
 
 impl IoClass {
@@ -48,6 +56,7 @@ impl IoClass {
         match self {
             IoClass::Wal => "wal",
             IoClass::Apply => "apply",
+            IoClass::Snap => "snap",
         }
     }
     fn idx(self) -> usize {
@@ -95,6 +104,10 @@ pub struct DiskModel {
     pub apply_latency_min: SimDuration,
     /// Longest apply batch.
     pub apply_latency_max: SimDuration,
+    /// Shortest snapshot save.
+    pub snap_latency_min: SimDuration,
+    /// Longest snapshot save.
+    pub snap_latency_max: SimDuration,
 }
 
 impl Default for DiskModel {
@@ -105,6 +118,9 @@ impl Default for DiskModel {
             wal_latency_max: SimDuration::from_millis(2),
             apply_latency_min: SimDuration::ZERO,
             apply_latency_max: SimDuration::ZERO,
+            // A small state machine to a healthy SSD: one file write and fsync.
+            snap_latency_min: SimDuration::from_millis(1),
+            snap_latency_max: SimDuration::from_millis(5),
         }
     }
 }
@@ -123,11 +139,23 @@ pub struct WalWrite {
     /// False for a write that carries nothing that needs fsync (only held messages or a
     /// commit-index change): it costs no time and is not made durable.
     pub fsync: bool,
+    /// A snapshot received from the leader, saved before the entries.
+    pub snapshot: Option<Snapshot>,
 }
 
-/// A batch of committed entries to apply to the state machine.
+/// A snapshot of this member's own state machine, saved to the snap directory.
+#[derive(Debug, Default)]
+pub struct SnapWrite {
+    /// The snapshot (metadata and the state machine's data).
+    pub snapshot: Snapshot,
+}
+
+/// A batch of committed entries to apply to the state machine, after restoring a snapshot
+/// received from the leader when there is one.
 #[derive(Debug, Default)]
 pub struct ApplyBatch {
+    /// A snapshot to restore first.
+    pub snapshot: Option<Snapshot>,
     /// The log entries.
     pub entries: Vec<Entry>,
 }
@@ -135,32 +163,78 @@ pub struct ApplyBatch {
 /// What the disk keeps across a crash.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Durable {
+    /// The latest durable snapshot (index 0: none).
+    pub snapshot: Snapshot,
     /// raft's hard state (term, vote, commit).
     pub hard_state: HardState,
-    /// The log entries.
+    /// The log entries after the snapshot.
     pub entries: Vec<Entry>,
 }
 
 impl Durable {
     /// The last log index.
     pub fn last_index(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.index)
+        self.entries
+            .last()
+            .map_or(self.snapshot_index(), |e| e.index)
+    }
+
+    /// The index the durable snapshot covers (0: none).
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot.get_metadata().index
+    }
+
+    /// The term of the entry at `index`, if the disk still knows it (the snapshot's own index
+    /// included; entries the snapshot replaced are not known).
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        let snap = self.snapshot.get_metadata();
+        if index == snap.index && index > 0 {
+            return Some(snap.term);
+        }
+        let first = snap.index + 1;
+        if index < first {
+            return None;
+        }
+        self.entries.get((index - first) as usize).map(|e| e.term)
+    }
+
+    /// Whether `index` is covered by the durable snapshot.
+    pub fn covers(&self, index: u64) -> bool {
+        index <= self.snapshot_index()
     }
 
     fn write(&mut self, w: &WalWrite) {
+        if let Some(snap) = &w.snapshot {
+            // A snapshot from the leader replaces the whole log (raft-rs `apply_snapshot`).
+            self.snapshot = snap.clone();
+            self.entries.clear();
+        }
         if let Some(first) = w.entries.first() {
+            let base = self.snapshot_index();
             assert!(
-                first.index >= 1 && first.index <= self.last_index() + 1,
-                "WAL write leaves a gap: first {} after last {}",
+                first.index > base && first.index <= self.last_index() + 1,
+                "WAL write leaves a gap or overwrites the snapshot: first {} after last {} (snapshot {base})",
                 first.index,
                 self.last_index()
             );
-            self.entries.truncate((first.index - 1) as usize);
+            self.entries.truncate((first.index - base - 1) as usize);
             self.entries.extend(w.entries.iter().cloned());
         }
         if let Some(hs) = &w.hard_state {
             self.hard_state = hs.clone();
         }
+    }
+
+    /// A local snapshot became durable: it replaces the entries it covers.
+    fn save_snapshot(&mut self, snap: &Snapshot) {
+        let index = snap.get_metadata().index;
+        if index <= self.snapshot_index() {
+            return;
+        }
+        let base = self.snapshot_index();
+        let covered = ((index - base) as usize).min(self.entries.len());
+        self.entries.drain(..covered);
+        self.snapshot = snap.clone();
     }
 }
 
@@ -171,6 +245,8 @@ pub enum Completion {
     Wal(Result<WalWrite, DiskError>),
     /// State-machine apply / backend commit.
     Apply(ApplyBatch),
+    /// A snapshot saved.
+    Snap(SnapWrite),
     /// The head operation is parked behind a stall; nothing completed.
     Parked,
 }
@@ -209,8 +285,9 @@ pub struct Disk {
     rng: SimRng,
     wal: Queue<WalWrite>,
     apply: Queue<ApplyBatch>,
-    stalls: [u32; 2],
-    slow: [Option<(SimDuration, SimDuration)>; 2],
+    snap: Queue<SnapWrite>,
+    stalls: [u32; 3],
+    slow: [Option<(SimDuration, SimDuration)>; 3],
     failing_fsyncs: u32,
     fail_next_fsync: bool,
     /// Active `torn_write` faults.
@@ -236,8 +313,9 @@ impl Disk {
             rng,
             wal: Queue::default(),
             apply: Queue::default(),
-            stalls: [0; 2],
-            slow: [None; 2],
+            snap: Queue::default(),
+            stalls: [0; 3],
+            slow: [None; 3],
             failing_fsyncs: 0,
             fail_next_fsync: false,
             tearing: 0,
@@ -261,6 +339,17 @@ impl Disk {
         self.start_head(IoClass::Apply, now)
     }
 
+    /// Queues a snapshot save. Returns when its completion is due if it became the head.
+    pub fn submit_snap(&mut self, now: SimTime, w: SnapWrite) -> Option<SimTime> {
+        self.snap.ops.push_back(w);
+        self.start_head(IoClass::Snap, now)
+    }
+
+    /// Snapshot saves queued or in progress.
+    pub fn snap_pending(&self) -> usize {
+        self.snap.ops.len()
+    }
+
     /// WAL writes queued or in progress.
     pub fn wal_pending(&self) -> usize {
         self.wal.ops.len()
@@ -280,6 +369,7 @@ impl Disk {
         let (len, started) = match class {
             IoClass::Wal => (self.wal.ops.len(), self.wal.head_started),
             IoClass::Apply => (self.apply.ops.len(), self.apply.head_started),
+            IoClass::Snap => (self.snap.ops.len(), self.snap.head_started),
         };
         if len == 0 || started {
             return None;
@@ -293,6 +383,7 @@ impl Disk {
         match class {
             IoClass::Wal => (self.wal.head_started, self.wal.head_since) = (true, now),
             IoClass::Apply => (self.apply.head_started, self.apply.head_since) = (true, now),
+            IoClass::Snap => (self.snap.head_started, self.snap.head_since) = (true, now),
         }
         Some(now + latency)
     }
@@ -303,6 +394,7 @@ impl Disk {
         match class {
             IoClass::Wal => self.wal.head_since,
             IoClass::Apply => self.apply.head_since,
+            IoClass::Snap => self.snap.head_since,
         }
     }
 
@@ -310,6 +402,7 @@ impl Disk {
         let (lo, hi) = self.slow[class.idx()].unwrap_or(match class {
             IoClass::Wal => (self.model.wal_latency_min, self.model.wal_latency_max),
             IoClass::Apply => (self.model.apply_latency_min, self.model.apply_latency_max),
+            IoClass::Snap => (self.model.snap_latency_min, self.model.snap_latency_max),
         });
         SimDuration::from_micros(self.rng.between(lo.as_micros(), hi.as_micros()))
     }
@@ -321,6 +414,7 @@ impl Disk {
             match class {
                 IoClass::Wal => self.wal.parked = true,
                 IoClass::Apply => self.apply.parked = true,
+                IoClass::Snap => self.snap.parked = true,
             }
             return (Completion::Parked, None);
         }
@@ -343,6 +437,17 @@ impl Disk {
                         .expect("apply completion without a batch"),
                 )
             }
+            IoClass::Snap => {
+                self.snap.head_started = false;
+                let w = self
+                    .snap
+                    .ops
+                    .pop_front()
+                    .expect("snap completion without a save");
+                self.before_sync();
+                self.durable.save_snapshot(&w.snapshot);
+                Completion::Snap(w)
+            }
         };
         (done, self.start_head(class, now))
     }
@@ -353,14 +458,20 @@ impl Disk {
             return Err(DiskError::Eio);
         }
         if w.fsync {
-            if self.lying > 0 && self.unsynced_since.is_none() {
-                self.unsynced_since = Some(self.durable.clone());
-            } else if self.lying == 0 {
-                self.unsynced_since = None; // an honest fsync flushes everything before it
-            }
+            self.before_sync();
             self.durable.write(&w);
         }
         Ok(w)
+    }
+
+    /// A sync is about to make a write durable: a lying disk remembers what a crash returns to;
+    /// an honest sync flushes everything before it.
+    fn before_sync(&mut self) {
+        if self.lying > 0 && self.unsynced_since.is_none() {
+            self.unsynced_since = Some(self.durable.clone());
+        } else if self.lying == 0 {
+            self.unsynced_since = None;
+        }
     }
 
     /// Starts a fault on this disk (the disk owns its faults; the loop only says when).
@@ -416,6 +527,7 @@ impl Disk {
         let q_parked = match class {
             IoClass::Wal => &mut self.wal.parked,
             IoClass::Apply => &mut self.apply.parked,
+            IoClass::Snap => &mut self.snap.parked,
         };
         if *n == 0 && *q_parked {
             *q_parked = false;
@@ -449,6 +561,7 @@ impl Disk {
     pub fn crash(&mut self) -> Vec<WalWrite> {
         self.epoch += 1;
         self.apply = Queue::default();
+        self.snap = Queue::default();
         if let Some(before) = self.unsynced_since.take() {
             self.durable = before; // what the lying fsyncs acknowledged is gone
         }

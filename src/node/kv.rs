@@ -267,7 +267,7 @@ impl KvResult {
 }
 
 /// A lease as the state machine records it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseRecord {
     /// Its TTL in seconds.
     pub ttl_s: u64,
@@ -276,7 +276,7 @@ pub struct LeaseRecord {
 }
 
 /// One event of the store's history, as a watch sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WatchEvent {
     /// PUT or DELETE.
     pub kind: EventKind,
@@ -288,8 +288,9 @@ pub struct WatchEvent {
     pub revision: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-/// The member's key-value state machine (etcd's mvcc, simplified).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The member's key-value state machine (etcd's mvcc, simplified). A snapshot carries it whole
+/// (serialized), as etcd's snapshot carries its backend database.
 pub struct KvStore {
     revision: u64,
     data: BTreeMap<String, KeyValue>,

@@ -36,6 +36,17 @@ pub trait StateMachine: 'static {
 
     /// The whole state in a canonical text form: converged members have equal fingerprints.
     fn fingerprint(&self) -> String;
+
+    /// The whole state as bytes for a snapshot, or `None` (the default) if the machine cannot be
+    /// snapshotted: then members never compact their logs (`cluster.snapshot_count` is ignored).
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The state [`StateMachine::snapshot`] wrote, restored into a fresh machine.
+    fn restore(&mut self, _snapshot: &[u8]) {
+        unreachable!("restore is only called with a snapshot this machine wrote")
+    }
 }
 
 /// A state machine behind bytes, as a member holds it.
@@ -46,6 +57,10 @@ pub trait ErasedMachine {
     fn query_json(&self, query: &[u8]) -> Vec<u8>;
     /// [`StateMachine::fingerprint`].
     fn fingerprint(&self) -> String;
+    /// [`StateMachine::snapshot`].
+    fn snapshot(&self) -> Option<Vec<u8>>;
+    /// [`StateMachine::restore`].
+    fn restore(&mut self, snapshot: &[u8]);
 }
 
 struct Typed<M>(M);
@@ -61,6 +76,12 @@ impl<M: StateMachine> ErasedMachine for Typed<M> {
     }
     fn fingerprint(&self) -> String {
         self.0.fingerprint()
+    }
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        self.0.snapshot()
+    }
+    fn restore(&mut self, snapshot: &[u8]) {
+        self.0.restore(snapshot)
     }
 }
 

@@ -36,6 +36,8 @@ pub mod lease;
 mod leasing;
 pub mod machine;
 pub mod rpc;
+pub mod snapshots;
+pub mod storage;
 
 use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
@@ -47,8 +49,7 @@ pub use bugs::Bug;
 use kv::{KvOp, KvResult, KvStore, Proposal};
 use lease::Lessor;
 use leasing::Watcher;
-use raft::eraftpb::{ConfState, Entry, Message};
-use raft::storage::MemStorage;
+use raft::eraftpb::{Entry, Message, Snapshot};
 use raft::{RawNode, ReadOnlyOption};
 use rpc::{
     Header, LeaseForward, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo,
@@ -56,6 +57,7 @@ use rpc::{
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
+use storage::SimStorage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -161,6 +163,10 @@ pub struct NodeConfig {
     pub randomize_election_timeout: bool,
     /// raft-rs `max_size_per_msg` (etcd: 1 MiB).
     pub max_size_per_msg: u64,
+    /// etcd `--snapshot-count`: applied entries between snapshots (0: never).
+    pub snapshot_count: u64,
+    /// etcd `--snapshot-catchup-entries`: entries kept behind a snapshot for slow followers.
+    pub snapshot_catchup_entries: u64,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
     pub check_quorum: bool,
     /// How linearizable reads are served.
@@ -334,7 +340,7 @@ pub struct Node {
     pub status: NodeStatus,
     /// Which incarnation (bumped by every restart).
     pub incarnation: u64,
-    raw: Option<RawNode<MemStorage>>,
+    raw: Option<RawNode<SimStorage>>,
     /// Its disk.
     pub disk: Disk,
     /// The key-value store.
@@ -379,6 +385,12 @@ pub struct Node {
     forwards: BTreeMap<RequestId, (ClientId, ServerOp)>,
     /// Its own clock: ticks, lease deadlines and its timers run on it (survives a crash).
     clock: clock::LocalClock,
+    /// The index of the latest snapshot taken (or being saved) or restored.
+    snap_taken: u64,
+    /// A received snapshot waiting for its WAL write ([`snapshots`]).
+    pending_restore: Option<snapshots::PendingRestore>,
+    /// Digest of every entry applied so far (carried in snapshots; the state-digest oracle).
+    applied_digest: u64,
     /// Open watch streams, by the request that created them.
     watchers: BTreeMap<RequestId, Watcher>,
     /// Proposals of the member's own (lease revocations).
@@ -431,12 +443,16 @@ impl Node {
             lessor_armed: false,
             forwards: BTreeMap::new(),
             clock: clock::LocalClock::default(),
+            snap_taken: 0,
+            pending_restore: None,
+            applied_digest: 0,
             watchers: BTreeMap::new(),
             internal_seq: 0,
             machine_factory,
             machine: None,
         };
-        n.boot();
+        let fresh = n.boot();
+        assert!(fresh.is_none(), "a new member starts from an empty disk");
         n
     }
 
@@ -462,16 +478,27 @@ impl Node {
         }
     }
 
-    /// Builds raft from the durable state (fresh disk: empty log, the configured voters).
-    fn boot(&mut self) {
-        let store = MemStorage::new_with_conf_state(ConfState::from((self.voters.clone(), vec![])));
+    /// Builds raft from the durable state (fresh disk: empty log, the configured voters): the
+    /// durable snapshot, then the WAL after it. Returns the snapshot the state machine must be
+    /// restored from, if any.
+    fn boot(&mut self) -> Option<Snapshot> {
+        let mut store = SimStorage::new(self.voters.clone());
+        let durable = &self.disk.durable;
+        let snapshot = (durable.snapshot_index() > 0).then(|| durable.snapshot.clone());
+        if let Some(s) = &snapshot {
+            store.install(s.clone());
+        }
         {
             let mut w = store.wl();
-            w.append(&self.disk.durable.entries)
-                .expect("durable log is contiguous");
-            w.set_hardstate(self.disk.durable.hard_state.clone());
+            w.append(&durable.entries)
+                .expect("durable log is contiguous after its snapshot");
+            let mut hs = durable.hard_state.clone();
+            hs.commit = hs.commit.max(durable.snapshot_index());
+            w.set_hardstate(hs);
         }
-        let raw = RawNode::new(&self.raft_config(), store, &self.logger)
+        let mut config = self.raft_config();
+        config.applied = durable.snapshot_index();
+        let raw = RawNode::new(&config, store, &self.logger)
             .unwrap_or_else(|e| panic!("raft-rs refused to start {}: {e}", self.id));
         self.raw = Some(raw);
         self.kv = KvStore::new(self.cfg.min_lease_ttl_s, self.cfg.keep_events);
@@ -484,6 +511,9 @@ impl Node {
         self.durable_ready = 0;
         self.bug_applied_upto = 0;
         self.applied_requests.clear();
+        self.applied_digest = 0;
+        self.snap_taken = 0;
+        self.pending_restore = None;
         self.status = NodeStatus::Running;
         self.incarnation += 1;
         self.published = Published::default();
@@ -491,9 +521,10 @@ impl Node {
         self.jitter_key = None;
         self.fix_jitter();
         self.publish();
+        snapshot
     }
 
-    fn raw(&mut self) -> &mut RawNode<MemStorage> {
+    fn raw(&mut self) -> &mut RawNode<SimStorage> {
         self.raw.as_mut().expect("running member has raft state")
     }
 
@@ -585,6 +616,21 @@ impl Node {
                 self.drive(out);
             }
         }
+    }
+
+    /// How the snapshot this member (as leader) sent to `to` ended: raft-rs's
+    /// `report_snapshot`, as etcd's snapshot sender calls it.
+    pub fn snapshot_status(&mut self, to: NodeId, ok: bool, out: &mut Out) {
+        if self.status != NodeStatus::Running {
+            return;
+        }
+        let status = if ok {
+            raft::SnapshotStatus::Finish
+        } else {
+            raft::SnapshotStatus::Failure
+        };
+        self.raw().report_snapshot(to.0, status);
+        self.drive(out);
     }
 
     /// A client request arrived.
@@ -731,7 +777,9 @@ impl Node {
         if !self.durable_state_sound(out) {
             return; // raft-rs would panic on this state; the member stays down
         }
-        self.boot();
+        if let Some(snap) = self.boot() {
+            self.restore(&snap, false, out);
+        }
         out.trace.push(
             out.now,
             TraceEvent::Restarted {
@@ -748,12 +796,13 @@ impl Node {
     /// start from it (it panics on a durable commit beyond the durable log).
     fn durable_state_sound(&mut self, out: &mut Out) -> bool {
         let durable = self.durable_summary();
-        let kept_term = self.applied_before_crash.and_then(|(index, _)| {
-            self.disk
-                .durable
-                .entries
-                .get(index as usize - 1)
-                .map(|e| e.term)
+        let kept_term = self.applied_before_crash.and_then(|(index, term)| {
+            let d = &self.disk.durable;
+            // An entry the durable snapshot covers is kept (as state, not as an entry).
+            if d.covers(index) {
+                return Some(term);
+            }
+            d.term_at(index)
         });
         out.observe(Observation::Restarting {
             node: self.id,
@@ -771,17 +820,26 @@ impl Node {
             commit: d.hard_state.commit,
             term: d.hard_state.term,
             last_index: d.last_index(),
-            last_entry_term: d.entries.last().map_or(0, |e| e.term),
+            last_entry_term: d.term_at(d.last_index()).unwrap_or(0),
         }
     }
 
     /// The term of the entry at `index` in this member's log.
     pub fn log_term(&self, index: u64) -> Option<u64> {
         let raw = self.raw.as_ref()?;
-        if index == 0 || index > raw.raft.raft_log.last_index() {
+        let log = &raw.raft.raft_log;
+        // Below the log's first index raft-rs answers 0 for a compacted entry: not a term.
+        if index == 0 || index > log.last_index() || index + 1 < log.first_index() {
             return None;
         }
-        raw.raft.raft_log.term(index).ok()
+        log.term(index).ok().filter(|t| *t > 0)
+    }
+
+    /// The raft log starts after this index (entries up to it live only in a snapshot).
+    pub fn compacted_through(&self) -> u64 {
+        self.raw
+            .as_ref()
+            .map_or(0, |r| r.raft.raft_log.first_index() - 1)
     }
 
     // ------------------------------------------------------------------ client requests
@@ -913,6 +971,12 @@ impl Node {
     /// A timer `after` on this member's own clock.
     fn set_timer(&self, out: &mut Out, after: SimDuration, f: impl FnOnce(u64) -> NodeTimer) {
         out.timer(out.now + self.clock.sim_span(after), f(self.incarnation));
+    }
+
+    /// The client requests its state machine has applied (in this incarnation, or carried by
+    /// the snapshot it restored), in request order.
+    pub fn applied_requests(&self) -> impl Iterator<Item = RequestId> + '_ {
+        self.applied_requests.iter().copied()
     }
 
     /// This member's clock (a `clock_drift` fault changes its speed).
@@ -1103,11 +1167,17 @@ impl Node {
             }
             out.send(NodeMsg::Peer(m));
         }
-        assert!(
-            rd.snapshot().is_empty(),
-            "{}: snapshots are not produced without log compaction",
-            self.id
-        );
+        let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().clone());
+        if let Some(s) = &snapshot {
+            // raft-rs's contract: the storage holds the snapshot before the Ready advances.
+            self.raw().mut_store().install(s.clone());
+            self.apply_queued = s.get_metadata().index;
+            self.pending_restore = Some(snapshots::PendingRestore {
+                ready: number,
+                snapshot: s.clone(),
+                entries: vec![],
+            });
+        }
         let committed = rd.take_committed_entries();
         let read_states = rd.take_read_states();
         let entries = rd.take_entries();
@@ -1115,7 +1185,7 @@ impl Node {
         let held = rd.take_persisted_messages();
         let must_sync = rd.must_sync();
         {
-            let store = self.raw().mut_store().clone();
+            let store = self.raw().mut_store();
             let mut w = store.wl();
             if !entries.is_empty() {
                 w.append(&entries)
@@ -1135,7 +1205,8 @@ impl Node {
             entries,
             hard_state,
             held_msgs: held,
-            fsync: must_sync,
+            fsync: must_sync || snapshot.is_some(),
+            snapshot,
         };
         self.persist(write, out);
         self.queue_apply(committed, out);
@@ -1262,10 +1333,15 @@ impl Node {
             self.id
         );
         self.apply_queued = last.index;
-        if let Some(due) = self
-            .disk
-            .submit_apply(out.now, ApplyBatch { entries: committed })
-        {
+        if let Some(p) = self.pending_restore.as_mut() {
+            p.entries.extend(committed); // after the snapshot they follow
+            return;
+        }
+        let batch = ApplyBatch {
+            snapshot: None,
+            entries: committed,
+        };
+        if let Some(due) = self.disk.submit_apply(out.now, batch) {
             self.disk_timer(IoClass::Apply, due, out);
         }
     }
@@ -1291,6 +1367,7 @@ impl Node {
                 },
             ),
             Completion::Apply(batch) => self.apply(batch, out),
+            Completion::Snap(w) => self.snapshot_saved(w, out),
             Completion::Wal(Ok(w)) => {
                 out.trace.push(
                     out.now,
@@ -1309,6 +1386,7 @@ impl Node {
                     durable,
                 });
                 self.send_held(w.ready, w.held_msgs, out);
+                self.release_restore(w.ready, out);
             }
             Completion::Wal(Err(e)) => {
                 out.trace.push(
@@ -1375,9 +1453,13 @@ impl Node {
     }
 
     fn apply(&mut self, batch: ApplyBatch, out: &mut Out) {
+        if let Some(s) = &batch.snapshot {
+            self.restore(s, true, out);
+        }
         for e in &batch.entries {
             assert_eq!(e.index, self.applied + 1, "{}: apply out of order", self.id);
             self.applied = e.index;
+            self.digest_applied(e);
             if e.data.is_empty() {
                 self.promote_lessor(out); // a new leader's empty entry
             } else if e.index > self.bug_applied_upto {
@@ -1394,11 +1476,18 @@ impl Node {
                 term: last.term,
                 commit: self.commit_index(),
             });
+            out.observe(Observation::StateDigest {
+                node: self.id,
+                index: last.index,
+                digest: self.applied_digest,
+                from_snapshot: false,
+            });
         }
         let applied = self.applied;
         self.raw().advance_apply_to(applied);
         self.published.applied = applied;
         self.serve_reads(out);
+        self.maybe_snapshot(out);
     }
 
     fn apply_entry(&mut self, e: &Entry, out: &mut Out) {
@@ -1547,5 +1636,8 @@ impl RaftView for Node {
     }
     fn log_term(&self, index: u64) -> Option<u64> {
         Node::log_term(self, index)
+    }
+    fn compacted_through(&self) -> u64 {
+        Node::compacted_through(self)
     }
 }

@@ -85,7 +85,8 @@ pub struct NodeSummary {
     pub machine: Option<String>,
     /// Its store's event history (kept when the scenario watches), for the watch oracle.
     pub events: Vec<crate::node::kv::WatchEvent>,
-    /// Client requests applied by this incarnation, in log order.
+    /// Client requests its state machine applied (this incarnation, or carried by the snapshot
+    /// it restored), in request order.
     pub applied_requests: Vec<RequestId>,
     /// Counters.
     pub stats: NodeStats,

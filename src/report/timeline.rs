@@ -212,6 +212,15 @@ fn describe(
         TraceEvent::Resumed { node, inbox } => format!("{node} handles the {inbox} message(s) and request(s) queued while paused"),
         TraceEvent::DiskParked { node, io } => format!("{node} {io} write blocked by the stall; raft loop waits"),
         TraceEvent::FsyncFailed { node, .. } => format!("{node} WAL fsync failed: EIO"),
+        TraceEvent::SnapshotSaved { node, index, compacted_through } => {
+            format!("{node} saved a snapshot at index {index}; its raft log now starts at {}", compacted_through + 1)
+        }
+        TraceEvent::SnapshotRestored { node, index, received: true } => {
+            format!("{node} restored the leader's snapshot at index {index} (its log was behind the leader's first index)")
+        }
+        TraceEvent::SnapshotRestored { node, index, received: false } => {
+            format!("{node} restored its own snapshot at index {index}, then replays its WAL")
+        }
         TraceEvent::RequestExpired { node, op, .. } => {
             format!("{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied")
         }

@@ -53,6 +53,8 @@ pub struct FileCluster {
     pub pre_vote: Option<bool>,
     pub randomize_election_timeout: Option<bool>,
     pub max_size_per_msg: Option<u64>,
+    pub snapshot_count: Option<u64>,
+    pub snapshot_catchup_entries: Option<u64>,
     pub check_quorum: Option<bool>,
     pub read_only: Option<ReadOnlyName>,
     pub initial_leader: Option<Spanned<u64>>,
@@ -85,6 +87,7 @@ pub struct FileNetwork {
     pub reorder: Option<Spanned<Ratio>>,
     pub client_latency_min: Option<Dur>,
     pub client_latency_max: Option<Dur>,
+    pub snapshot_bandwidth_bytes_per_s: Option<Spanned<u64>>,
     #[serde(default)]
     pub link: Vec<Spanned<FileLinkOverride>>,
 }
@@ -110,6 +113,8 @@ pub struct FileDisk {
     pub wal_latency_max: Option<Dur>,
     pub apply_latency_min: Option<Dur>,
     pub apply_latency_max: Option<Dur>,
+    pub snap_latency_min: Option<Dur>,
+    pub snap_latency_max: Option<Dur>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -140,6 +145,7 @@ pub enum FaultKindName {
 pub enum IoName {
     Wal,
     Apply,
+    Snap,
 }
 
 /// One `[[fault]]`: `kind` says which of the optional fields apply.

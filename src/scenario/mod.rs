@@ -32,6 +32,14 @@ use std::path::{Path, PathBuf};
 /// etcd's `maxSizePerMsg` (`server/etcdserver/raft.go`): 1 MiB of entries per append.
 pub const ETCD_MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
 
+/// etcd's `--snapshot-count` default since 3.2 (`server/etcdserver/server.go`,
+/// `DefaultSnapshotCount`).
+pub const ETCD_SNAPSHOT_COUNT: u64 = 100_000;
+
+/// etcd's `--snapshot-catchup-entries` default (`server/etcdserver/server.go`,
+/// `DefaultSnapshotCatchUpEntries`).
+pub const ETCD_SNAPSHOT_CATCHUP_ENTRIES: u64 = 5_000;
+
 /// An invalid scenario, with its position.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -100,6 +108,10 @@ pub struct ClusterSpec {
     /// raft-rs `Config::max_size_per_msg`: the bytes of entries one append carries (at least one
     /// entry; 0: exactly one). etcd: 1 MiB (`maxSizePerMsg`, `server/etcdserver/raft.go`).
     pub max_size_per_msg: u64,
+    /// etcd `--snapshot-count`: applied entries between snapshots (default 100,000; 0: never).
+    pub snapshot_count: u64,
+    /// etcd `--snapshot-catchup-entries`: raft log entries kept behind a snapshot (default 5,000).
+    pub snapshot_catchup_entries: u64,
     /// The etcd release the members behave as (defaults differ: see [`EtcdVersion`]).
     pub etcd_version: EtcdVersion,
     /// A leader steps down when it has not heard from a quorum for an election timeout.
@@ -123,6 +135,8 @@ pub struct NetworkSpec {
     pub client_latency_min: SimDuration,
     /// Longest client <-> member hop.
     pub client_latency_max: SimDuration,
+    /// Peer bandwidth for snapshot transfers, bytes per second (default 1 Gbit/s).
+    pub snapshot_bandwidth_bytes_per_s: u64,
 }
 
 /// Which member a fault hits: a fixed one, or a role resolved when the fault starts (the lowest
@@ -485,6 +499,7 @@ type R<T> = Result<T, ScenarioError>;
 fn fault_io(f: &FileFault) -> IoClass {
     match f.io.as_ref().map(|s| *s.get_ref()) {
         Some(IoName::Apply) => IoClass::Apply,
+        Some(IoName::Snap) => IoClass::Snap,
         _ => IoClass::Wal,
     }
 }
@@ -696,6 +711,10 @@ impl<'a> Validator<'a> {
             pre_vote: c.pre_vote.unwrap_or(etcd_version.pre_vote_default()),
             randomize_election_timeout: c.randomize_election_timeout.unwrap_or(true),
             max_size_per_msg: c.max_size_per_msg.unwrap_or(ETCD_MAX_SIZE_PER_MSG),
+            snapshot_count: c.snapshot_count.unwrap_or(ETCD_SNAPSHOT_COUNT),
+            snapshot_catchup_entries: c
+                .snapshot_catchup_entries
+                .unwrap_or(ETCD_SNAPSHOT_CATCHUP_ENTRIES),
             etcd_version,
             check_quorum,
             read_only,
@@ -775,6 +794,15 @@ impl<'a> Validator<'a> {
             links,
             client_latency_min: clo,
             client_latency_max: chi,
+            snapshot_bandwidth_bytes_per_s: match &f.snapshot_bandwidth_bytes_per_s {
+                None => 125_000_000,
+                Some(b) if *b.get_ref() > 0 => *b.get_ref(),
+                Some(b) => return Err(self.err(
+                    b,
+                    "`snapshot_bandwidth_bytes_per_s` must be at least 1 (125000000 is 1 Gbit/s)"
+                        .into(),
+                )),
+            },
         })
     }
 
@@ -806,11 +834,19 @@ impl<'a> Validator<'a> {
             (d.apply_latency_min, d.apply_latency_max),
             "apply_latency",
         )?;
+        let (sl, sh) = self.range(
+            &f.snap_latency_min,
+            &f.snap_latency_max,
+            (d.snap_latency_min, d.snap_latency_max),
+            "snap_latency",
+        )?;
         Ok(DiskModel {
             wal_latency_min: wl,
             wal_latency_max: wh,
             apply_latency_min: al,
             apply_latency_max: ah,
+            snap_latency_min: sl,
+            snap_latency_max: sh,
         })
     }
 

@@ -68,6 +68,18 @@ pub enum Observation {
         /// The member's commit index at that moment.
         commit: u64,
     },
+    /// A member's state machine after applying through `index` (or restoring a snapshot of it),
+    /// as a digest: members that applied through the same index must agree.
+    StateDigest {
+        /// The member.
+        node: NodeId,
+        /// The index applied through.
+        index: u64,
+        /// A digest of every entry applied through `index`, carried in snapshots.
+        digest: u64,
+        /// It comes from a snapshot (received or restored at restart).
+        from_snapshot: bool,
+    },
 }
 
 /// A member's Raft state as the safety oracle reads it after every event.
@@ -86,4 +98,9 @@ pub trait RaftView {
     fn is_leader(&self) -> bool;
     /// The term of the entry at `index` in its log, if it has one.
     fn log_term(&self, index: u64) -> Option<u64>;
+    /// Entries up to this index were compacted into a snapshot: their terms are no longer in
+    /// the log (0: nothing compacted).
+    fn compacted_through(&self) -> u64 {
+        0
+    }
 }

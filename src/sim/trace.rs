@@ -162,7 +162,7 @@ pub enum DropReason {
 }
 
 /// What a watch reports: one key's change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum EventKind {
     /// A put.
@@ -593,6 +593,36 @@ pub enum TraceEvent {
         node: NodeId,
         /// Whole entries of the torn write that survived.
         kept_entries: u64,
+    },
+    /// A member took a snapshot of its state machine at its applied index (etcd's
+    /// `triggerSnapshot` after `snapshot_count` applied entries) and began saving it.
+    SnapshotTaken {
+        /// The member.
+        node: NodeId,
+        /// The index it covers.
+        index: u64,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The snapshot became durable; the member compacted its raft log, keeping
+    /// `snapshot_catchup_entries` entries behind it.
+    SnapshotSaved {
+        /// The member.
+        node: NodeId,
+        /// The index it covers.
+        index: u64,
+        /// The raft log now starts after this index.
+        compacted_through: u64,
+    },
+    /// A member restored its state machine from a snapshot: one received from the leader, or its
+    /// own durable one at restart.
+    SnapshotRestored {
+        /// The member.
+        node: NodeId,
+        /// The index it covers.
+        index: u64,
+        /// Received from the leader (`false`: read from its own disk at restart).
+        received: bool,
     },
 }
 

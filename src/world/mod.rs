@@ -49,15 +49,37 @@ pub const PROGRESS_EVERY: u64 = 200_000;
 enum Event {
     Tick(NodeId),
     Campaign(NodeId),
-    Deliver { msg: Message, stream: u64 },
+    Deliver {
+        msg: Message,
+        stream: u64,
+    },
+    /// A snapshot arrives over its own connection (etcd's snapshot sender, not the stream).
+    DeliverSnapshot(Message),
+    /// The leader learns how its snapshot transfer to `to` ended.
+    SnapshotStatus {
+        leader: NodeId,
+        to: NodeId,
+        ok: bool,
+    },
     Timer(NodeId, NodeTimer),
-    ToServer { to: NodeId, req: ServerRequest },
-    ToClient { reply: Reply },
+    ToServer {
+        to: NodeId,
+        req: ServerRequest,
+    },
+    ToClient {
+        reply: Reply,
+    },
     Forward(LeaseForward),
     WatchPush(WatchPush),
     Stream(usize, StreamTimer),
-    Dial { client: ClientId, node: NodeId },
-    ClientDeadline { client: ClientId, op: OpId },
+    Dial {
+        client: ClientId,
+        node: NodeId,
+    },
+    ClientDeadline {
+        client: ClientId,
+        op: OpId,
+    },
     CommandStart(usize),
     FaultStart(usize),
     FaultEnd(usize),
@@ -201,6 +223,10 @@ impl Sim {
             Event::Tick(id) => self.tick(id),
             Event::Campaign(id) => self.with_node(id, |n, o| n.campaign(o)),
             Event::Deliver { msg, stream } => self.deliver(msg, stream),
+            Event::DeliverSnapshot(msg) => self.deliver_snapshot(msg),
+            Event::SnapshotStatus { leader, to, ok } => {
+                self.with_node(leader, |n, o| n.snapshot_status(to, ok, o))
+            }
             Event::Timer(id, t) => self.with_node(id, |n, o| n.timer(t, o)),
             Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
             Event::ToClient { reply } => self.reply_to_client(reply),
@@ -320,7 +346,7 @@ impl Sim {
 
     /// Ends the simulation and returns its record.
     pub fn into_record(self) -> Record {
-        let nodes = self.nodes.iter().map(|n| summary(n, &self.trace)).collect();
+        let nodes = self.nodes.iter().map(summary).collect();
         let kubelets = self
             .k8s
             .as_ref()
@@ -368,6 +394,8 @@ fn build_nodes(
         pre_vote: c.pre_vote,
         randomize_election_timeout: c.randomize_election_timeout,
         max_size_per_msg: c.max_size_per_msg,
+        snapshot_count: c.snapshot_count,
+        snapshot_catchup_entries: c.snapshot_catchup_entries,
         check_quorum: c.check_quorum || lease_drift,
         read_only: if lease_drift {
             ReadOnly::LeaseBased
@@ -405,7 +433,7 @@ fn build_nodes(
 }
 
 /// A member at the end of the run.
-fn summary(n: &Node, trace: &Trace) -> NodeSummary {
+fn summary(n: &Node) -> NodeSummary {
     NodeSummary {
         id: n.id,
         status: n.status,
@@ -419,31 +447,8 @@ fn summary(n: &Node, trace: &Trace) -> NodeSummary {
         kv: n.kv.snapshot(),
         events: n.kv.events_from(0, "", true),
         machine: n.machine_fingerprint(),
-        applied_requests: applied_requests(&trace.records, n.id),
+        applied_requests: n.applied_requests().collect(),
         stats: n.stats,
         election_timeout_ticks: n.election_timeout_ticks,
     }
-}
-
-/// Client requests applied by the member's current incarnation, in log order.
-fn applied_requests(
-    trace: &[crate::sim::trace::TraceRecord],
-    node: NodeId,
-) -> Vec<crate::sim::ids::RequestId> {
-    use crate::sim::trace::TraceEvent;
-    let start = trace
-        .iter()
-        .rposition(|t| matches!(t.event, TraceEvent::Restarted { node: n, .. } if n == node))
-        .map_or(0, |i| i + 1);
-    trace[start..]
-        .iter()
-        .filter_map(|t| match t.event {
-            TraceEvent::Applied {
-                node: n,
-                request: Some(r),
-                ..
-            } if n == node => Some(r),
-            _ => None,
-        })
-        .collect()
 }

@@ -3,15 +3,19 @@
 
 use super::{Event, Sim};
 use crate::net::Route;
+use crate::node::NodeStatus;
 use crate::sim::ids::NodeId;
 use crate::sim::time::SimDuration;
 use crate::sim::trace::{msg_kind, DropReason, TraceEvent};
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 
 impl Sim {
     pub(super) fn send(&mut self, m: Message) {
         let now = self.now();
         self.observer.message_sent(&m);
+        if m.get_msg_type() == MessageType::MsgSnapshot {
+            return self.send_snapshot(m);
+        }
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
         let copies = match self.net.route(from, to, now) {
             Route::Deliver(copies) => copies,
@@ -38,6 +42,75 @@ impl Sim {
         let stream = copies[0].stream;
         self.queue
             .schedule(now + copies[0].after, Event::Deliver { msg: m, stream });
+    }
+
+    /// etcd sends a snapshot over its own HTTP connection (`rafthttp/snapshot_sender.go`), not
+    /// the ordered stream: it takes the link's latency plus its size over the link's bandwidth,
+    /// and the leader hears how it ended (`ReportSnapshot`) once the receiver has it, or at once
+    /// when the link is cut or the message lost.
+    fn send_snapshot(&mut self, m: Message) {
+        let now = self.now();
+        let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
+        let after = match self.net.route(from, to, now) {
+            Route::Deliver(copies) => copies[0].after,
+            Route::Lost => {
+                self.dropped(from, to, kind, DropReason::Lost);
+                return self.snapshot_failed(from, to);
+            }
+            Route::Partitioned => {
+                self.dropped(from, to, kind, DropReason::Partitioned);
+                return self.snapshot_failed(from, to);
+            }
+        };
+        let bytes = m.get_snapshot().data.len() as u64;
+        let rate = self.scenario.network.snapshot_bandwidth_bytes_per_s;
+        let transfer = SimDuration::from_micros((bytes * 1_000_000).div_ceil(rate));
+        let latency = after + transfer;
+        self.trace.push(
+            now,
+            TraceEvent::MsgSent {
+                from,
+                to,
+                kind,
+                term: m.term,
+                index: m.get_snapshot().get_metadata().index,
+                latency_us: latency.as_micros(),
+                duplicate_latency_us: None,
+            },
+        );
+        self.queue
+            .schedule(now + latency, Event::DeliverSnapshot(m));
+    }
+
+    fn snapshot_failed(&mut self, leader: NodeId, to: NodeId) {
+        let now = self.now();
+        let ev = Event::SnapshotStatus {
+            leader,
+            to,
+            ok: false,
+        };
+        self.queue.schedule(now, ev);
+    }
+
+    pub(super) fn deliver_snapshot(&mut self, msg: Message) {
+        let (from, to) = (NodeId(msg.from), NodeId(msg.to));
+        let kind = msg_kind(msg.get_msg_type());
+        if self.net.is_cut(from, to) {
+            self.dropped(from, to, kind, DropReason::Partitioned);
+            return self.snapshot_failed(from, to);
+        }
+        if self.nodes[(to.0 - 1) as usize].status == NodeStatus::Crashed {
+            self.dropped(from, to, kind, DropReason::DestinationDown);
+            return self.snapshot_failed(from, to);
+        }
+        self.with_node(to, |n, o| n.receive(msg, o));
+        let back = self.now() + self.scenario.network.link.latency_min;
+        let ev = Event::SnapshotStatus {
+            leader: from,
+            to,
+            ok: true,
+        };
+        self.queue.schedule(back, ev);
     }
 
     fn dropped(&mut self, from: NodeId, to: NodeId, kind: &'static str, reason: DropReason) {
