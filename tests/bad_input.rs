@@ -267,3 +267,13 @@ fn clock_drift_needs_a_speed_that_drifts() {
     let (_, _, msg) = err("[[fault]]\nkind = \"clock_drift\"\nnode = 1\nat = \"1s\"\nspeed_permille = 500\nio = \"wal\"\n");
     assert!(msg.contains("io"), "{msg}");
 }
+
+#[test]
+fn snapshot_bandwidth_must_be_positive() {
+    let (line, _, msg) = err("[network]\nsnapshot_bandwidth_bytes_per_s = 0\n");
+    assert_eq!(line, 5);
+    assert!(msg.contains("at least 1"), "{msg}");
+    let (_, _, msg) =
+        err("[[fault]]\nkind = \"disk_stall\"\nnode = 1\nat = \"1s\"\nio = \"disk\"\n");
+    assert!(msg.contains("snap"), "{msg}");
+}

@@ -24,6 +24,8 @@ fn limit(b: Bug) -> Option<u64> {
         Bug::LeaseReadDrift => Some(700),
         Bug::NoReadindexRetry => Some(40),
         Bug::CommitByCounting => None,
+        Bug::ForgetSnapshotOnRestart => Some(10),
+        Bug::SnapshotBeforePersist | Bug::CompactUnapplied => Some(100),
     }
 }
 

@@ -257,3 +257,74 @@ fn a_drifting_leader_sends_heartbeats_on_its_own_clock() {
         .count();
     assert_eq!(campaigns, 1, "only the initial campaign");
 }
+
+#[test]
+fn a_lagging_follower_is_caught_up_by_snapshot_and_without_compaction_by_the_log() {
+    let r = run(&load("raft-snapshot-catch-up", &[]), &RunOptions::default());
+    assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
+    let sent = r
+        .trace
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.event,
+                TraceEvent::MsgSent {
+                    kind: "MsgSnapshot",
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(sent >= 1);
+    let plain = run(
+        &load("raft-snapshot-catch-up", &[("cluster.snapshot_count", "0")]),
+        &RunOptions::default(),
+    );
+    assert!(!plain
+        .trace
+        .iter()
+        .any(|t| matches!(t.event, TraceEvent::SnapshotSaved { .. })));
+    assert_eq!(plain.nodes[2].kv, r.nodes[2].kv, "same store either way");
+}
+
+/// A member that saved a snapshot and crashed restarts from it plus the WAL after it, and a
+/// restarted member whose WAL starts after its snapshot still converges.
+#[test]
+fn a_restart_restores_the_durable_snapshot_then_replays_the_wal() {
+    let text = "name = \"s\"\ndescription = \"d\"\nduration = \"30s\"\n\
+        [cluster]\ninitial_leader = 1\nsnapshot_count = 10\nsnapshot_catchup_entries = 2\n\
+        [[command]]\nat = \"1s\"\nrun = \"put k{i} v{i}\"\nrepeat = 40\nevery = \"100ms\"\nquiet = true\n\
+        [[fault]]\nkind = \"crash\"\nnode = 2\nat = \"6s\"\nuntil = \"8s\"\n\
+        [[expect]]\ncheck = \"converged\"\n[[expect]]\ncheck = \"no_lost_acknowledged_writes\"\n";
+    let s = Scenario::parse(text, "s.toml").unwrap();
+    let r = run(&s, &RunOptions::default());
+    assert!(
+        r.passed(),
+        "{:?} {:?}",
+        r.failed_verdicts().collect::<Vec<_>>(),
+        r.violations
+    );
+    let restored_own = r.trace.iter().any(|t| {
+        matches!(
+            t.event,
+            TraceEvent::SnapshotRestored {
+                node: raftsim::NodeId(2),
+                received: false,
+                ..
+            }
+        )
+    });
+    assert!(restored_own, "etcd-2 restarts from its own snapshot");
+    // The forget-snapshot-on-restart bug is caught on this very schedule.
+    let bug = run(
+        &s,
+        &RunOptions {
+            bug: Some(raftsim::node::Bug::ForgetSnapshotOnRestart),
+            ..Default::default()
+        },
+    );
+    assert!(bug
+        .violations
+        .iter()
+        .any(|v| v.detail.contains("state machine safety")));
+}

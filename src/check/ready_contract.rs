@@ -71,6 +71,12 @@ pub fn durable_problem(d: DurableSummary) -> Option<String> {
             d.commit, d.last_index
         ));
     }
+    if d.first_entry_index != 0 && d.first_entry_index != d.snapshot_index + 1 {
+        return Some(format!(
+            "the durable WAL starts at index {} but the durable snapshot covers only through {}: entries were released before the snapshot replacing them was durable",
+            d.first_entry_index, d.snapshot_index
+        ));
+    }
     if d.term < d.last_entry_term {
         return Some(format!(
             "durable term {} is older than the last durable entry's term {}: the hard state was not persisted with its entries",
@@ -91,6 +97,8 @@ mod tests {
             term,
             last_index,
             last_entry_term,
+            snapshot_index: 0,
+            first_entry_index: (last_index > 0) as u64,
         }
     }
 

@@ -48,6 +48,9 @@ pub struct Case {
     pub heal_ms: u64,
     /// An etcd lease with keys attached, kept alive, and two watches (half the cases).
     pub lease: Option<LeaseCase>,
+    /// Snapshots and log compaction: (`snapshot_count`, `snapshot_catchup_entries`), low enough
+    /// that members compact and lagging ones are sent snapshots (half the cases).
+    pub snapshots: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -196,6 +199,8 @@ pub struct CaseConfig {
     pub heal_ms: u64,
     /// Share of cases, in percent, with a lease workload and watches (default 50).
     pub lease_pct: u8,
+    /// Percent of cases that snapshot and compact their logs every 5 to 40 entries.
+    pub snapshot_pct: u8,
 }
 
 /// Relative weights of the fault kinds [`case_with`] draws from.
@@ -248,6 +253,7 @@ impl Default for CaseConfig {
             max_ops: 39,
             heal_ms: HEAL_MS,
             lease_pct: 50,
+            snapshot_pct: 50,
         }
     }
 }
@@ -284,8 +290,8 @@ impl CaseConfig {
         if self.keys == 0 || self.max_clients == 0 || self.max_ops == 0 {
             return Err("keys, max_clients and max_ops must be at least 1".into());
         }
-        if self.lease_pct > 100 {
-            return Err("lease_pct is a percentage: 0..=100".into());
+        if self.lease_pct > 100 || self.snapshot_pct > 100 {
+            return Err("lease_pct and snapshot_pct are percentages: 0..=100".into());
         }
         if !(7_000..=3_600_000).contains(&self.heal_ms) {
             return Err(
@@ -376,6 +382,17 @@ fn maybe_lease(pct: u8, n: u64, heal_ms: u64) -> BoxedStrategy<Option<LeaseCase>
     }
 }
 
+/// Snapshot settings in `pct` percent of cases: a snapshot every 5 to 40 applied entries,
+/// keeping 0 to 10 entries behind it.
+fn maybe_snapshots(pct: u8) -> BoxedStrategy<Option<(u64, u64)>> {
+    let s = (5u64..=40, 0u64..=10);
+    match pct {
+        0 => Just(None).boxed(),
+        100.. => s.prop_map(Some).boxed(),
+        p => proptest::option::weighted(p as f64 / 100.0, s).boxed(),
+    }
+}
+
 /// A generated client on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
     client_with(n, 4, 39)
@@ -434,8 +451,9 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                     1..c.max_clients + 1,
                 ),
                 maybe_lease(lease_pct, nodes, heal_ms),
+                maybe_snapshots(c.snapshot_pct),
             )
-                .prop_map(move |(faults, clients, lease)| Case {
+                .prop_map(move |(faults, clients, lease, snapshots)| Case {
                     nodes,
                     async_persist,
                     pre_vote,
@@ -444,6 +462,7 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                     clients,
                     heal_ms,
                     lease,
+                    snapshots,
                 })
         })
 }
@@ -473,6 +492,13 @@ impl Case {
             self.pre_vote,
             self.check_quorum
         );
+        if let Some((count, catchup)) = self.snapshots {
+            s.pop();
+            let _ = writeln!(
+                s,
+                "snapshot_count = {count}\nsnapshot_catchup_entries = {catchup}\n"
+            );
+        }
         for f in &self.faults {
             self.render_fault(&mut s, f);
         }

@@ -29,11 +29,20 @@ pub enum Bug {
     /// Figure 8 of the Raft paper shows to be unsafe (raft-rs commits only entries of its own
     /// term by counting, `RaftLog::maybe_commit`).
     CommitByCounting,
+    /// A snapshot is labelled with the commit index while it holds the applied state (the
+    /// assumption raft-rs's `MemStorage::snapshot` makes), and the log is compacted past
+    /// entries not yet applied.
+    CompactUnapplied,
+    /// A restart loads the raft log after the durable snapshot but not the snapshot's state
+    /// into the state machine.
+    ForgetSnapshotOnRestart,
+    /// A received snapshot is acknowledged before the WAL write saving it is durable.
+    SnapshotBeforePersist,
 }
 
 impl Bug {
     /// Every bug in the zoo.
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 12] = [
         Bug::SendBeforePersist,
         Bug::AckBeforeCommit,
         Bug::ApplyUncommitted,
@@ -43,6 +52,9 @@ impl Bug {
         Bug::NoReadindexRetry,
         Bug::LeaseReadDrift,
         Bug::CommitByCounting,
+        Bug::CompactUnapplied,
+        Bug::ForgetSnapshotOnRestart,
+        Bug::SnapshotBeforePersist,
     ];
 
     /// Its name.
@@ -57,6 +69,9 @@ impl Bug {
             Bug::NoReadindexRetry => "no-readindex-retry",
             Bug::LeaseReadDrift => "lease-read-drift",
             Bug::CommitByCounting => "commit-by-counting",
+            Bug::CompactUnapplied => "compact-unapplied",
+            Bug::ForgetSnapshotOnRestart => "forget-snapshot-on-restart",
+            Bug::SnapshotBeforePersist => "snapshot-before-persist",
         }
     }
 
@@ -87,6 +102,15 @@ impl Bug {
             }
             Bug::CommitByCounting => {
                 "the leader commits entries of earlier terms by counting replicas (Raft Figure 8)"
+            }
+            Bug::CompactUnapplied => {
+                "snapshots claim the commit index but hold the applied state; the log is compacted past unapplied entries"
+            }
+            Bug::ForgetSnapshotOnRestart => {
+                "a restart replays the WAL after the snapshot without loading the snapshot's state"
+            }
+            Bug::SnapshotBeforePersist => {
+                "a received snapshot is acknowledged before it is durable"
             }
         }
     }

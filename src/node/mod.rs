@@ -391,6 +391,8 @@ pub struct Node {
     pending_restore: Option<snapshots::PendingRestore>,
     /// Digest of every entry applied so far (carried in snapshots; the state-digest oracle).
     applied_digest: u64,
+    /// The term of the entry at `applied` (the raft log may no longer hold it).
+    applied_term: u64,
     /// Open watch streams, by the request that created them.
     watchers: BTreeMap<RequestId, Watcher>,
     /// Proposals of the member's own (lease revocations).
@@ -446,6 +448,7 @@ impl Node {
             snap_taken: 0,
             pending_restore: None,
             applied_digest: 0,
+            applied_term: 0,
             watchers: BTreeMap::new(),
             internal_seq: 0,
             machine_factory,
@@ -512,6 +515,7 @@ impl Node {
         self.bug_applied_upto = 0;
         self.applied_requests.clear();
         self.applied_digest = 0;
+        self.applied_term = 0;
         self.snap_taken = 0;
         self.pending_restore = None;
         self.status = NodeStatus::Running;
@@ -718,8 +722,7 @@ impl Node {
             return;
         }
         if self.applied > 0 {
-            let term = self.log_term(self.applied).unwrap_or(0);
-            self.applied_before_crash = Some((self.applied, term));
+            self.applied_before_crash = Some((self.applied, self.applied_term));
         }
         let lost = self.disk.crash();
         if let Some(kept_entries) = self.disk.torn_tail {
@@ -811,7 +814,10 @@ impl Node {
             kept_term,
             torn: self.disk.torn_tail.is_some(),
         });
-        durable.commit <= durable.last_index
+        // A WAL that does not start right after the durable snapshot cannot be replayed.
+        let contiguous = durable.first_entry_index == 0
+            || durable.first_entry_index == durable.snapshot_index + 1;
+        durable.commit <= durable.last_index && contiguous
     }
 
     fn durable_summary(&self) -> DurableSummary {
@@ -821,6 +827,8 @@ impl Node {
             term: d.hard_state.term,
             last_index: d.last_index(),
             last_entry_term: d.term_at(d.last_index()).unwrap_or(0),
+            snapshot_index: d.snapshot_index(),
+            first_entry_index: d.entries.first().map_or(0, |e| e.index),
         }
     }
 
@@ -1178,11 +1186,12 @@ impl Node {
                 entries: vec![],
             });
         }
+        let early = snapshot.is_some() && self.cfg.bug == Some(Bug::SnapshotBeforePersist);
         let committed = rd.take_committed_entries();
         let read_states = rd.take_read_states();
         let entries = rd.take_entries();
         let hard_state = rd.hs().cloned();
-        let held = rd.take_persisted_messages();
+        let mut held = rd.take_persisted_messages();
         let must_sync = rd.must_sync();
         {
             let store = self.raw().mut_store();
@@ -1200,6 +1209,11 @@ impl Node {
             self.apply_on_append(&entries, out);
         }
 
+        if early {
+            // The snapshot-before-persist bug: acknowledge it now.
+            let now_held = std::mem::take(&mut held);
+            self.send_held(number, now_held, out);
+        }
         let write = WalWrite {
             ready: number,
             entries,
@@ -1459,6 +1473,7 @@ impl Node {
         for e in &batch.entries {
             assert_eq!(e.index, self.applied + 1, "{}: apply out of order", self.id);
             self.applied = e.index;
+            self.applied_term = e.term;
             self.digest_applied(e);
             if e.data.is_empty() {
                 self.promote_lessor(out); // a new leader's empty entry

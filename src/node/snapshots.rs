@@ -19,7 +19,7 @@
 //! state-digest oracle against every other member that applied through that index).
 
 use super::kv::KvStore;
-use super::{Node, Out};
+use super::{Bug, Node, Out};
 use crate::disk::{ApplyBatch, IoClass, SnapWrite};
 use crate::sim::ids::RequestId;
 use crate::sim::observe::Observation;
@@ -50,16 +50,22 @@ impl Node {
     /// progress.
     pub(super) fn maybe_snapshot(&mut self, out: &mut Out) {
         let count = self.cfg.snapshot_count;
-        if count == 0 || self.applied < self.snap_taken + count || self.disk.snap_pending() > 0 {
+        // The compact-unapplied bug labels the snapshot with the commit index.
+        let index = if self.cfg.bug == Some(Bug::CompactUnapplied) {
+            self.commit_index().max(self.applied)
+        } else {
+            self.applied
+        };
+        if count == 0 || index < self.snap_taken + count || self.disk.snap_pending() > 0 {
             return;
         }
         let Some(data) = self.snapshot_data() else {
             return; // the user's machine cannot be snapshotted: never compact
         };
-        let index = self.applied;
-        let term = self
-            .log_term(index)
-            .expect("the applied entry is in the log");
+        let term = match self.log_term(index) {
+            Some(t) if index > self.applied => t,
+            _ => self.applied_term,
+        };
         let mut snap = Snapshot {
             data: data.into(),
             ..Default::default()
@@ -112,13 +118,17 @@ impl Node {
         let index = snap.get_metadata().index;
         let data: SnapshotData =
             serde_json::from_slice(&snap.data).expect("a snapshot raftsim wrote");
-        self.kv = data.kv;
-        self.applied_requests = data.applied_requests.into_iter().collect();
-        if let (Some(m), Some(bytes)) = (self.machine.as_mut(), data.machine) {
-            m.restore(&bytes);
+        let forget = !received && self.cfg.bug == Some(Bug::ForgetSnapshotOnRestart);
+        if !forget {
+            self.kv = data.kv;
+            self.applied_requests = data.applied_requests.into_iter().collect();
+            if let (Some(m), Some(bytes)) = (self.machine.as_mut(), data.machine) {
+                m.restore(&bytes);
+            }
+            self.applied_digest = data.digest;
         }
-        self.applied_digest = data.digest;
         self.applied = index;
+        self.applied_term = snap.get_metadata().term;
         self.apply_queued = self.apply_queued.max(index);
         self.snap_taken = self.snap_taken.max(index);
         let node = self.id;

@@ -71,6 +71,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../docs/lessons/lease-read-clock-drift.md"),
     ),
     (
+        "snapshot-catch-up",
+        include_str!("../../docs/lessons/snapshot-catch-up.md"),
+    ),
+    (
         "fsync-that-lies",
         include_str!("../../docs/lessons/fsync-that-lies.md"),
     ),

@@ -99,6 +99,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/raft-lease-read-clock-drift.toml"),
     ),
     (
+        "raft-snapshot-catch-up",
+        "sim-scenarios/raft-snapshot-catch-up.toml",
+        include_str!("../../sim-scenarios/raft-snapshot-catch-up.toml"),
+    ),
+    (
         "etcd-fsync-lies-power-loss",
         "sim-scenarios/etcd-fsync-lies-power-loss.toml",
         include_str!("../../sim-scenarios/etcd-fsync-lies-power-loss.toml"),

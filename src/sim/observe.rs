@@ -19,6 +19,10 @@ pub struct DurableSummary {
     pub last_index: u64,
     /// The term of the last durable entry (0 for an empty log).
     pub last_entry_term: u64,
+    /// The index the durable snapshot covers (0: none).
+    pub snapshot_index: u64,
+    /// The first durable WAL entry's index (0: no entries).
+    pub first_entry_index: u64,
 }
 
 /// A fact an actor reports for the oracles to judge.

@@ -25,7 +25,7 @@ pub use kubernetes::{
 };
 pub use lease::{KeepAliveCheck, LockCheck, WatchCheck};
 pub use oracle::OracleFires;
-pub use raft::{CaughtUp, ClaimedLeaders, LeaderElections, NoElection, RoleAt};
+pub use raft::{CaughtUp, ClaimedLeaders, LeaderElections, NoElection, RoleAt, SnapshotReceived};
 
 use super::ScenarioError;
 use crate::record::Record;
@@ -139,6 +139,7 @@ kinds! {
     LeaderElections(LeaderElections),
     Role(RoleAt),
     CaughtUp(CaughtUp),
+    SnapshotReceived(SnapshotReceived),
     ClaimedLeaders(ClaimedLeaders),
     NodeNotReady(NodeNotReady),
     NodesReady(NodesReady),

@@ -330,3 +330,54 @@ impl Kind for LeaderElections {
         )
     }
 }
+
+/// Whether a member restored a snapshot the leader sent it (its log had fallen behind the
+/// leader's first index).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SnapshotReceived {
+    /// The member.
+    pub node: NodeId,
+    /// Whether it did.
+    pub expected: bool,
+}
+
+impl Kind for SnapshotReceived {
+    const NAME: &'static str = "snapshot_received";
+    const FIELDS: &'static [&'static str] = &["node", "expected"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        Ok(SnapshotReceived {
+            node: f.node("node")?,
+            expected: f.bool("expected")?,
+        })
+    }
+
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
+        let got = r.trace.iter().find_map(|t| match t.event {
+            TraceEvent::SnapshotRestored {
+                node,
+                index,
+                received: true,
+            } if node == self.node => Some((t.at, index)),
+            _ => None,
+        });
+        match got {
+            Some((at, index)) => (
+                self.expected,
+                format!(
+                    "{} restored the leader's snapshot at index {index} at {at}",
+                    self.node
+                ),
+            ),
+            None => (
+                !self.expected,
+                format!("{} never received a snapshot", self.node),
+            ),
+        }
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = if self.expected { "is" } else { "is not" };
+        write!(f, "{} {how} sent a snapshot", self.node)
+    }
+}
