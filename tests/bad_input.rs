@@ -277,3 +277,16 @@ fn snapshot_bandwidth_must_be_positive() {
         err("[[fault]]\nkind = \"disk_stall\"\nnode = 1\nat = \"1s\"\nio = \"disk\"\n");
     assert!(msg.contains("snap"), "{msg}");
 }
+
+#[test]
+fn fault_fields_name_the_kind_as_written() {
+    let (_, _, msg) =
+        err("[[fault]]\nkind = \"disk_stall\"\nnode = 1\nat = \"1s\"\nlatency_max = \"1s\"\n");
+    assert!(msg.contains("kind = \"disk_stall\""), "{msg}");
+    let (_, _, msg) =
+        err("[[fault]]\nkind = \"pause\"\nnode = 1\nat = \"1s\"\nspeed_permille = 500\n");
+    assert!(
+        msg.contains("`speed_permille` does not apply to kind = \"pause\""),
+        "{msg}"
+    );
+}

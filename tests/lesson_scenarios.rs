@@ -328,3 +328,33 @@ fn a_restart_restores_the_durable_snapshot_then_replays_the_wal() {
         .iter()
         .any(|v| v.detail.contains("state machine safety")));
 }
+
+/// The variant with a stalled `snap` disk on the leader: its newest snapshot is not durable, so
+/// it keeps its log from the previous one and sends that older snapshot; the follower takes the
+/// rest from the log.
+#[test]
+fn a_leader_whose_snapshot_save_stalls_sends_its_last_durable_one() {
+    let text = builtin::BUILTIN
+        .iter()
+        .find(|b| b.0 == "raft-snapshot-catch-up")
+        .unwrap()
+        .2;
+    let slow = "kind = \"disk_slow\"\nnode = 3\nio = \"wal\"\nlatency_min = \"300ms\"\nlatency_max = \"500ms\"\nat = \"24s\"\nuntil = \"32s\"";
+    assert!(text.contains(slow));
+    let stalled = text.replace(
+        slow,
+        "kind = \"disk_stall\"\nnode = 1\nio = \"snap\"\nat = \"18s\"\nuntil = \"30s\"",
+    );
+    let s = Scenario::parse(&stalled, "x.toml").unwrap();
+    let r = run(&s, &RunOptions::default());
+    assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
+    let restored = r.trace.iter().find_map(|t| match t.event {
+        TraceEvent::SnapshotRestored {
+            node: raftsim::NodeId(3),
+            index,
+            received: true,
+        } => Some(index),
+        _ => None,
+    });
+    assert_eq!(restored, Some(200), "the leader's last durable snapshot");
+}

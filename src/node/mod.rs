@@ -5,10 +5,12 @@
 //!
 //! Ready contract (raft-rs 0.7, see `docs/reference/raft-rs.md` sections 1-2), for every Ready:
 //! 1. leader messages (`messages`) are sent at once (thesis 10.2.1);
-//! 2. committed entries (already durable locally) are queued for apply; read states recorded;
-//! 3. entries and hard state go into the volatile `MemStorage` raft reads, then into one WAL write
-//!    that makes them durable together; `persisted_messages` travel with that write and leave only
-//!    when it (and every earlier one) is durable;
+//! 2. a snapshot from the leader is installed in storage at once and restored into the state
+//!    machine only when step 3's write is durable ([`snapshots`]); committed entries (already
+//!    durable locally) are queued for apply, behind such a snapshot; read states recorded;
+//! 3. the snapshot, entries and hard state go into the volatile [`storage::SimStorage`] raft
+//!    reads, then into one WAL write that makes them durable together; `persisted_messages`
+//!    travel with that write and leave only when it (and every earlier one) is durable;
 //! 4. `advance_append_async`, and `on_persist_ready(n)` when write `n` completes (FIFO);
 //! 5. `advance_apply_to` when the apply loop finishes a batch.
 //!
@@ -22,8 +24,10 @@
 //! Other faults: `pause` freezes the whole process (inbound messages, requests and timers queue
 //! in its socket buffers and are handled in order on resume, where requests whose deadline has
 //! passed are dropped unanswered); `crash` loses everything volatile (raft state, state machine,
-//! queued writes and the messages held for them); `restart` rebuilds raft from the durable log
-//! and replays it into a fresh state machine. A WAL fsync error crashes the member, as etcd
+//! queued writes and the messages held for them); `restart` rebuilds raft from the durable
+//! snapshot and log, restores the snapshot and replays the log after it into a fresh state
+//! machine. A `clock_drift` fault changes the speed of the member's own clock ([`clock`]). A
+//! WAL fsync error crashes the member, as etcd
 //! treats a failed fsync as fatal.
 //!
 //! Invariants (asserted): only committed entries are applied, in index order, each once per

@@ -932,7 +932,21 @@ impl<'a> Validator<'a> {
     }
 
     fn fault_kind_name(f: &FileFault) -> String {
-        format!("kind = {:?}", f.kind.get_ref()).to_lowercase()
+        use FaultKindName as K;
+        let name = match f.kind.get_ref() {
+            K::Pause => "pause",
+            K::Crash => "crash",
+            K::DiskStall => "disk_stall",
+            K::DiskSlow => "disk_slow",
+            K::FsyncError => "fsync_error",
+            K::TornWrite => "torn_write",
+            K::FsyncLies => "fsync_lies",
+            K::ClockDrift => "clock_drift",
+            K::Partition => "partition",
+            K::OneWay => "one_way",
+            K::Degrade => "degrade",
+        };
+        format!("kind = \"{name}\"")
     }
 
     /// The `node` of a member fault: an id, `"leader"` or `"follower"`.
@@ -1024,7 +1038,7 @@ impl<'a> Validator<'a> {
 
     /// Rejects fields that do not belong to the fault's kind (they would be silently ignored).
     fn only_fields(&self, f: &FileFault, allowed: &[&str]) -> R<()> {
-        let present: [(&str, Option<usize>); 12] = [
+        let present: [(&str, Option<usize>); 13] = [
             ("node", f.node.as_ref().map(|s| s.span().start)),
             ("io", f.io.as_ref().map(|s| s.span().start)),
             (
@@ -1046,6 +1060,10 @@ impl<'a> Validator<'a> {
             ("drop", f.drop.map(|_| f.kind.span().start)),
             ("duplicate", f.duplicate.map(|_| f.kind.span().start)),
             ("reorder", f.reorder.map(|_| f.kind.span().start)),
+            (
+                "speed_permille",
+                f.speed_permille.as_ref().map(|s| s.span().start),
+            ),
         ];
         for (name, at) in present {
             if let Some(at) = at {
@@ -1053,10 +1071,10 @@ impl<'a> Validator<'a> {
                     return Err(self.err_at(
                         at,
                         format!(
-                        "`{name}` does not apply to kind = \"{}\"; its fields are: at, until, {}",
-                        format!("{:?}", f.kind.get_ref()).to_lowercase(),
-                        allowed.join(", ")
-                    ),
+                            "`{name}` does not apply to {}; its fields are: at, until, {}",
+                            Self::fault_kind_name(f),
+                            allowed.join(", ")
+                        ),
                     ));
                 }
             }
