@@ -103,8 +103,8 @@ pub enum FaultKindCase {
     DiskStall {
         /// The member.
         node: u64,
-        /// Stall the apply class instead of the WAL.
-        apply: bool,
+        /// The I/O class stalled: WAL, apply or snapshot saves.
+        io: crate::disk::IoClass,
     },
     /// Slow WAL I/O on a member.
     DiskSlow {
@@ -323,8 +323,12 @@ pub fn fault_with(n: u64, w: FaultWeights, heal_ms: u64) -> impl Strategy<Value 
                 delay_ms: l,
             }
         }),
-        w.disk_stall => (node_in(n), any::<bool>())
-            .prop_map(|(node, apply)| FaultKindCase::DiskStall { node, apply }),
+        w.disk_stall => (node_in(n), prop_oneof![
+            2 => Just(crate::disk::IoClass::Wal),
+            2 => Just(crate::disk::IoClass::Apply),
+            1 => Just(crate::disk::IoClass::Snap),
+        ])
+            .prop_map(|(node, io)| FaultKindCase::DiskStall { node, io }),
         w.disk_slow => (node_in(n), 5u64..=500)
             .prop_map(|(node, latency_ms)| FaultKindCase::DiskSlow { node, latency_ms }),
         w.fsync_error => node_in(n).prop_map(FaultKindCase::FsyncError),
@@ -560,12 +564,8 @@ impl Case {
                     "drop = \"{drop_pct}/100\"\nduplicate = \"{dup_pct}/100\"\nreorder = \"{reorder_pct}/100\"\nextra_latency_max = \"{delay_ms}ms\""
                 );
             }
-            FaultKindCase::DiskStall { node, apply } => {
-                let _ = writeln!(
-                    s,
-                    "node = {node}\nio = \"{}\"",
-                    if *apply { "apply" } else { "wal" }
-                );
+            FaultKindCase::DiskStall { node, io } => {
+                let _ = writeln!(s, "node = {node}\nio = \"{}\"", io.name());
             }
             FaultKindCase::DiskSlow { node, latency_ms } => {
                 let _ = writeln!(s, "node = {node}\nio = \"wal\"\nlatency_min = \"1ms\"\nlatency_max = \"{latency_ms}ms\"");
