@@ -190,6 +190,59 @@ fn describe(
             return None;
         }
     }
+    if let Some(line) = describe_member(e)
+        .or_else(|| describe_lease(e, r))
+        .or_else(|| describe_server(e, requests))
+    {
+        return Some(line);
+    }
+    Some(match e {
+        TraceEvent::RoleChanged {
+            node,
+            role: Role::Leader,
+            term,
+            ..
+        } => format!("{node} became leader (term {term})"),
+        TraceEvent::RoleChanged {
+            node,
+            role: Role::Candidate,
+            term,
+            ..
+        } => {
+            format!("{node} started an election (term {term})")
+        }
+        TraceEvent::FaultStarted { what, .. } => format!("FAULT {what}"),
+        TraceEvent::FaultEnded { what, .. } => format!("FAULT END {what}"),
+        TraceEvent::CommandStarted { command } => {
+            format!("$ {}", r.scenario.commands[*command].display())
+        }
+        TraceEvent::CommandOutput {
+            command,
+            lines,
+            took_us,
+            ..
+        } => command_output(r, *command, lines, *took_us),
+        TraceEvent::TimedOutWriteApplied {
+            node,
+            key,
+            value,
+            overwrote_acknowledged,
+            ..
+        } => format!(
+            "{node} applied `{key}={value}`, a write its client saw fail{}",
+            if *overwrote_acknowledged {
+                "; it OVERWROTE a value acknowledged later"
+            } else {
+                ""
+            }
+        ),
+        _ => return None,
+    })
+}
+
+/// etcd server events: requests read too late, server-side timeouts, etcd's own warnings. A
+/// timeout of a request no client command made (an apiserver's) is not shown.
+fn describe_server(e: &TraceEvent, requests: &BTreeMap<RequestId, String>) -> Option<String> {
     let req = |q: &RequestId| {
         requests
             .get(q)
@@ -197,12 +250,50 @@ fn describe(
             .unwrap_or_else(|| format!("request #{:x}", q.0))
     };
     Some(match e {
-        TraceEvent::RoleChanged { node, role: Role::Leader, term, .. } => format!("{node} became leader (term {term})"),
-        TraceEvent::RoleChanged { node, role: Role::Candidate, term, .. } => {
-            format!("{node} started an election (term {term})")
+        TraceEvent::RequestExpired { node, op, .. } => {
+            format!(
+                "{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied"
+            )
         }
-        TraceEvent::FaultStarted { what, .. } => format!("FAULT {what}"),
-        TraceEvent::FaultEnded { what, .. } => format!("FAULT END {what}"),
+        TraceEvent::ServerTimeout { request, .. } if !requests.contains_key(request) => {
+            return None
+        }
+        TraceEvent::ServerTimeout {
+            node,
+            request,
+            deadline: false,
+        } => {
+            format!(
+                "{node} gives up on `{}`: etcdserver: request timed out",
+                req(request)
+            )
+        }
+        TraceEvent::ServerTimeout {
+            node,
+            request,
+            deadline: true,
+        } => {
+            format!("{node} gives up on `{}`: context deadline exceeded (its client's deadline; a proposal stays in raft)", req(request))
+        }
+        TraceEvent::EtcdLog {
+            node,
+            msg,
+            took_us,
+            expected_us,
+        } => {
+            let (took, expected) = (
+                crate::sim::time::SimDuration(*took_us),
+                crate::sim::time::SimDuration(*expected_us),
+            );
+            format!("{node} logs: \"{msg}\" took={took} expected-duration={expected}")
+        }
+        _ => return None,
+    })
+}
+
+/// A member's process, disk and snapshot events.
+fn describe_member(e: &TraceEvent) -> Option<String> {
+    Some(match e {
         TraceEvent::Crashed { node, reason, lost_writes, durable_last_index } => format!(
             "{node} crashed ({reason}); {lost_writes} unsynced write(s) lost, durable log ends at {durable_last_index}"
         ),
@@ -221,26 +312,13 @@ fn describe(
         TraceEvent::SnapshotRestored { node, index, received: false } => {
             format!("{node} restored its own snapshot at index {index}, then replays its WAL")
         }
-        TraceEvent::RequestExpired { node, op, .. } => {
-            format!("{node} reads `{op}` only now, after its deadline: dropped unanswered, not applied")
-        }
-        TraceEvent::ServerTimeout { request, .. } if !requests.contains_key(request) => return None,
-        TraceEvent::ServerTimeout { node, request, deadline: false } => {
-            format!("{node} gives up on `{}`: etcdserver: request timed out", req(request))
-        }
-        TraceEvent::ServerTimeout { node, request, deadline: true } => {
-            format!("{node} gives up on `{}`: context deadline exceeded (its client's deadline; a proposal stays in raft)", req(request))
-        }
-        TraceEvent::EtcdLog { node, msg, took_us, expected_us } => {
-            let (took, expected) = (crate::sim::time::SimDuration(*took_us), crate::sim::time::SimDuration(*expected_us));
-            format!("{node} logs: \"{msg}\" took={took} expected-duration={expected}")
-        }
-        TraceEvent::CommandStarted { command } => format!("$ {}", r.scenario.commands[*command].display()),
-        TraceEvent::CommandOutput { command, lines, took_us, .. } => command_output(r, *command, lines, *took_us),
-        TraceEvent::TimedOutWriteApplied { node, key, value, overwrote_acknowledged, .. } => format!(
-            "{node} applied `{key}={value}`, a write its client saw fail{}",
-            if *overwrote_acknowledged { "; it OVERWROTE a value acknowledged later" } else { "" }
-        ),
+        _ => return None,
+    })
+}
+
+/// etcd lease, keep-alive and lock events.
+fn describe_lease(e: &TraceEvent, r: &RunResult) -> Option<String> {
+    Some(match e {
         TraceEvent::EtcdLessorPromoted { node, leases, extend_us } => format!(
             "{node}'s lessor becomes primary: its {leases} lease(s) now expire at TTL + {} from now",
             crate::sim::time::SimDuration(*extend_us)

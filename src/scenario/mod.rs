@@ -649,28 +649,7 @@ impl<'a> Validator<'a> {
                 format!("nodes = {nodes} is out of range: allowed 1..=7 (3 or 5 are usual)"),
             ));
         }
-        let heartbeat = self.positive(
-            &c.heartbeat_interval,
-            SimDuration::from_millis(100),
-            "heartbeat_interval",
-        )?;
-        let election = self.positive(
-            &c.election_timeout,
-            SimDuration::from_millis(1000),
-            "election_timeout",
-        )?;
-        let ticks = election.as_micros() / heartbeat.as_micros();
-        if election.as_micros() % heartbeat.as_micros() != 0 || ticks < 2 {
-            let s = c
-                .election_timeout
-                .as_ref()
-                .or(c.heartbeat_interval.as_ref())
-                .expect("defaults are valid");
-            return Err(self.err(
-                s,
-                format!("election_timeout ({election}) must be a whole multiple (>= 2) of heartbeat_interval ({heartbeat}); etcd's defaults are 1000ms and 100ms"),
-            ));
-        }
+        let (heartbeat, election) = self.timing(c)?;
         let read_only = match c.read_only {
             None | Some(ReadOnlyName::Safe) => ReadOnly::Safe,
             Some(ReadOnlyName::LeaseBased) => ReadOnly::LeaseBased,
@@ -678,20 +657,7 @@ impl<'a> Validator<'a> {
         // etcd always runs raft with CheckQuorum on (`server/etcdserver/raft.go`, `raft.Config`);
         // the setting stays for counterfactuals.
         let check_quorum = c.check_quorum.unwrap_or(true);
-        let etcd_version = match c.etcd_version.as_ref() {
-            None => EtcdVersion::default(),
-            Some(v) => match v.get_ref().as_str() {
-                "3.4" => EtcdVersion::V3_4,
-                "3.5" => EtcdVersion::V3_5,
-                "3.6" => EtcdVersion::V3_6,
-                other => {
-                    let msg = format!(
-                        "etcd_version = {other:?} is not modelled: allowed \"3.4\", \"3.5\", \"3.6\""
-                    );
-                    return Err(self.err(v, msg));
-                }
-            },
-        };
+        let etcd_version = self.etcd_version(c)?;
         if read_only == ReadOnly::LeaseBased && !check_quorum {
             return Err(self.err_at(0, "[cluster] read_only = \"lease_based\" requires check_quorum = true (raft-rs refuses it otherwise)".into()));
         }
@@ -720,6 +686,51 @@ impl<'a> Validator<'a> {
             read_only,
             initial_leader,
             request_timeout: dur(&c.request_timeout, SimDuration::from_secs(5) + election * 2),
+        })
+    }
+
+    /// The heartbeat interval and election timeout: positive, the second a whole multiple
+    /// (>= 2) of the first.
+    fn timing(&self, c: &FileCluster) -> R<(SimDuration, SimDuration)> {
+        let heartbeat = self.positive(
+            &c.heartbeat_interval,
+            SimDuration::from_millis(100),
+            "heartbeat_interval",
+        )?;
+        let election = self.positive(
+            &c.election_timeout,
+            SimDuration::from_millis(1000),
+            "election_timeout",
+        )?;
+        let ticks = election.as_micros() / heartbeat.as_micros();
+        if election.as_micros() % heartbeat.as_micros() != 0 || ticks < 2 {
+            let s = c
+                .election_timeout
+                .as_ref()
+                .or(c.heartbeat_interval.as_ref())
+                .expect("defaults are valid");
+            return Err(self.err(
+                s,
+                format!("election_timeout ({election}) must be a whole multiple (>= 2) of heartbeat_interval ({heartbeat}); etcd's defaults are 1000ms and 100ms"),
+            ));
+        }
+        Ok((heartbeat, election))
+    }
+
+    fn etcd_version(&self, c: &FileCluster) -> R<EtcdVersion> {
+        Ok(match c.etcd_version.as_ref() {
+            None => EtcdVersion::default(),
+            Some(v) => match v.get_ref().as_str() {
+                "3.4" => EtcdVersion::V3_4,
+                "3.5" => EtcdVersion::V3_5,
+                "3.6" => EtcdVersion::V3_6,
+                other => {
+                    let msg = format!(
+                        "etcd_version = {other:?} is not modelled: allowed \"3.4\", \"3.5\", \"3.6\""
+                    );
+                    return Err(self.err(v, msg));
+                }
+            },
         })
     }
 
