@@ -22,18 +22,8 @@ impl Sim {
             Route::Lost => return self.dropped(from, to, kind, DropReason::Lost),
             Route::Partitioned => return self.dropped(from, to, kind, DropReason::Partitioned),
         };
-        self.trace.push(
-            now,
-            TraceEvent::MsgSent {
-                from,
-                to,
-                kind,
-                term: m.term,
-                index: m.index,
-                latency_us: copies[0].after.as_micros(),
-                duplicate_latency_us: copies.get(1).map(|d| d.after.as_micros()),
-            },
-        );
+        let duplicate = copies.get(1).map(|d| d.after);
+        self.trace_sent(&m, m.index, copies[0].after, duplicate);
         if let Some(d) = copies.get(1) {
             let (msg, stream) = (m.clone(), d.stream);
             self.queue
@@ -66,20 +56,32 @@ impl Sim {
         let rate = self.scenario.network.snapshot_bandwidth_bytes_per_s;
         let transfer = SimDuration::from_micros((bytes * 1_000_000).div_ceil(rate));
         let latency = after + transfer;
+        self.trace_sent(&m, m.get_snapshot().get_metadata().index, latency, None);
+        self.queue
+            .schedule(now + latency, Event::DeliverSnapshot(m));
+    }
+
+    /// A message left: its `msg-sent` trace record (`index`: the log index it carries).
+    fn trace_sent(
+        &mut self,
+        m: &Message,
+        index: u64,
+        latency: SimDuration,
+        duplicate: Option<SimDuration>,
+    ) {
+        let now = self.now();
         self.trace.push(
             now,
             TraceEvent::MsgSent {
-                from,
-                to,
-                kind,
+                from: NodeId(m.from),
+                to: NodeId(m.to),
+                kind: msg_kind(m.get_msg_type()),
                 term: m.term,
-                index: m.get_snapshot().get_metadata().index,
+                index,
                 latency_us: latency.as_micros(),
-                duplicate_latency_us: None,
+                duplicate_latency_us: duplicate.map(|d| d.as_micros()),
             },
         );
-        self.queue
-            .schedule(now + latency, Event::DeliverSnapshot(m));
     }
 
     fn snapshot_failed(&mut self, leader: NodeId, to: NodeId) {
