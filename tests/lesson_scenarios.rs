@@ -9,11 +9,7 @@ use raftsim::sim::trace::{Oracle, Role, TraceEvent};
 use raftsim::{run, RunOptions, RunResult, Scenario};
 
 fn load(name: &str, sets: &[(&str, &str)]) -> Scenario {
-    let text = builtin::BUILTIN
-        .iter()
-        .find(|b| b.0 == name)
-        .expect("built-in")
-        .2;
+    let text = builtin_text(name);
     let sets: Vec<(String, String)> = sets
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -21,19 +17,24 @@ fn load(name: &str, sets: &[(&str, &str)]) -> Scenario {
     Scenario::parse_with_overrides(text, name, &sets).expect("valid")
 }
 
-fn leaders_won(r: &RunResult) -> usize {
-    r.trace
+/// Runs `s` with a bug from the zoo.
+fn run_with_bug(s: &Scenario, bug: raftsim::node::Bug) -> RunResult {
+    run(
+        s,
+        &RunOptions {
+            bug: Some(bug),
+            ..Default::default()
+        },
+    )
+}
+
+/// A built-in scenario's file text.
+fn builtin_text(name: &str) -> &'static str {
+    builtin::BUILTIN
         .iter()
-        .filter(|t| {
-            matches!(
-                t.event,
-                TraceEvent::RoleChanged {
-                    role: Role::Leader,
-                    ..
-                }
-            )
-        })
-        .count()
+        .find(|b| b.0 == name)
+        .expect("built-in")
+        .2
 }
 
 #[test]
@@ -44,7 +45,7 @@ fn fixed_timeouts_split_the_vote_forever_and_randomised_ones_elect() {
         "{:?}",
         fixed.failed_verdicts().collect::<Vec<_>>()
     );
-    assert_eq!(leaders_won(&fixed), 1, "only the initial leader");
+    assert_eq!(fixed.elections(), 1, "only the initial leader");
     let random = run(
         &load(
             "raft-split-vote",
@@ -52,7 +53,7 @@ fn fixed_timeouts_split_the_vote_forever_and_randomised_ones_elect() {
         ),
         &RunOptions::default(),
     );
-    assert_eq!(leaders_won(&random), 2, "a new leader after the crash");
+    assert_eq!(random.elections(), 2, "a new leader after the crash");
     assert!(!random.passed(), "its expectations describe the split");
 }
 
@@ -60,12 +61,12 @@ fn fixed_timeouts_split_the_vote_forever_and_randomised_ones_elect() {
 fn a_one_way_link_flaps_leadership_unless_pre_vote() {
     let r = run(&load("raft-one-way-link", &[]), &RunOptions::default());
     assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
-    assert!(leaders_won(&r) >= 6);
+    assert!(r.elections() >= 6);
     let pv = run(
         &load("raft-one-way-link", &[("cluster.pre_vote", "true")]),
         &RunOptions::default(),
     );
-    assert_eq!(leaders_won(&pv), 1, "etcd-1 keeps leading");
+    assert_eq!(pv.elections(), 1, "etcd-1 keeps leading");
 }
 
 #[test]
@@ -107,11 +108,7 @@ fn honest_disks_on_a_majority_keep_the_write() {
 /// oracle does fire.
 #[test]
 fn an_oracle_expectation_excuses_only_its_own_oracle() {
-    let text = builtin::BUILTIN
-        .iter()
-        .find(|b| b.0 == "etcd-fsync-lies-power-loss")
-        .unwrap()
-        .2;
+    let text = builtin_text("etcd-fsync-lies-power-loss");
     let only_durability = text
         .split("[[expect]]")
         .filter(|part| !part.contains("check = \"oracle\"") || part.contains("\"durability\""))
@@ -143,26 +140,14 @@ fn figure_8_overwrites_an_uncommitted_majority_entry_and_catches_commit_by_count
     let s = load("raft-figure-8", &[]);
     let r = run(&s, &RunOptions::default());
     assert!(r.passed(), "{:?}", r.failed_verdicts().collect::<Vec<_>>());
-    let bug = run(
-        &s,
-        &RunOptions {
-            bug: Some(raftsim::node::Bug::CommitByCounting),
-            ..Default::default()
-        },
-    );
+    let bug = run_with_bug(&s, raftsim::node::Bug::CommitByCounting);
     assert!(bug
         .violations
         .iter()
         .any(|v| v.oracle == Oracle::RaftSafety && v.detail.contains("leader completeness")));
     // With etcd's 1 MiB appends the old entry travels with the term-3 entry: no window.
     let batched = load("raft-figure-8", &[("cluster.max_size_per_msg", "1048576")]);
-    let r = run(
-        &batched,
-        &RunOptions {
-            bug: Some(raftsim::node::Bug::CommitByCounting),
-            ..Default::default()
-        },
-    );
+    let r = run_with_bug(&batched, raftsim::node::Bug::CommitByCounting);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
 }
 
@@ -316,13 +301,7 @@ fn a_restart_restores_the_durable_snapshot_then_replays_the_wal() {
     });
     assert!(restored_own, "etcd-2 restarts from its own snapshot");
     // The forget-snapshot-on-restart bug is caught on this very schedule.
-    let bug = run(
-        &s,
-        &RunOptions {
-            bug: Some(raftsim::node::Bug::ForgetSnapshotOnRestart),
-            ..Default::default()
-        },
-    );
+    let bug = run_with_bug(&s, raftsim::node::Bug::ForgetSnapshotOnRestart);
     assert!(bug
         .violations
         .iter()
@@ -334,11 +313,7 @@ fn a_restart_restores_the_durable_snapshot_then_replays_the_wal() {
 /// rest from the log.
 #[test]
 fn a_leader_whose_snapshot_save_stalls_sends_its_last_durable_one() {
-    let text = builtin::BUILTIN
-        .iter()
-        .find(|b| b.0 == "raft-snapshot-catch-up")
-        .unwrap()
-        .2;
+    let text = builtin_text("raft-snapshot-catch-up");
     let slow = "kind = \"disk_slow\"\nnode = 3\nio = \"wal\"\nlatency_min = \"300ms\"\nlatency_max = \"500ms\"\nat = \"24s\"\nuntil = \"32s\"";
     assert!(text.contains(slow));
     let stalled = text.replace(
