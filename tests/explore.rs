@@ -26,6 +26,8 @@ fn limit(b: Bug) -> Option<u64> {
         Bug::CommitByCounting => None,
         Bug::ForgetSnapshotOnRestart => Some(10),
         Bug::SnapshotBeforePersist | Bug::CompactUnapplied => Some(100),
+        // A third of the cases change membership; the first change catches it.
+        Bug::ApplyConfChangeEarly => Some(40),
     }
 }
 

@@ -309,10 +309,11 @@ fn a_restart_restores_the_durable_snapshot_then_replays_the_wal() {
 }
 
 /// The variant with a stalled `snap` disk on the leader: its newest snapshot is not durable, so
-/// it keeps its log from the previous one and sends that older snapshot; the follower takes the
-/// rest from the log.
+/// it keeps its log from the previous one; what it sends is not a saved snapshot at all but, as
+/// etcd's `createMergedSnapshotMessage` does, its state at its applied index, newer than
+/// anything it saved.
 #[test]
-fn a_leader_whose_snapshot_save_stalls_sends_its_last_durable_one() {
+fn a_leader_whose_snapshot_save_stalls_sends_its_applied_state() {
     let text = builtin_text("raft-snapshot-catch-up");
     let slow = "kind = \"disk_slow\"\nnode = 3\nio = \"wal\"\nlatency_min = \"300ms\"\nlatency_max = \"500ms\"\nat = \"24s\"\nuntil = \"32s\"";
     assert!(text.contains(slow));
@@ -331,5 +332,16 @@ fn a_leader_whose_snapshot_save_stalls_sends_its_last_durable_one() {
         } => Some(index),
         _ => None,
     });
-    assert_eq!(restored, Some(200), "the leader's last durable snapshot");
+    let restored = restored.expect("etcd-3 restores the leader's snapshot");
+    assert!(
+        restored > 200,
+        "newer than the last saved snapshot: {restored}"
+    );
+    assert!(
+        !r.trace.iter().any(|t| matches!(
+            t.event,
+            TraceEvent::SnapshotSaved { node: raftsim::NodeId(1), index, .. } if index > 200
+        ) && t.at.as_micros() < 25_000_000),
+        "the leader saved nothing newer before it sent"
+    );
 }

@@ -13,12 +13,19 @@ use crate::sim::trace::Oracle;
 /// How long after the last fault ends members are given to converge.
 pub const SETTLE: SimDuration = SimDuration(10_000_000);
 
-/// Whether every fault ended at least [`SETTLE`] before the run did and every member is up.
+/// Whether every fault ended at least [`SETTLE`] before the run did and every member of the
+/// final member list is running (a spare never started and a removed member do not count; a
+/// `start` has no end and needs none).
 pub fn faults_healed(s: &Scenario, r: &Record) -> bool {
-    s.faults
-        .iter()
-        .all(|f| f.until.is_some_and(|u| u + SETTLE <= r.sim_end))
-        && r.nodes.iter().all(|n| n.status == NodeStatus::Running)
+    let ended = |f: &crate::scenario::Fault| {
+        f.until.is_some_and(|u| u + SETTLE <= r.sim_end)
+            || f.is_start() && f.at + SETTLE <= r.sim_end
+    };
+    s.faults.iter().all(ended)
+        && r.nodes
+            .iter()
+            .filter(|n| n.in_cluster)
+            .all(|n| n.status == NodeStatus::Running)
 }
 
 /// The oracle's finding, if any.

@@ -294,7 +294,8 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
         ServerOp::Status
         | ServerOp::LeaseKeepAlive { .. }
         | ServerOp::LeaseTimeToLive { .. }
-        | ServerOp::Watch { .. } => return None,
+        | ServerOp::Watch { .. }
+        | ServerOp::Member { .. } => return None,
         ServerOp::Write {
             op: KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. },
         }

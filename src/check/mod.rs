@@ -6,6 +6,7 @@
 //! | Raft safety | [`safety`] | after every event a member handles ([`observer`]) |
 //! | Ready contract | [`ready_contract`] | on the facts the driver reports ([`observer`]) |
 //! | state digests | [`snapshot`] | on each member's applied-state digest ([`observer`]): equal at equal indexes, snapshots included |
+//! | configuration | [`config`] | on each configuration change as it takes effect ([`observer`]): only committed, the same on every member |
 //! | linearizability | [`linearizability`] | on the finished client history |
 //! | durability | [`durability`] | on the finished record, when every fault healed |
 //! | watch | [`watch`] | on what each `watch` command saw, against the store's event history |
@@ -16,6 +17,7 @@
 //! `scenario::expect`.
 
 pub mod applied;
+pub mod config;
 pub mod durability;
 pub mod history;
 pub mod jepsen;

@@ -7,6 +7,7 @@
 //! and for every fact an actor reports ([`Observer::observe`]).
 
 use super::applied::{AppliedEntry, AppliedWrites};
+use super::config::{ConfReport, ConfigChecker};
 use super::ready_contract;
 use super::safety::SafetyOracle;
 use super::snapshot::StateDigests;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 pub struct Observer {
     safety: SafetyOracle,
     digests: StateDigests,
+    config: ConfigChecker,
     applied: AppliedWrites,
     /// Trace records already scanned for applied entries.
     scanned: usize,
@@ -70,12 +72,35 @@ impl Observer {
             }
             return;
         }
+        if let Observation::ConfApplied {
+            node,
+            index,
+            term,
+            commit,
+            voters,
+            learners,
+        } = o
+        {
+            let r = ConfReport {
+                node,
+                index,
+                term,
+                commit,
+                voters,
+                learners,
+            };
+            for (nodes, detail) in self.config.report(r) {
+                violation(trace, now, Oracle::RaftSafety, nodes, detail);
+            }
+            return;
+        }
         let node = match o {
             Observation::WalDurable { node, .. }
             | Observation::Restarting { node, .. }
             | Observation::HeldMessagesSent { node, .. }
             | Observation::EntryApplied { node, .. }
-            | Observation::StateDigest { node, .. } => node,
+            | Observation::StateDigest { node, .. }
+            | Observation::ConfApplied { node, .. } => node,
         };
         for detail in ready_contract::judge(&o) {
             violation(trace, now, Oracle::ReadyContract, vec![node], detail);

@@ -12,14 +12,18 @@
 //! - `watch KEY [--prefix] [--rev=N]`: a stream of the key's PUT and DELETE events
 //! - `lock NAME [--ttl=N]`: etcdctl's lock: a session lease kept alive, and the lock key held
 //!   while the lease lives
+//! - `member add MEMBER [--learner]`, `member remove MEMBER`, `member promote MEMBER`,
+//!   `member list`: etcd's Cluster service; a member is named `etcd-N` (etcdctl takes the hex
+//!   ID `member list` prints; the peer URLs `member add` needs are implied by the name)
 //!
 //! `{i}` anywhere in a command is replaced by the repetition number (1, 2, ...). Leases are named
 //! by the `id` of the command that grants them; etcd lets a client choose a lease's ID, and
 //! raftsim's clients derive it from that name ([`LeaseId::named`]).
 
 use crate::node::kv::{Compare, KvOp};
-use crate::node::rpc::ServerOp;
+use crate::node::rpc::{MemberOp, ServerOp};
 use crate::sim::ids::LeaseId;
+use crate::sim::ids::NodeId;
 use serde::Serialize;
 
 /// A parsed etcdctl command.
@@ -56,6 +60,11 @@ pub enum Command {
         prefix: bool,
         /// The first revision (0: from now).
         start_revision: u64,
+    },
+    /// `member add|remove|promote|list`: one request of etcd's Cluster service.
+    Member {
+        /// The change (or the list).
+        change: MemberOp,
     },
     /// `lock NAME [--ttl=N]`: acquires the lock `NAME` with a session lease of `ttl_s`, and
     /// holds it while the lease lives.
@@ -113,7 +122,8 @@ pub struct CommandError {
 const USAGE: &str = "allowed commands: `put KEY VALUE [--lease=NAME]`, `get KEY [--consistency=l|s]`, \
 `del KEY`, `txn KEY --if-value=V|--if-mod-rev=N --then-put=V`, `endpoint status`, `endpoint health`, \
 `lease grant TTL`, `lease revoke NAME`, `lease timetolive NAME`, `lease keep-alive NAME [--once]`, \
-`watch KEY [--prefix] [--rev=N]`, `lock NAME [--ttl=N]`";
+`watch KEY [--prefix] [--rev=N]`, `lock NAME [--ttl=N]`, `member add etcd-N [--learner]`, \
+`member remove etcd-N`, `member promote etcd-N`, `member list`";
 
 /// Parses an etcdctl command line (without `etcdctl` and flags before the verb).
 pub fn parse(text: &str) -> Result<Command, CommandError> {
@@ -146,6 +156,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "lease" => parse_lease(&words, &err),
         "watch" => parse_watch(&words, &err),
         "lock" => parse_lock(&words, &err),
+        "member" => parse_member(&words, &err),
         "del" => {
             arity(2, "del KEY")?;
             Ok(write(KvOp::Delete { key: w(1) }))
@@ -308,6 +319,50 @@ fn parse_lock(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandErr
     })
 }
 
+fn parse_member(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
+    let usage = "`member add etcd-N [--learner]`, `member remove etcd-N`, \
+`member promote etcd-N` or `member list`";
+    let sub = words.get(1).map(|x| x.1);
+    if sub == Some("list") {
+        return match words.len() {
+            2 => Ok(Command::Member {
+                change: MemberOp::List,
+            }),
+            _ => Err(err(2, "expected `member list`".into())),
+        };
+    }
+    let member = || -> Result<NodeId, CommandError> {
+        let name = words[2].1;
+        let n = name
+            .strip_prefix("etcd-")
+            .and_then(|n| n.parse::<u64>().ok());
+        n.filter(|n| *n >= 1).map(NodeId).ok_or_else(|| {
+            err(
+                2,
+                format!("`{name}` is not a member name: members are named etcd-1, etcd-2, ..."),
+            )
+        })
+    };
+    let change = match (sub, words.len()) {
+        (Some("add"), 3) => MemberOp::Add {
+            member: member()?,
+            learner: false,
+        },
+        (Some("add"), 4) if words[3].1 == "--learner" => MemberOp::Add {
+            member: member()?,
+            learner: true,
+        },
+        (Some("add"), 4) => {
+            let flag = words[3].1;
+            return Err(err(3, format!("unknown flag `{flag}`; allowed: --learner")));
+        }
+        (Some("remove"), 3) => MemberOp::Remove { member: member()? },
+        (Some("promote"), 3) => MemberOp::Promote { member: member()? },
+        _ => return Err(err(1.min(words.len()), format!("expected {usage}"))),
+    };
+    Ok(Command::Member { change })
+}
+
 fn parse_txn(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandError> {
     let usage = "txn KEY --if-value=V|--if-mod-rev=N --then-put=V";
     if words.len() != 4 {
@@ -413,6 +468,17 @@ mod tests {
         );
         assert_eq!(parse("lease grant ten").unwrap_err().offset, 12);
         assert_eq!(parse("watch k --follow").unwrap_err().offset, 8);
+        assert_eq!(
+            parse("member add etcd-4 --learner"),
+            Ok(Command::Member {
+                change: MemberOp::Add {
+                    member: NodeId(4),
+                    learner: true
+                }
+            })
+        );
+        assert_eq!(parse("member remove node3").unwrap_err().offset, 14);
+        assert_eq!(parse("member add etcd-4 --voter").unwrap_err().offset, 18);
         assert!(parse("lease renew x")
             .unwrap_err()
             .message

@@ -3,8 +3,9 @@
 use super::command::Command;
 use super::{HistoryOp, Outcome};
 use crate::node::kv::{KvOp, KvResult};
-use crate::node::rpc::{ReplyBody, ServerOp, StatusInfo};
+use crate::node::rpc::{MemberInfo, MemberOp, ReplyBody, ServerOp, StatusInfo};
 use crate::sim::ids::LeaseId;
+use crate::sim::ids::NodeId;
 
 /// What etcdctl prints when `command` finished with these operations.
 pub fn render(command: &Command, ops: &[&HistoryOp]) -> Vec<String> {
@@ -13,6 +14,7 @@ pub fn render(command: &Command, ops: &[&HistoryOp]) -> Vec<String> {
             render_kv(ops[0])
         }
         Command::EndpointStatus => render_status(ops),
+        Command::Member { change } => render_member(*change, ops[0]),
         Command::EndpointHealth => render_health(ops),
         // Streams print as they go (`client::stream`).
         Command::Watch { .. } | Command::Lock { .. } => vec![],
@@ -63,6 +65,60 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
         KvResult::LeaseNotFound | KvResult::LeaseExists => vec![],
         KvResult::Machine { response } => vec![response.clone()],
     }
+}
+
+/// The cluster ID etcd would show (derived from the cluster's name, as etcd derives it from
+/// the initial cluster).
+pub fn cluster_hex() -> String {
+    NodeId(0).member_hex()
+}
+
+/// etcdctl's lines for `member add|remove|promote|list` (`etcdctl/ctlv3/command/member_command.go`).
+fn render_member(change: MemberOp, op: &HistoryOp) -> Vec<String> {
+    if op.outcome != Outcome::Ok {
+        return vec![error_line(&op.outcome)];
+    }
+    let Some(ReplyBody::Members { members }) = &op.reply else {
+        return vec![];
+    };
+    let cluster = cluster_hex();
+    match change {
+        MemberOp::Add { member, .. } => vec![
+            format!("Member {} added to cluster {cluster}", member.member_hex()),
+            String::new(),
+            format!("ETCD_NAME=\"{member}\""),
+            "ETCD_INITIAL_CLUSTER_STATE=\"existing\"".into(),
+        ],
+        MemberOp::Remove { member } => vec![format!(
+            "Member {} removed from cluster {cluster}",
+            member.member_hex()
+        )],
+        MemberOp::Promote { member } => vec![format!(
+            "Member {} promoted in cluster {cluster}",
+            member.member_hex()
+        )],
+        MemberOp::List => members.iter().map(member_line).collect(),
+    }
+}
+
+/// One line of `member list` (etcdctl's simple format): ID, status, name, peer URL, client URL,
+/// is learner. A member that has not started yet has no name and no client URL.
+fn member_line(m: &MemberInfo) -> String {
+    let (status, name, client) = if m.started {
+        (
+            "started",
+            m.id.name(),
+            format!("http://{}", m.id.endpoint()),
+        )
+    } else {
+        ("unstarted", String::new(), String::new())
+    };
+    let peer = format!("http://localhost:{}2380", m.id.0);
+    let hex = m.id.member_hex();
+    format!(
+        "{hex}, {status}, {name}, {peer}, {client}, {}",
+        m.is_learner
+    )
 }
 
 /// etcdctl's lines for `lease keep-alive --once` and `lease timetolive`.

@@ -51,6 +51,27 @@ pub struct Case {
     /// Snapshots and log compaction: (`snapshot_count`, `snapshot_catchup_entries`), low enough
     /// that members compact and lagging ones are sent snapshots (half the cases).
     pub snapshots: Option<(u64, u64)>,
+    /// A membership change during the fault phase: perhaps remove a member, add a spare machine
+    /// (as a voter, or as a learner promoted later) and start it (a third of the cases).
+    pub membership: Option<MembershipCase>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A generated membership change, as etcd's operators make them: `member remove`, `member add`
+/// of the spare machine `nodes + 1`, its start, and `member promote` of a learner. Any of the
+/// commands may be refused (the strict reconfiguration check, no leader): the oracles judge
+/// whatever the cluster did.
+pub struct MembershipCase {
+    /// (member, when in ms) of a `member remove`.
+    pub remove: Option<(u64, u64)>,
+    /// When the spare is added, in ms.
+    pub add_ms: u64,
+    /// Added as a learner, promoted at `promote_ms`.
+    pub learner: bool,
+    /// When the spare's etcd starts, in ms.
+    pub start_ms: u64,
+    /// When a learner is promoted, in ms (ignored for a voter).
+    pub promote_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -201,6 +222,8 @@ pub struct CaseConfig {
     pub lease_pct: u8,
     /// Percent of cases that snapshot and compact their logs every 5 to 40 entries.
     pub snapshot_pct: u8,
+    /// Percent of cases with a membership change (default 33).
+    pub membership_pct: u8,
 }
 
 /// Relative weights of the fault kinds [`case_with`] draws from.
@@ -254,6 +277,7 @@ impl Default for CaseConfig {
             heal_ms: HEAL_MS,
             lease_pct: 50,
             snapshot_pct: 50,
+            membership_pct: 33,
         }
     }
 }
@@ -290,8 +314,10 @@ impl CaseConfig {
         if self.keys == 0 || self.max_clients == 0 || self.max_ops == 0 {
             return Err("keys, max_clients and max_ops must be at least 1".into());
         }
-        if self.lease_pct > 100 || self.snapshot_pct > 100 {
-            return Err("lease_pct and snapshot_pct are percentages: 0..=100".into());
+        if self.lease_pct > 100 || self.snapshot_pct > 100 || self.membership_pct > 100 {
+            return Err(
+                "lease_pct, snapshot_pct and membership_pct are percentages: 0..=100".into(),
+            );
         }
         if !(7_000..=3_600_000).contains(&self.heal_ms) {
             return Err(
@@ -397,6 +423,32 @@ fn maybe_snapshots(pct: u8) -> BoxedStrategy<Option<(u64, u64)>> {
     }
 }
 
+/// A membership change in `pct` percent of the cases, all of it before `heal_ms`.
+fn maybe_membership(pct: u8, n: u64, heal_ms: u64) -> BoxedStrategy<Option<MembershipCase>> {
+    let last = heal_ms - 6_000;
+    let s = (
+        proptest::option::of((node_in(n), 1_000..last)),
+        1_000..last,
+        any::<bool>(),
+        0u64..3_000,
+        2_000u64..5_000,
+    )
+        .prop_map(
+            |(remove, add_ms, learner, start_after, promote_after)| MembershipCase {
+                remove,
+                add_ms,
+                learner,
+                start_ms: add_ms + start_after,
+                promote_ms: add_ms + start_after + promote_after,
+            },
+        );
+    match pct {
+        0 => Just(None).boxed(),
+        100.. => s.prop_map(Some).boxed(),
+        p => proptest::option::weighted(p as f64 / 100.0, s).boxed(),
+    }
+}
+
 /// A generated client on a cluster of `n` members, as `raftsim explore` generates it.
 pub fn client(n: u64) -> impl Strategy<Value = ClientCase> {
     client_with(n, 4, 39)
@@ -456,17 +508,21 @@ pub fn case_with(config: CaseConfig) -> impl Strategy<Value = Case> {
                 ),
                 maybe_lease(lease_pct, nodes, heal_ms),
                 maybe_snapshots(c.snapshot_pct),
+                maybe_membership(c.membership_pct, nodes, heal_ms),
             )
-                .prop_map(move |(faults, clients, lease, snapshots)| Case {
-                    nodes,
-                    async_persist,
-                    pre_vote,
-                    check_quorum,
-                    faults,
-                    clients,
-                    heal_ms,
-                    lease,
-                    snapshots,
+                .prop_map(move |(faults, clients, lease, snapshots, membership)| {
+                    Case {
+                        nodes,
+                        async_persist,
+                        pre_vote,
+                        check_quorum,
+                        faults,
+                        clients,
+                        heal_ms,
+                        lease,
+                        snapshots,
+                        membership,
+                    }
                 })
         })
 }
@@ -502,6 +558,13 @@ impl Case {
                 s,
                 "snapshot_count = {count}\nsnapshot_catchup_entries = {catchup}\n"
             );
+        }
+        if self.membership.is_some() {
+            s.pop();
+            let _ = writeln!(s, "spares = 1\n");
+        }
+        if let Some(m) = &self.membership {
+            self.render_membership(&mut s, m);
         }
         for f in &self.faults {
             self.render_fault(&mut s, f);
@@ -584,6 +647,31 @@ impl Case {
         s.push('\n');
     }
 
+    fn render_membership(&self, s: &mut String, m: &MembershipCase) {
+        let all = format!("{:?}", (1..=self.nodes).collect::<Vec<_>>());
+        let spare = self.nodes + 1;
+        let mut cmd = |at: u64, run: String| {
+            let _ = writeln!(
+                s,
+                "[[command]]\nat = \"{}\"\nrun = \"{run}\"\nendpoints = {all}\n",
+                ms(at)
+            );
+        };
+        if let Some((node, at)) = m.remove {
+            cmd(at, format!("member remove etcd-{node}"));
+        }
+        let learner = if m.learner { " --learner" } else { "" };
+        cmd(m.add_ms, format!("member add etcd-{spare}{learner}"));
+        if m.learner && m.promote_ms < self.heal_ms {
+            cmd(m.promote_ms, format!("member promote etcd-{spare}"));
+        }
+        let _ = writeln!(
+            s,
+            "[[fault]]\nkind = \"start\"\nnode = {spare}\nat = \"{}\"\n",
+            ms(m.start_ms)
+        );
+    }
+
     fn render_client(&self, s: &mut String, c: usize, cl: &ClientCase) {
         let endpoints = match cl.pinned {
             Some(n) => format!("[{n}]"),
@@ -653,11 +741,17 @@ impl Case {
         }
     }
 
-    /// Faults by kind, for the summary.
+    /// Faults by kind, and membership changes (`member_add`, `member_remove`), for the summary.
     pub fn fault_kinds(&self) -> BTreeMap<&'static str, u64> {
         let mut m = BTreeMap::new();
         for f in &self.faults {
             *m.entry(f.kind.name()).or_insert(0) += 1;
+        }
+        if let Some(c) = &self.membership {
+            *m.entry("member_add").or_insert(0) += 1;
+            if c.remove.is_some() {
+                *m.entry("member_remove").or_insert(0) += 1;
+            }
         }
         m
     }

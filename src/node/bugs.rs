@@ -38,11 +38,14 @@ pub enum Bug {
     ForgetSnapshotOnRestart,
     /// A received snapshot is acknowledged before the WAL write saving it is durable.
     SnapshotBeforePersist,
+    /// A configuration change takes effect in raft-rs when its entry is appended, not when it
+    /// commits.
+    ApplyConfChangeEarly,
 }
 
 impl Bug {
     /// Every bug in the zoo.
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 13] = [
         Bug::SendBeforePersist,
         Bug::AckBeforeCommit,
         Bug::ApplyUncommitted,
@@ -55,6 +58,7 @@ impl Bug {
         Bug::CompactUnapplied,
         Bug::ForgetSnapshotOnRestart,
         Bug::SnapshotBeforePersist,
+        Bug::ApplyConfChangeEarly,
     ];
 
     /// Its name.
@@ -72,6 +76,7 @@ impl Bug {
             Bug::CompactUnapplied => "compact-unapplied",
             Bug::ForgetSnapshotOnRestart => "forget-snapshot-on-restart",
             Bug::SnapshotBeforePersist => "snapshot-before-persist",
+            Bug::ApplyConfChangeEarly => "apply-confchange-early",
         }
     }
 
@@ -111,6 +116,9 @@ impl Bug {
             }
             Bug::SnapshotBeforePersist => {
                 "a received snapshot is acknowledged before it is durable"
+            }
+            Bug::ApplyConfChangeEarly => {
+                "a configuration change takes effect when appended, before it commits"
             }
         }
     }

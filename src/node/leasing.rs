@@ -14,7 +14,7 @@
 
 use super::kv::{KvOp, KvResult};
 use super::lease::{RenewError, FORWARD_RETRY, LESSOR_LOOP};
-use super::rpc::{LeaseForward, ReplyBody, ServerError, ServerOp, WatchPush};
+use super::rpc::{LeaseForward, MemberOp, ReplyBody, ServerError, ServerOp, WatchPush};
 use super::{Inbound, Node, NodeMsg, NodeStatus, NodeTimer, Out, ReadPurpose};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
 use crate::sim::time::SimTime;
@@ -135,13 +135,16 @@ impl Node {
     /// A peer request outside raft arrived: a forwarded lease request, or the leader's answer.
     pub fn forwarded(&mut self, f: LeaseForward, out: &mut Out) {
         match self.status {
-            NodeStatus::Crashed => {}
+            NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {}
             NodeStatus::Paused => self.enqueue(Inbound::Forward(f)),
             NodeStatus::Running => self.handle_forward(f, out),
         }
     }
 
     pub(super) fn handle_forward(&mut self, f: LeaseForward, out: &mut Out) {
+        if let ServerOp::Member { change } = f.op {
+            return self.member_forward(f, change, out);
+        }
         match f.answer {
             None => {
                 // leasehttp's handler asks the lessor directly, whatever the member believes.
@@ -161,6 +164,27 @@ impl Node {
             Some(Ok(body)) => self.lease_answered(f.request, Ok(body), out),
             Some(Err(ServerError::LeaseNotFound)) => self.lease_answered(f.request, Err(()), out),
             Some(Err(_)) => self.lease_retry(f.request, out),
+        }
+    }
+
+    /// A forwarded promotion (etcd's `promoteMemberHTTP`), or the leader's answer to one.
+    fn member_forward(&mut self, f: LeaseForward, change: MemberOp, out: &mut Out) {
+        match f.answer {
+            None => {
+                let answer = Some(self.promotion_check(change));
+                let back = LeaseForward {
+                    from: self.id,
+                    to: f.from,
+                    answer,
+                    ..f
+                };
+                out.send(NodeMsg::Forward(back));
+            }
+            Some(answer) => {
+                // The proposal's own timeout starts now; the client's deadline still bounds it.
+                let deadline = out.now + self.cfg.server_request_timeout;
+                self.promotion_answered(f.request, answer, deadline, out)
+            }
         }
     }
 

@@ -39,6 +39,7 @@ pub mod kv;
 pub mod lease;
 mod leasing;
 pub mod machine;
+pub mod membership;
 pub mod rpc;
 pub mod snapshots;
 pub mod storage;
@@ -185,6 +186,8 @@ pub struct NodeConfig {
     pub release: &'static str,
     /// Messages and requests a paused member's socket buffers hold before dropping.
     pub inbox_limit: usize,
+    /// Peers refuse messages from a removed member, which then stops (etcd's rafthttp).
+    pub reject_removed_members: bool,
     /// A leader confirms its leadership with a ReadIndex round before it renews a lease or
     /// revokes expired ones (`ensureLeadership`, etcd 3.4.31+ and 3.5.13+).
     pub leases_confirm_leadership: bool,
@@ -206,6 +209,17 @@ pub enum NodeStatus {
     Paused,
     /// Down; restarts from its durable state.
     Crashed,
+    /// A machine that has not started yet: it joins with `member add` and a `start` fault.
+    Spare,
+    /// Stopped for good after its removal from the cluster.
+    Removed,
+}
+
+impl NodeStatus {
+    /// Whether the process is alive (running or frozen).
+    pub fn is_up(self) -> bool {
+        matches!(self, NodeStatus::Running | NodeStatus::Paused)
+    }
 }
 
 /// Timers a member sets; each carries what makes it stale after a crash.
@@ -246,6 +260,11 @@ pub enum NodeTimer {
         /// Which incarnation (bumped by every restart).
         incarnation: u64,
     },
+    /// The member applied its own removal a second ago: it stops.
+    RemovedStop {
+        /// Which incarnation (bumped by every restart).
+        incarnation: u64,
+    },
 }
 
 /// What a member sends: a raft message to a peer, or a reply to a client.
@@ -259,6 +278,14 @@ pub enum NodeMsg {
     Forward(LeaseForward),
     /// Events on an open watch stream.
     Watch(WatchPush),
+    /// `from` applied the removal of `to`: its transport closes the connection, and `to`'s
+    /// re-dial is refused (410 Gone), which stops it.
+    Gone {
+        /// The member that removed it.
+        from: NodeId,
+        /// The removed member.
+        to: NodeId,
+    },
 }
 
 /// The loop's handle for one call into a member.
@@ -280,6 +307,8 @@ pub enum NodeFault {
         /// Local microseconds per simulated thousand.
         speed_permille: u64,
     },
+    /// A spare machine's etcd starts (`--initial-cluster-state existing`), empty.
+    Start,
 }
 
 enum Inbound {
@@ -401,6 +430,18 @@ pub struct Node {
     watchers: BTreeMap<RequestId, Watcher>,
     /// Proposals of the member's own (lease revocations).
     internal_seq: u64,
+    /// The member list it applied ([`membership`]).
+    members: membership::Members,
+    /// Peers its transport is connected to, and since when (rafthttp's `ActiveSince`).
+    peers_active: BTreeMap<u64, SimTime>,
+    /// Peers it has been connected to since it started (etcd: members that published their
+    /// attributes, "started").
+    peers_started: std::collections::BTreeSet<u64>,
+    /// The member list a peer returned when this member joined (etcd keeps it in memory until
+    /// its own log catches up; it decides whether the member is a learner meanwhile).
+    fetched: Option<membership::Members>,
+    /// Configuration changes the `apply-confchange-early` bug already applied.
+    conf_applied_early: std::collections::BTreeSet<u64>,
     /// Builds the user's state machine, if the run has one.
     machine_factory: Option<machine::MachineFactory>,
     /// The user's state machine (rebuilt at every restart).
@@ -455,6 +496,11 @@ impl Node {
             applied_term: 0,
             watchers: BTreeMap::new(),
             internal_seq: 0,
+            members: membership::Members::default(),
+            peers_active: BTreeMap::new(),
+            fetched: None,
+            peers_started: Default::default(),
+            conf_applied_early: Default::default(),
             machine_factory,
             machine: None,
         };
@@ -513,6 +559,11 @@ impl Node {
         self.lessor = Lessor::default();
         self.lessor_armed = false;
         self.internal_seq = 0;
+        self.members = membership::Members::bootstrap(&self.voters);
+        self.peers_active.clear();
+        self.peers_started.clear();
+        self.fetched = None;
+        self.conf_applied_early.clear();
         self.applied = 0;
         self.apply_queued = 0;
         self.durable_ready = 0;
@@ -574,7 +625,7 @@ impl Node {
             member: self.id,
             db_size_bytes: self.kv.db_size_bytes(),
             leader: self.published.leader,
-            is_learner: false,
+            is_learner: self.is_learner(),
             raft_term: self.published.term,
             raft_index: self.published.committed,
             raft_applied_index: self.published.applied,
@@ -608,7 +659,7 @@ impl Node {
     /// A raft message arrived.
     pub fn receive(&mut self, msg: Message, out: &mut Out) {
         match self.status {
-            NodeStatus::Crashed => out.trace.push(
+            NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => out.trace.push(
                 out.now,
                 TraceEvent::MsgDropped {
                     from: NodeId(msg.from),
@@ -644,12 +695,14 @@ impl Node {
     /// A client request arrived.
     pub fn request(&mut self, req: ServerRequest, out: &mut Out) {
         match self.status {
-            NodeStatus::Crashed => out.send(NodeMsg::Reply(Reply {
-                client: req.client,
-                request: req.request,
-                from: self.id,
-                result: Err(ServerError::Unavailable),
-            })),
+            NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {
+                out.send(NodeMsg::Reply(Reply {
+                    client: req.client,
+                    request: req.request,
+                    from: self.id,
+                    result: Err(ServerError::Unavailable),
+                }))
+            }
             NodeStatus::Paused => self.enqueue(Inbound::Request(req)),
             NodeStatus::Running => {
                 self.serve(req, out);
@@ -661,7 +714,7 @@ impl Node {
     /// One of its timers fired.
     pub fn timer(&mut self, t: NodeTimer, out: &mut Out) {
         match self.status {
-            NodeStatus::Crashed => {}
+            NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {}
             NodeStatus::Paused => self.enqueue(Inbound::Timer(t)),
             NodeStatus::Running => {
                 self.fire(t, out);
@@ -722,9 +775,24 @@ impl Node {
 
     /// Crashes the member: everything not durable is lost.
     pub fn crash(&mut self, reason: &str, out: &mut Out) {
-        if self.status == NodeStatus::Crashed {
+        if !self.status.is_up() {
             return;
         }
+        let lost = self.go_down(out);
+        out.trace.push(
+            out.now,
+            TraceEvent::Crashed {
+                node: self.id,
+                lost_writes: lost,
+                durable_last_index: self.disk.durable.last_index(),
+                reason: reason.to_string(),
+            },
+        );
+    }
+
+    /// The process dies: everything volatile is lost, open connections break. Returns how
+    /// many unsynced writes were lost.
+    fn go_down(&mut self, out: &mut Out) -> u64 {
         if self.applied > 0 {
             self.applied_before_crash = Some((self.applied, self.applied_term));
         }
@@ -765,15 +833,48 @@ impl Node {
         for (request, client) in waiting {
             self.reply(client, request, Err(ServerError::Unavailable), out);
         }
-        out.trace.push(
-            out.now,
-            TraceEvent::Crashed {
-                node: self.id,
-                lost_writes: lost.len() as u64,
-                durable_last_index: self.disk.durable.last_index(),
-                reason: reason.to_string(),
-            },
-        );
+        lost.len() as u64
+    }
+
+    /// Stops the member for good: it was removed from the cluster.
+    pub fn stop_removed(&mut self, reason: &str, out: &mut Out) {
+        if self.status.is_up() {
+            self.go_down(out);
+            self.status = NodeStatus::Removed;
+            let (node, reason) = (self.id, reason.to_string());
+            out.record(TraceEvent::Stopped { node, reason });
+        }
+    }
+
+    /// Starts a spare machine's etcd with `list`, the member list a peer returned (`None`: no
+    /// peer answered). etcd refuses to start when no peer answers or the list does not hold
+    /// it (it was never added). Started, it boots from its empty disk and waits to hear from
+    /// the cluster (it is in no configuration its log holds yet, so it never campaigns).
+    pub fn start(&mut self, list: Option<membership::Members>, out: &mut Out) {
+        if self.status != NodeStatus::Spare {
+            return;
+        }
+        let node = self.id;
+        let Some(list) = list.filter(|l| l.contains(node)) else {
+            let reason = "it could not join: no reachable member lists it (run `member add` first)";
+            out.record(TraceEvent::Stopped {
+                node,
+                reason: reason.into(),
+            });
+            return;
+        };
+        self.status = NodeStatus::Crashed;
+        self.boot();
+        self.fetched = Some(list);
+        out.record(TraceEvent::Started { node });
+        self.drive(out);
+    }
+
+    /// This machine is a spare: not started, not a member.
+    pub fn into_spare(mut self) -> Node {
+        self.status = NodeStatus::Spare;
+        self.raw = None;
+        self
     }
 
     /// Restarts a crashed member from its durable state.
@@ -865,7 +966,18 @@ impl Node {
         let (node, request) = (self.id, req.request);
         out.record(TraceEvent::RequestRead { node, request });
         let (client, request) = (req.client, req.request);
+        if self.is_learner() && !learner_serves(&req.op) {
+            return self.reply(
+                client,
+                request,
+                Err(ServerError::NotSupportedForLearner),
+                out,
+            );
+        }
         match req.op {
+            ServerOp::Member { change } => {
+                self.serve_member(client, request, change, req.deadline, out)
+            }
             ServerOp::Status => {
                 let info = self.status_info();
                 self.reply(client, request, Ok(ReplyBody::Status(info)), out);
@@ -1058,6 +1170,11 @@ impl Node {
                 request,
                 incarnation,
             } if incarnation == self.incarnation => self.lease_retry_due(request, out),
+            NodeTimer::RemovedStop { incarnation } if incarnation == self.incarnation => self
+                .stop_removed(
+                    "the member has been permanently removed from the cluster",
+                    out,
+                ),
             _ => {}
         }
     }
@@ -1173,9 +1290,11 @@ impl Node {
     fn handle_ready(&mut self, out: &mut Out) {
         let mut rd = self.raw().ready();
         let number = rd.number();
-        for m in rd.take_messages() {
-            if m.get_msg_type() == raft::eraftpb::MessageType::MsgHeartbeat {
-                self.heartbeat_sent(m.to, out);
+        for mut m in rd.take_messages() {
+            match m.get_msg_type() {
+                raft::eraftpb::MessageType::MsgHeartbeat => self.heartbeat_sent(m.to, out),
+                raft::eraftpb::MessageType::MsgSnapshot => self.merge_snapshot(&mut m),
+                _ => {}
             }
             out.send(NodeMsg::Peer(m));
         }
@@ -1209,6 +1328,7 @@ impl Node {
             }
         }
         self.raw().advance_append_async(rd);
+        self.bug_conf_on_append(&entries, out);
         if self.cfg.bug == Some(Bug::ApplyUncommitted) {
             self.apply_on_append(&entries, out);
         }
@@ -1437,6 +1557,7 @@ impl Node {
             (NodeFault::ClockDrift { .. }, false) => {
                 self.clock.set_speed(out.now, clock::NOMINAL_PERMILLE)
             }
+            (NodeFault::Start, _) => {} // the loop fetches the member list: `start`
         }
     }
 
@@ -1455,7 +1576,8 @@ impl Node {
     /// The `apply-uncommitted` bug: apply entries the moment they are appended.
     fn apply_on_append(&mut self, entries: &[Entry], out: &mut Out) {
         let from = self.bug_applied_upto;
-        for e in entries.iter().filter(|e| e.index > from) {
+        let normal = |e: &&Entry| e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal;
+        for e in entries.iter().filter(|e| e.index > from).filter(normal) {
             self.bug_applied_upto = e.index;
             out.observe(Observation::EntryApplied {
                 node: self.id,
@@ -1479,7 +1601,9 @@ impl Node {
             self.applied = e.index;
             self.applied_term = e.term;
             self.digest_applied(e);
-            if e.data.is_empty() {
+            if e.get_entry_type() != raft::eraftpb::EntryType::EntryNormal {
+                self.apply_conf_entry(e, out);
+            } else if e.data.is_empty() {
                 self.promote_lessor(out); // a new leader's empty entry
             } else if e.index > self.bug_applied_upto {
                 self.apply_entry(e, out); // (unless applied early by the bug)
@@ -1658,5 +1782,20 @@ impl RaftView for Node {
     }
     fn compacted_through(&self) -> u64 {
         Node::compacted_through(self)
+    }
+}
+
+/// What etcd serves on a learner (`isRPCSupportedForLearner`): serializable reads, status and
+/// the member list.
+fn learner_serves(op: &ServerOp) -> bool {
+    match op {
+        ServerOp::Get { serializable, .. } | ServerOp::MachineQuery { serializable, .. } => {
+            *serializable
+        }
+        ServerOp::Status
+        | ServerOp::Member {
+            change: rpc::MemberOp::List,
+        } => true,
+        _ => false,
     }
 }

@@ -42,6 +42,11 @@ pub enum ServerOp {
         /// Served from local state, without ReadIndex.
         serializable: bool,
     },
+    /// Cluster.MemberAdd / MemberRemove / MemberPromote / MemberList ([`MemberOp`]).
+    Member {
+        /// Which change (or the list).
+        change: MemberOp,
+    },
     /// Watch.Create: a long-lived stream of the events on `key` (or its prefix) from revision
     /// `start_revision` on (0: from the next change); answered at once with the member's
     /// revision, then events follow as the member applies them.
@@ -73,8 +78,66 @@ impl ServerOp {
             ServerOp::Watch { key, prefix, .. } => {
                 format!("watch {key}{}", if *prefix { " --prefix" } else { "" })
             }
+            ServerOp::Member { change } => change.summary(),
         }
     }
+}
+
+/// A request of etcd's Cluster service (`etcdctl member ...`); members are named by their
+/// machine (etcd names them by a random 64-bit ID, which is never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "member_op", rename_all = "kebab-case")]
+pub enum MemberOp {
+    /// `member add NAME [--learner]`: a voter (or a learner) joins.
+    Add {
+        /// The machine that joins.
+        member: NodeId,
+        /// As a learner (a non-voting member).
+        learner: bool,
+    },
+    /// `member remove NAME`.
+    Remove {
+        /// The member.
+        member: NodeId,
+    },
+    /// `member promote NAME`: a learner becomes a voter.
+    Promote {
+        /// The learner.
+        member: NodeId,
+    },
+    /// `member list`: the member list the serving member has applied.
+    List,
+}
+
+impl MemberOp {
+    /// A short description, for reports.
+    pub fn summary(&self) -> String {
+        match self {
+            MemberOp::Add {
+                member,
+                learner: false,
+            } => format!("member add {member}"),
+            MemberOp::Add {
+                member,
+                learner: true,
+            } => format!("member add {member} --learner"),
+            MemberOp::Remove { member } => format!("member remove {member}"),
+            MemberOp::Promote { member } => format!("member promote {member}"),
+            MemberOp::List => "member list".into(),
+        }
+    }
+}
+
+/// One entry of a member list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct MemberInfo {
+    /// The member.
+    pub id: NodeId,
+    /// Whether it is a learner.
+    pub is_learner: bool,
+    /// Whether it has started (the serving member has heard from it; etcd: it published its
+    /// name).
+    pub started: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -145,6 +208,11 @@ pub enum ReplyBody {
         /// The TTL it was granted with (LeaseTimeToLive only; 0 otherwise).
         granted_ttl_s: u64,
     },
+    /// The member list after a membership change, or as `member list` asked.
+    Members {
+        /// The members, by id.
+        members: Vec<MemberInfo>,
+    },
     /// The watch was created; events follow.
     WatchCreated {
         /// The member's revision when it was created.
@@ -168,6 +236,24 @@ pub enum ServerError {
     LeaseExists,
     /// A leader that could not confirm its leadership refused a renewal (etcd 3.5.13+).
     NotPrimary,
+    /// `member add` of a member already in the cluster (`membership.ErrIDExists`).
+    MemberExists,
+    /// A change naming a removed member: etcd never reuses an ID (`membership.ErrIDRemoved`).
+    IdRemoved,
+    /// A change naming no member (`membership.ErrIDNotFound`).
+    MemberNotFound,
+    /// `member promote` of a voter (`membership.ErrMemberNotLearner`).
+    MemberNotLearner,
+    /// A second learner (`membership.ErrTooManyLearners`; etcd allows one).
+    TooManyLearners,
+    /// The learner's log is behind 90% of the leader's (`ErrLearnerNotReady`).
+    LearnerNotReady,
+    /// The change would leave fewer started members than a quorum (`--strict-reconfig-check`).
+    NotEnoughStartedMembers,
+    /// The change would break the active quorum (`ErrUnhealthy`).
+    Unhealthy,
+    /// A learner serves only serializable reads, status and the member list.
+    NotSupportedForLearner,
 }
 
 impl ServerError {
@@ -180,6 +266,19 @@ impl ServerError {
             ServerError::LeaseNotFound => "etcdserver: requested lease not found",
             ServerError::LeaseExists => "etcdserver: lease already exists",
             ServerError::NotPrimary => "etcdserver: not primary",
+            ServerError::MemberExists => "etcdserver: member ID already exist",
+            ServerError::IdRemoved => "etcdserver: ID removed",
+            ServerError::MemberNotFound => "etcdserver: member not found",
+            ServerError::MemberNotLearner => "etcdserver: can only promote a learner member",
+            ServerError::TooManyLearners => "etcdserver: too many learner members in cluster",
+            ServerError::LearnerNotReady => {
+                "etcdserver: can only promote a learner member which is in sync with leader"
+            }
+            ServerError::NotEnoughStartedMembers => {
+                "etcdserver: re-configuration failed due to not enough started members"
+            }
+            ServerError::Unhealthy => "etcdserver: unhealthy cluster",
+            ServerError::NotSupportedForLearner => "etcdserver: rpc not supported for learner",
         }
     }
 }

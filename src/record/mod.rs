@@ -92,6 +92,13 @@ pub struct NodeSummary {
     pub stats: NodeStats,
     /// Its current randomized election timeout, in ticks.
     pub election_timeout_ticks: u64,
+    /// The member list it applied (`voters 1,2,3`; empty for a spare never started).
+    pub members: String,
+    /// Whether it is in the cluster's final member list (as the running member that applied
+    /// the most has it).
+    pub in_cluster: bool,
+    /// Whether it is a voter in the cluster's final member list.
+    pub voter: bool,
 }
 
 /// Everything one run produced.
@@ -188,11 +195,11 @@ impl Record {
         m
     }
 
-    /// Members not crashed at the end.
+    /// Members of the final member list whose process is up (running or paused) at the end.
     pub fn live_nodes(&self) -> Vec<&NodeSummary> {
         self.nodes
             .iter()
-            .filter(|n| n.status != NodeStatus::Crashed)
+            .filter(|n| n.status.is_up() && n.in_cluster)
             .collect()
     }
 }

@@ -81,5 +81,6 @@ fn why(r: DropReason) -> &'static str {
         DropReason::InboxFull => "the paused receiver's socket buffer is full",
         DropReason::CrashedBeforeSend => "held for its WAL write, and the sender crashed",
         DropReason::StreamBroken => "its stream broke on the way",
+        DropReason::SenderRemoved => "the sender was removed from the cluster (410 Gone)",
     }
 }

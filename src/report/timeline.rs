@@ -94,7 +94,13 @@ fn events(s: &mut String, r: &RunResult, filter: &Filter) {
     let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
     let blocked = super::why::Blocked::of(r);
+    let mut conf_shown = std::collections::BTreeSet::new();
     for (i, t) in r.trace.iter().enumerate() {
+        if let TraceEvent::MemberChanged { index, .. } = &t.event {
+            if !conf_shown.insert(*index) {
+                continue; // one line per change: the first member to apply it
+            }
+        }
         if let TraceEvent::RequestSent { request, op, .. } = &t.event {
             // Requests of apiservers are shown through their callers (kubelets, controllers).
             let h = &r.history[op.0 as usize];
@@ -309,6 +315,13 @@ fn describe_member(e: &TraceEvent) -> Option<String> {
         TraceEvent::SnapshotRestored { node, index, received: true } => {
             format!("{node} restored the leader's snapshot at index {index} (its log was behind the leader's first index)")
         }
+        TraceEvent::Started { node } => {
+            format!("{node} started with an empty data dir (--initial-cluster-state existing); it waits for the leader")
+        }
+        TraceEvent::Stopped { node, reason } => format!("{node} stopped: {reason}"),
+        TraceEvent::MemberChanged { node, index, change, member, members } => format!(
+            "{node} applied `member {change} {member}` (index {index}), first of the members: {members}"
+        ),
         TraceEvent::SnapshotRestored { node, index, received: false } => {
             format!("{node} restored its own snapshot at index {index}, then replays its WAL")
         }

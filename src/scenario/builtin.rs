@@ -108,6 +108,26 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         "sim-scenarios/etcd-fsync-lies-power-loss.toml",
         include_str!("../../sim-scenarios/etcd-fsync-lies-power-loss.toml"),
     ),
+    (
+        "etcd-replace-member",
+        "sim-scenarios/etcd-replace-member.toml",
+        include_str!("../../sim-scenarios/etcd-replace-member.toml"),
+    ),
+    (
+        "etcd-learner-promote",
+        "sim-scenarios/etcd-learner-promote.toml",
+        include_str!("../../sim-scenarios/etcd-learner-promote.toml"),
+    ),
+    (
+        "raft-grow-shrink",
+        "sim-scenarios/raft-grow-shrink.toml",
+        include_str!("../../sim-scenarios/raft-grow-shrink.toml"),
+    ),
+    (
+        "raft-removed-member-disruption",
+        "sim-scenarios/raft-removed-member-disruption.toml",
+        include_str!("../../sim-scenarios/raft-removed-member-disruption.toml"),
+    ),
 ];
 
 /// The scenario `raftsim run` uses without a FILE.

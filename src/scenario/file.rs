@@ -46,6 +46,8 @@ fn default_seed() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct FileCluster {
     pub nodes: Option<Spanned<u64>>,
+    pub spares: Option<Spanned<u64>>,
+    pub reject_removed_members: Option<bool>,
     pub persist: Option<PersistName>,
     pub heartbeat_interval: Option<Dur>,
     pub election_timeout: Option<Dur>,
@@ -138,6 +140,7 @@ pub enum FaultKindName {
     Partition,
     OneWay,
     Degrade,
+    Start,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

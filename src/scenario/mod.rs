@@ -18,6 +18,7 @@ use crate::client::ClientConfig;
 use crate::disk::{DiskFault, DiskModel, IoClass};
 use crate::k8s::K8sSpec;
 use crate::net::{Degrade, LinkModel, NetFault};
+use crate::node::rpc::MemberOp;
 use crate::node::{EtcdVersion, NodeFault, PersistMode, ReadOnly};
 use crate::sim::ids::{LeaseId, NodeId};
 use crate::sim::rng::Ratio;
@@ -92,8 +93,14 @@ pub enum ScenarioError {
 #[derive(Clone, Debug, Serialize)]
 /// The etcd cluster: size and raft settings.
 pub struct ClusterSpec {
-    /// How many members (1..=7).
+    /// How many members the cluster starts with (1..=7).
     pub nodes: u64,
+    /// Machines `nodes + 1 ..` that are not members at the start and not running: each joins
+    /// with `member add` and a `start` fault (nodes + spares <= 7).
+    pub spares: u64,
+    /// Peers refuse messages from a removed member, which then stops (etcd's rafthttp answers
+    /// 410 Gone); `false` shows raft-rs without that guard.
+    pub reject_removed_members: bool,
     /// Persistence mode (sync: etcd, async: TiKV).
     pub persist: PersistMode,
     /// Heartbeat interval (etcd: 100 ms); one raft tick.
@@ -203,6 +210,17 @@ impl FaultKind {
 }
 
 impl Fault {
+    /// Whether it starts a spare machine (an action with no end, not a fault).
+    pub fn is_start(&self) -> bool {
+        matches!(
+            self.kind,
+            FaultKind::Member {
+                fault: NodeFault::Start,
+                ..
+            }
+        )
+    }
+
     /// The fault in words, as the timeline shows its start.
     pub fn describe(&self) -> String {
         match &self.kind {
@@ -244,6 +262,7 @@ impl Fault {
                     format!("{node} fsync honest again (the next sync flushes)")
                 }
                 NodeFault::ClockDrift { .. } => format!("{node} clock back to real speed"),
+                NodeFault::Start => format!("{node} started"),
             },
             FaultKind::Network(NetFault::Degrade(_)) => "network degradation ended".into(),
             FaultKind::Network(NetFault::OneWay { from, to }) => {
@@ -258,6 +277,7 @@ fn describe_member(node: Target, fault: &NodeFault) -> String {
     match fault {
         NodeFault::Pause => format!("{node} paused (process frozen, sockets still accept)"),
         NodeFault::Crash => format!("{node} crashed (unsynced writes lost)"),
+        NodeFault::Start => format!("{node} starts, empty, to join the cluster"),
         NodeFault::Disk(DiskFault::Stall(io)) => {
             format!(
                 "{node} disk stall on {} I/O (process and network up)",
@@ -482,9 +502,16 @@ impl Scenario {
         })
     }
 
-    /// The member ids, 1..=nodes.
+    /// The initial members' ids, 1..=nodes.
     pub fn node_ids(&self) -> Vec<NodeId> {
         (1..=self.cluster.nodes).map(NodeId).collect()
+    }
+
+    /// Every machine's id: the initial members, then the spares.
+    pub fn machine_ids(&self) -> Vec<NodeId> {
+        (1..=self.cluster.nodes + self.cluster.spares)
+            .map(NodeId)
+            .collect()
     }
 }
 
@@ -541,7 +568,7 @@ impl<'a> Validator<'a> {
             ));
         }
         let cluster = self.cluster(&root.cluster)?;
-        let n = cluster.nodes;
+        let n = cluster.nodes + cluster.spares;
         let network = self.network(&root.network, n)?;
         let disk = self.disk(&root.disk)?;
         let client = ClientConfig {
@@ -560,12 +587,20 @@ impl<'a> Validator<'a> {
         let faults = root
             .fault
             .iter()
-            .map(|f| self.fault(f.get_ref(), n, end))
+            .map(|f| self.fault(f.get_ref(), (cluster.nodes, n), end))
             .collect::<R<Vec<_>>>()?;
         let mut commands = Vec::new();
         let mut sessions: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
         for c in &root.command {
-            self.command(c.get_ref(), n, end, &client, &mut sessions, &mut commands)?;
+            let members = (cluster.nodes, n);
+            self.command(
+                c.get_ref(),
+                members,
+                end,
+                &client,
+                &mut sessions,
+                &mut commands,
+            )?;
         }
         self.lease_names(&root.command, &commands)?;
         commands.sort_by_key(|c| c.at); // stable: same-time commands keep file order
@@ -649,6 +684,14 @@ impl<'a> Validator<'a> {
                 format!("nodes = {nodes} is out of range: allowed 1..=7 (3 or 5 are usual)"),
             ));
         }
+        let spares = c.spares.as_ref().map_or(0, |s| *s.get_ref());
+        if nodes + spares > 7 {
+            let s = c.spares.as_ref().expect("nodes alone is in range");
+            return Err(self.err(
+                s,
+                format!("spares = {spares} with nodes = {nodes}: at most 7 machines in all"),
+            ));
+        }
         let (heartbeat, election) = self.timing(c)?;
         let read_only = match c.read_only {
             None | Some(ReadOnlyName::Safe) => ReadOnly::Safe,
@@ -668,6 +711,8 @@ impl<'a> Validator<'a> {
             .transpose()?;
         Ok(ClusterSpec {
             nodes,
+            spares,
+            reject_removed_members: c.reject_removed_members.unwrap_or(true),
             persist: match c.persist {
                 None | Some(PersistName::Sync) => PersistMode::Sync,
                 Some(PersistName::Async) => PersistMode::Async,
@@ -885,7 +930,7 @@ impl<'a> Validator<'a> {
             .ok_or_else(|| self.err(kind, format!("{what} needs `{field}`")))
     }
 
-    fn fault(&self, f: &FileFault, n: u64, end: SimTime) -> R<Fault> {
+    fn fault(&self, f: &FileFault, (members, n): (u64, u64), end: SimTime) -> R<Fault> {
         let at = self.time_in_run(&f.at, end, "fault start")?;
         let until = match &f.until {
             None => None,
@@ -903,6 +948,7 @@ impl<'a> Validator<'a> {
             K::DiskStall => &["node", "io"],
             K::DiskSlow => &["node", "io", "latency_min", "latency_max"],
             K::ClockDrift => &["node", "speed_permille"],
+            K::Start => &["node"],
             K::Partition => &["groups"],
             K::OneWay => &["from", "to"],
             K::Degrade => &["nodes", "drop", "duplicate", "reorder", "extra_latency_max"],
@@ -924,6 +970,7 @@ impl<'a> Validator<'a> {
             K::FsyncLies => member(NodeFault::Disk(DiskFault::FsyncLies))?,
             K::DiskSlow => self.disk_slow(f, n)?,
             K::ClockDrift => member(self.clock_drift(f)?)?,
+            K::Start => self.start(f, until, (members, n))?,
             K::Partition => self.partition(f, n)?,
             K::OneWay => self.one_way(f, n)?,
             K::Degrade => FaultKind::Network(NetFault::Degrade(Degrade {
@@ -956,6 +1003,7 @@ impl<'a> Validator<'a> {
             K::Partition => "partition",
             K::OneWay => "one_way",
             K::Degrade => "degrade",
+            K::Start => "start",
         };
         format!("kind = \"{name}\"")
     }
@@ -974,6 +1022,52 @@ impl<'a> Validator<'a> {
             }
             NodeRef::Id(v) => Target::Node(NodeId(*v)),
         })
+    }
+
+    /// `start`: a spare machine (not an initial member), once, without `until`.
+    fn start(
+        &self,
+        f: &FileFault,
+        until: Option<SimTime>,
+        (members, n): (u64, u64),
+    ) -> R<FaultKind> {
+        let node = self.fault_target(f, n)?;
+        let first_spare = members + 1;
+        match node {
+            Target::Node(id) if id.0 >= first_spare => {}
+            _ => {
+                let s = f.node.as_ref().expect("fault_target checked it");
+                return Err(self.err(s, format!("kind = \"start\" starts a spare machine: `node` must be one of {first_spare}..={n} (set [cluster] spares)")));
+            }
+        }
+        if let (Some(_), Some(u)) = (until, &f.until) {
+            return Err(self.err(
+                u,
+                "kind = \"start\" has no end: remove `until` (crash it with a `crash` fault)"
+                    .into(),
+            ));
+        }
+        Ok(FaultKind::Member {
+            node,
+            fault: NodeFault::Start,
+        })
+    }
+
+    /// A `member` command names a machine of this scenario.
+    fn member_in_range(&self, c: &FileCommand, command: &Command, n: u64) -> R<()> {
+        let Command::Member { change } = command else {
+            return Ok(());
+        };
+        let member = match change {
+            MemberOp::Add { member, .. }
+            | MemberOp::Remove { member }
+            | MemberOp::Promote { member } => *member,
+            MemberOp::List => return Ok(()),
+        };
+        if member.0 > n {
+            return Err(self.err(&c.run, format!("{member} does not exist: this scenario has machines etcd-1..=etcd-{n} (add spares with [cluster] spares)")));
+        }
+        Ok(())
     }
 
     /// `speed_permille`: 1..=10000, not 1000 (that is no drift).
@@ -1096,7 +1190,7 @@ impl<'a> Validator<'a> {
     fn command(
         &self,
         c: &FileCommand,
-        n: u64,
+        (members, n): (u64, u64),
         end: SimTime,
         client: &ClientConfig,
         sessions: &mut BTreeMap<String, Vec<NodeId>>,
@@ -1108,7 +1202,7 @@ impl<'a> Validator<'a> {
                 return Err(self.err(e, "endpoints must list at least one node".into()))
             }
             Some(e) => self.nodes(e, n)?,
-            None => (1..=n).map(NodeId).collect(),
+            None => (1..=members).map(NodeId).collect(),
         };
         let timeout = self.positive(&c.timeout, client.command_timeout, "timeout")?;
         let (repeat, every) = self.repetitions(c, at, end, out.len())?;
@@ -1123,6 +1217,7 @@ impl<'a> Validator<'a> {
         for i in 0..repeat {
             let text = c.run.get_ref().replace("{i}", &(i + 1).to_string());
             let command = self.command_text(c, &text)?;
+            self.member_in_range(c, &command, n)?;
             out.push(CommandSpec {
                 id: c.id.as_ref().map(|s| s.get_ref().clone()),
                 at: at + every * i,

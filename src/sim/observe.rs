@@ -72,6 +72,22 @@ pub enum Observation {
         /// The member's commit index at that moment.
         commit: u64,
     },
+    /// `node` applied (or, with the `apply-confchange-early` bug, put into effect) the
+    /// configuration change at `index`; this is its configuration after it.
+    ConfApplied {
+        /// The member.
+        node: NodeId,
+        /// The entry's index.
+        index: u64,
+        /// The entry's term.
+        term: u64,
+        /// The member's commit index at that moment.
+        commit: u64,
+        /// Voters after the change.
+        voters: Vec<u64>,
+        /// Learners after the change.
+        learners: Vec<u64>,
+    },
     /// A member's state machine after applying through `index` (or restoring a snapshot of it),
     /// as a digest: members that applied through the same index must agree.
     StateDigest {

@@ -159,6 +159,8 @@ pub enum DropReason {
     /// Its stream broke while it was in flight (a partition or a crash of either end), as a
     /// reset TCP connection loses what it carried.
     StreamBroken,
+    /// The sender was removed from the cluster: the receiver's transport refuses it.
+    SenderRemoved,
 }
 
 /// What a watch reports: one key's change.
@@ -613,6 +615,31 @@ pub enum TraceEvent {
         index: u64,
         /// The raft log now starts after this index.
         compacted_through: u64,
+    },
+    /// A spare machine's etcd started, empty, to join the cluster.
+    Started {
+        /// The member.
+        node: NodeId,
+    },
+    /// A member stopped for good: it was removed from the cluster.
+    Stopped {
+        /// The member.
+        node: NodeId,
+        /// Why, as etcd logs it.
+        reason: String,
+    },
+    /// A member applied a configuration change (`member add`, `promote`, `remove`).
+    MemberChanged {
+        /// The member that applied it.
+        node: NodeId,
+        /// The entry's index.
+        index: u64,
+        /// `add`, `add-learner`, `promote` or `remove`.
+        change: &'static str,
+        /// The member it changes.
+        member: NodeId,
+        /// The member list after it (`voters 1,2,3 learners 4`).
+        members: String,
     },
     /// A member restored its state machine from a snapshot: one received from the leader, or its
     /// own durable one at restart.

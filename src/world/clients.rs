@@ -146,7 +146,7 @@ impl Sim {
                 .entry(node)
                 .or_default()
                 .push(client),
-            NodeStatus::Crashed => {
+            NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {
                 // Connection refused; gRPC re-dials after its backoff (about 1 s).
                 let at = now + SimDuration::from_secs(1);
                 self.queue.schedule(at, Event::Dial { client, node });
@@ -329,6 +329,7 @@ fn plan(
             };
             vec![(None, op)]
         }
+        Command::Member { change } => vec![(None, ServerOp::Member { change: *change })],
         Command::Watch { .. } | Command::Lock { .. } => vec![], // streams (`streams.rs`)
         Command::EndpointStatus => endpoints
             .iter()

@@ -33,6 +33,7 @@ impl Sim {
             FaultKind::Network(nf) => {
                 self.record_fault(i, start, f.describe(), f.describe_end());
                 self.net.fault(i, &nf, start);
+                self.refresh_links();
             }
             FaultKind::Member {
                 node: target,
@@ -58,6 +59,16 @@ impl Sim {
         }
     }
 
+    /// A joining member asks a reachable running peer for the member list over peer HTTP
+    /// (etcd's `GetClusterFromRemotePeers`, at start with `--initial-cluster-state existing`).
+    fn fetch_members(&self, joiner: NodeId) -> Option<crate::node::membership::Members> {
+        self.nodes
+            .iter()
+            .filter(|n| n.status == crate::node::NodeStatus::Running && n.id != joiner)
+            .find(|n| !self.net.is_cut(joiner, n.id) && !self.net.is_cut(n.id, joiner))
+            .map(|n| n.members().clone())
+    }
+
     fn record_fault(&mut self, i: usize, start: bool, what: String, what_end: String) {
         let now = self.now();
         let ev = if start {
@@ -73,6 +84,10 @@ impl Sim {
 
     fn member_fault(&mut self, node: NodeId, f: NodeFault, start: bool) {
         let now = self.now();
+        if let (NodeFault::Start, true) = (f, start) {
+            let list = self.fetch_members(node);
+            return self.with_node(node, |n, o| n.start(list, o));
+        }
         self.with_node(node, |n, o| n.fault(f, start, o));
         match (f, start) {
             (NodeFault::Pause, false) => {

@@ -24,7 +24,7 @@ use crate::k8s::actors::{EtcdCall, K8sEvent};
 use crate::net::Network;
 use crate::node::machine::MachineFactory;
 use crate::node::rpc::{LeaseForward, Reply, ServerRequest, WatchPush};
-use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeStatus, NodeTimer, ReadOnly};
+use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeTimer, ReadOnly};
 use crate::record::{NodeSummary, Probe, Record};
 use crate::scenario::Scenario;
 use crate::sim::actor::{Effect, Out};
@@ -70,6 +70,8 @@ enum Event {
         reply: Reply,
     },
     Forward(LeaseForward),
+    /// A peer's transport refused this removed member (410 Gone): it stops.
+    Gone(NodeId),
     WatchPush(WatchPush),
     Stream(usize, StreamTimer),
     Dial {
@@ -120,6 +122,8 @@ pub struct Sim {
     cluster_probes: Vec<Probe>,
     k8s: Option<kubernetes::Layer>,
     fx: Buffers,
+    /// Pairs of members whose peer connection is up (both processes up, no cut either way).
+    links: std::collections::BTreeSet<(NodeId, NodeId)>,
 }
 
 impl Sim {
@@ -158,9 +162,11 @@ impl Sim {
             cluster_probes: Vec::new(),
             k8s: None,
             fx: Buffers::default(),
+            links: Default::default(),
             scenario,
         };
         sim.schedule_start();
+        sim.refresh_links();
         sim
     }
 
@@ -231,6 +237,12 @@ impl Sim {
             Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
             Event::ToClient { reply } => self.reply_to_client(reply),
             Event::Forward(f) => self.with_node(f.to, |n, o| n.forwarded(f, o)),
+            Event::Gone(id) => self.with_node(id, |n, o| {
+                n.stop_removed(
+                    "the member has been permanently removed from the cluster",
+                    o,
+                )
+            }),
             Event::WatchPush(w) => self.watch_push(w),
             Event::Stream(run, t) => self.stream_timer(run, t),
             Event::Dial { client, node } => self.dial(client, node),
@@ -293,10 +305,14 @@ impl Sim {
             effects: &mut fx,
         };
         let node = &mut self.nodes[(id.0 - 1) as usize];
-        let was_up = node.status != NodeStatus::Crashed;
+        let was_up = node.status.is_up();
         f(node, &mut out);
-        if was_up && node.status == NodeStatus::Crashed {
+        let is_up = node.status.is_up();
+        if was_up && !is_up {
             self.net.member_down(id); // its peer streams break
+        }
+        if was_up != is_up {
+            self.refresh_links();
         }
         self.pump(id, &mut fx, Sim::node_sends, |s, id, at, t| {
             s.queue.schedule(at, Event::Timer(id, t))
@@ -307,12 +323,43 @@ impl Sim {
             .after_member_event(now, &self.nodes, &mut self.trace, history);
     }
 
+    /// Tells each member's transport which peer connections came up or went down.
+    fn refresh_links(&mut self) {
+        let now = self.now();
+        let up: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|n| n.status.is_up())
+            .map(|n| n.id)
+            .collect();
+        let mut links = std::collections::BTreeSet::new();
+        for &a in &up {
+            for &b in up.iter().filter(|b| **b != a) {
+                if !self.net.is_cut(a, b) && !self.net.is_cut(b, a) {
+                    links.insert((a, b));
+                }
+            }
+        }
+        for &(a, b) in links.difference(&self.links) {
+            self.nodes[(a.0 - 1) as usize].link(b, true, now);
+        }
+        for &(a, b) in self.links.difference(&links) {
+            self.nodes[(a.0 - 1) as usize].link(b, false, now);
+        }
+        self.links = links;
+    }
+
     fn node_sends(&mut self, _from: NodeId, m: NodeMsg) {
         match m {
             NodeMsg::Peer(m) => self.send(m),
             NodeMsg::Reply(r) => {
                 let at = self.now() + self.client_latency();
                 self.queue.schedule(at, Event::ToClient { reply: r });
+            }
+            NodeMsg::Gone { from, to } => {
+                if let Some(after) = self.net.peer_request(from, to) {
+                    self.queue.schedule(self.now() + after, Event::Gone(to));
+                }
             }
             NodeMsg::Forward(f) => {
                 if let Some(after) = self.net.peer_request(f.from, f.to) {
@@ -346,7 +393,13 @@ impl Sim {
 
     /// Ends the simulation and returns its record.
     pub fn into_record(self) -> Record {
-        let nodes = self.nodes.iter().map(summary).collect();
+        let last = self
+            .nodes
+            .iter()
+            .filter(|n| n.status != crate::node::NodeStatus::Spare)
+            .max_by_key(|n| (n.status == crate::node::NodeStatus::Running, n.applied()));
+        let members = last.map(|n| n.members().clone()).unwrap_or_default();
+        let nodes = self.nodes.iter().map(|n| summary(n, &members)).collect();
         let kubelets = self
             .k8s
             .as_ref()
@@ -412,12 +465,14 @@ fn build_nodes(
             .div_ceil(1_000_000),
         keep_events: scenario.commands.iter().any(|c| c.command.watches()),
         inbox_limit: 10_000,
+        reject_removed_members: c.reject_removed_members,
         bug,
     };
     let root = crate::sim::log::logger(log_clock, log_level);
-    let ids = scenario.node_ids();
-    let voters: Vec<u64> = ids.iter().map(|n| n.0).collect();
-    ids.iter()
+    let voters: Vec<u64> = scenario.node_ids().iter().map(|n| n.0).collect();
+    scenario
+        .machine_ids()
+        .iter()
         .map(|id| {
             let disk = crate::disk::Disk::new(
                 scenario.disk,
@@ -427,13 +482,18 @@ fn build_nodes(
             let jitter = SimRng::fork(seed, Stream::ElectionJitter(id.0));
             let logger = root.new(slog::o!("node" => id.0));
             let m = machine.clone();
-            Node::new(*id, cfg.clone(), voters.clone(), disk, jitter, logger, m)
+            let n = Node::new(*id, cfg.clone(), voters.clone(), disk, jitter, logger, m);
+            if id.0 > c.nodes {
+                n.into_spare()
+            } else {
+                n
+            }
         })
         .collect()
 }
 
 /// A member at the end of the run.
-fn summary(n: &Node) -> NodeSummary {
+fn summary(n: &Node, cluster: &crate::node::membership::Members) -> NodeSummary {
     NodeSummary {
         id: n.id,
         status: n.status,
@@ -450,5 +510,12 @@ fn summary(n: &Node) -> NodeSummary {
         applied_requests: n.applied_requests().collect(),
         stats: n.stats,
         election_timeout_ticks: n.election_timeout_ticks,
+        members: if n.status == crate::node::NodeStatus::Spare {
+            String::new()
+        } else {
+            n.members().describe()
+        },
+        in_cluster: cluster.contains(n.id),
+        voter: cluster.voters.contains(&n.id),
     }
 }

@@ -101,7 +101,7 @@ impl Sim {
             self.dropped(from, to, kind, DropReason::Partitioned);
             return self.snapshot_failed(from, to);
         }
-        if self.nodes[(to.0 - 1) as usize].status == NodeStatus::Crashed {
+        if !self.nodes[(to.0 - 1) as usize].status.is_up() {
             self.dropped(from, to, kind, DropReason::DestinationDown);
             return self.snapshot_failed(from, to);
         }
@@ -113,6 +113,23 @@ impl Sim {
             ok: true,
         };
         self.queue.schedule(back, ev);
+    }
+
+    /// A running receiver that applied the sender's removal refuses it (rafthttp: 410 Gone on
+    /// the stream, 403 on the pipeline), and the sender, told so, stops.
+    fn refused(&mut self, from: NodeId, to: NodeId, kind: &'static str) -> bool {
+        let receiver = &self.nodes[(to.0 - 1) as usize];
+        if receiver.status != NodeStatus::Running || !receiver.refuses(from) {
+            return false;
+        }
+        self.dropped(from, to, kind, DropReason::SenderRemoved);
+        self.with_node(from, |n, o| {
+            n.stop_removed(
+                "the member has been permanently removed from the cluster",
+                o,
+            )
+        });
+        true
     }
 
     fn dropped(&mut self, from: NodeId, to: NodeId, kind: &'static str, reason: DropReason) {
@@ -137,6 +154,9 @@ impl Sim {
         if self.net.stream(from, to) != stream {
             let kind = msg_kind(msg.get_msg_type());
             return self.dropped(from, to, kind, DropReason::StreamBroken);
+        }
+        if self.refused(from, to, msg_kind(msg.get_msg_type())) {
+            return;
         }
         self.with_node(to, |n, o| n.receive(msg, o));
     }

@@ -473,7 +473,14 @@ impl Kind for ReadLiveness {
     }
 
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
-        let ops = r.ops(&self.id);
+        // A read sent only to members that end outside the voters (removed, or a learner that
+        // refuses linearizable reads) has no leader to wait for.
+        let voter = |n: &NodeId| r.nodes.iter().any(|s| s.id == *n && s.voter);
+        let ops: Vec<_> = r
+            .ops(&self.id)
+            .into_iter()
+            .filter(|h| h.endpoints.iter().any(voter))
+            .collect();
         for h in ops.iter().filter(|h| h.outcome != Outcome::Ok) {
             let end = h.completed.unwrap_or(r.sim_end);
             // A leader counts only if it stayed leader for `within` before the read gave up.

@@ -89,7 +89,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn required<T>(&self, key: &str, v: Option<T>) -> R<T> {
+    pub(crate) fn required<T>(&self, key: &str, v: Option<T>) -> R<T> {
         v.ok_or_else(|| self.missing(key))
     }
 

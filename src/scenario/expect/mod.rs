@@ -25,7 +25,9 @@ pub use kubernetes::{
 };
 pub use lease::{KeepAliveCheck, LockCheck, WatchCheck};
 pub use oracle::OracleFires;
-pub use raft::{CaughtUp, ClaimedLeaders, LeaderElections, NoElection, RoleAt, SnapshotReceived};
+pub use raft::{
+    CaughtUp, ClaimedLeaders, LeaderElections, MembersAtEnd, NoElection, RoleAt, SnapshotReceived,
+};
 
 use super::ScenarioError;
 use crate::record::Record;
@@ -140,6 +142,7 @@ kinds! {
     Role(RoleAt),
     CaughtUp(CaughtUp),
     SnapshotReceived(SnapshotReceived),
+    Members(MembersAtEnd),
     ClaimedLeaders(ClaimedLeaders),
     NodeNotReady(NodeNotReady),
     NodesReady(NodesReady),

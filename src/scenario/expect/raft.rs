@@ -381,3 +381,59 @@ impl Kind for SnapshotReceived {
         write!(f, "{} {how} sent a snapshot", self.node)
     }
 }
+
+/// The cluster's member list at the end: every running member of it applied exactly these
+/// voters and learners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MembersAtEnd {
+    /// The voters.
+    pub voters: Vec<NodeId>,
+    /// The learners.
+    pub learners: Vec<NodeId>,
+}
+
+impl MembersAtEnd {
+    fn expected(&self) -> String {
+        crate::node::membership::Members {
+            voters: self.voters.iter().copied().collect(),
+            learners: self.learners.iter().copied().collect(),
+            ..Default::default()
+        }
+        .describe()
+    }
+}
+
+impl Kind for MembersAtEnd {
+    const NAME: &'static str = "members";
+    const FIELDS: &'static [&'static str] = &["voters", "learners"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let voters = f.nodes_opt("voters")?;
+        let voters = f.required("voters", voters)?;
+        Ok(MembersAtEnd {
+            voters,
+            learners: f.nodes_opt("learners")?.unwrap_or_default(),
+        })
+    }
+
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
+        let want = self.expected();
+        let running: Vec<String> = r
+            .nodes
+            .iter()
+            .filter(|n| n.in_cluster && n.status == crate::node::NodeStatus::Running)
+            .map(|n| format!("{}: {}", n.id, n.members))
+            .collect();
+        let ok = !running.is_empty() && running.iter().all(|l| l.ends_with(&format!(": {want}")));
+        let seen = if running.is_empty() {
+            "no member of the final list is running".to_string()
+        } else {
+            running.join("; ")
+        };
+        (ok, seen)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the member list ends as {}", self.expected())
+    }
+}
