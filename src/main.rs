@@ -415,6 +415,12 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         progress: std::io::stderr()
             .is_terminal()
             .then_some(progress_line as raftsim::world::Progress),
+        // Only views that show messages, and files of the whole run, need `msg-sent` records.
+        full_trace: a.messages
+            || a.html.is_some()
+            || a.svg.is_some()
+            || a.trace.is_some()
+            || matches!(a.format, Format::Json),
         ..Default::default()
     };
     let r = if a.check_determinism {
@@ -492,6 +498,7 @@ fn run_seeds(scenario: &raftsim::Scenario, a: &RunArgs, seeds: std::ops::Range<u
             bug: a.bug,
             seed: Some(seed),
             max_events: a.max_events,
+            full_trace: false,
             ..Default::default()
         };
         sweep.add(&run(scenario, &opts));

@@ -10,7 +10,7 @@ use serde::Serialize;
 pub use crate::record::NodeSummary;
 
 /// Options of one run besides the scenario.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
@@ -26,6 +26,25 @@ pub struct RunOptions {
     /// Your own state machine, replicated by every member next to the key-value store
     /// ([`crate::node::machine`]).
     pub machine: Option<crate::node::machine::MachineFactory>,
+    /// Keep `msg-sent` records in the record's trace (the default): views that draw messages
+    /// (`--messages`, pictures, a trace file, JSON output) need them. `false` hashes them
+    /// without storing them, which halves a run's memory; checks and the timeline do not read
+    /// them (they read `Record::arrivals`).
+    pub full_trace: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            log_level: None,
+            bug: None,
+            max_events: None,
+            progress: None,
+            machine: None,
+            full_trace: true,
+        }
+    }
 }
 
 /// Everything a run produced and what the checks concluded. It reads as its [`Record`]
@@ -115,7 +134,14 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
     // re-raise it with what is needed to replay it.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let machine = opts.machine.clone();
-        let mut sim = Sim::new(scenario.clone(), seed, opts.log_level, opts.bug, machine);
+        let mut sim = Sim::new(
+            scenario.clone(),
+            seed,
+            opts.log_level,
+            opts.bug,
+            machine,
+            opts.full_trace,
+        );
         sim.run_to_end(opts.max_events, opts.progress);
         sim.into_record()
     }));

@@ -107,16 +107,17 @@ impl Observer {
         }
     }
 
-    /// After every event a member handled: Raft safety over every running member, then the
-    /// entries applied since the last call.
+    /// After every event a member handled: Raft safety of that member (the only one the event
+    /// changed; the oracle keeps what it saw of the others), then the entries applied since
+    /// the last call.
     pub fn after_member_event<N: RaftView>(
         &mut self,
         now: SimTime,
-        nodes: &[N],
+        node: &N,
         trace: &mut Trace,
         history: &[HistoryOp],
     ) {
-        for (nodes, detail) in self.safety.observe(nodes) {
+        for (nodes, detail) in self.safety.observe(std::slice::from_ref(node)) {
             violation(trace, now, Oracle::RaftSafety, nodes, detail);
         }
         self.scan_applied(trace, history);

@@ -8,11 +8,11 @@
 //! read that must complete within 6s; at 30s a write and a read must succeed; the run ends at 45s
 //! and every member must have converged.
 
+mod build;
 pub mod summary;
 
 use crate::node::Bug;
 use crate::run::{bug_flag, panic_message, run, RunOptions, RunResult};
-use crate::scenario::Scenario;
 use crate::sim::trace::Oracle;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -536,6 +536,38 @@ fn ms(t: u64) -> String {
 impl Case {
     /// The case as a scenario file, runnable with `raftsim run`.
     pub fn to_scenario_toml(&self, seed: u64, header: &str) -> String {
+        let mut s = self.head(seed, header);
+        if let Some((at, node)) = self.start_fault() {
+            let _ = writeln!(
+                s,
+                "[[fault]]\nkind = \"start\"\nnode = {node}\nat = \"{}\"\n",
+                ms(at)
+            );
+        }
+        for f in &self.faults {
+            self.render_fault(&mut s, f);
+        }
+        for c in self.command_plans() {
+            let id = c.id.map(|i| format!("id = \"{i}\"\n")).unwrap_or_default();
+            let session = c
+                .session
+                .map(|x| format!("session = \"{x}\"\n"))
+                .unwrap_or_default();
+            let quiet = if c.quiet { "quiet = true\n" } else { "" };
+            let _ = writeln!(
+                s,
+                "[[command]]\n{id}at = \"{}\"\nrun = \"{}\"\nendpoints = {:?}\n{session}{quiet}",
+                ms(c.at),
+                c.run,
+                c.endpoints
+            );
+        }
+        s.push_str(&self.liveness());
+        s
+    }
+
+    /// The file's beginning: header comments, name, description, seed, duration, `[cluster]`.
+    fn head(&self, seed: u64, header: &str) -> String {
         let mut s = String::new();
         for l in header.lines() {
             let _ = writeln!(s, "# {l}");
@@ -563,18 +595,13 @@ impl Case {
             s.pop();
             let _ = writeln!(s, "spares = 1\n");
         }
-        if let Some(m) = &self.membership {
-            self.render_membership(&mut s, m);
-        }
-        for f in &self.faults {
-            self.render_fault(&mut s, f);
-        }
-        for (c, cl) in self.clients.iter().enumerate() {
-            self.render_client(&mut s, c, cl);
-        }
-        if let Some(l) = &self.lease {
-            self.render_lease(&mut s, l);
-        }
+        s
+    }
+
+    /// The file's end: a read on each member at heal time, then the liveness phase.
+    fn liveness(&self) -> String {
+        let (heal, write, read, _) = self.phases();
+        let mut s = String::new();
         for n in 1..=self.nodes {
             // 6s: shorter than etcd's 7s server timeout, so a read the member dropped is not
             // rescued by the client's retry; long enough for an election after the heal.
@@ -645,100 +672,6 @@ impl Case {
             }
         }
         s.push('\n');
-    }
-
-    fn render_membership(&self, s: &mut String, m: &MembershipCase) {
-        let all = format!("{:?}", (1..=self.nodes).collect::<Vec<_>>());
-        let spare = self.nodes + 1;
-        let mut cmd = |at: u64, run: String| {
-            let _ = writeln!(
-                s,
-                "[[command]]\nat = \"{}\"\nrun = \"{run}\"\nendpoints = {all}\n",
-                ms(at)
-            );
-        };
-        if let Some((node, at)) = m.remove {
-            cmd(at, format!("member remove etcd-{node}"));
-        }
-        let learner = if m.learner { " --learner" } else { "" };
-        cmd(m.add_ms, format!("member add etcd-{spare}{learner}"));
-        if m.learner && m.promote_ms < self.heal_ms {
-            cmd(m.promote_ms, format!("member promote etcd-{spare}"));
-        }
-        let _ = writeln!(
-            s,
-            "[[fault]]\nkind = \"start\"\nnode = {spare}\nat = \"{}\"\n",
-            ms(m.start_ms)
-        );
-    }
-
-    fn render_client(&self, s: &mut String, c: usize, cl: &ClientCase) {
-        let endpoints = match cl.pinned {
-            Some(n) => format!("[{n}]"),
-            None => format!("{:?}", (1..=self.nodes).collect::<Vec<_>>()),
-        };
-        for (i, o) in cl.ops.iter().enumerate() {
-            let at = 1_000 + i as u64 * cl.gap_ms;
-            if at >= self.heal_ms {
-                break;
-            }
-            let run = match o {
-                OpCase::Put(k) => format!("put k{k} c{c}-{i}"),
-                OpCase::Get(k) => format!("get k{k}"),
-                OpCase::SerializableGet(k) => format!("get k{k} --consistency=s"),
-                OpCase::Del(k) => format!("del k{k}"),
-                OpCase::CasValue(k, v) => format!(
-                    "txn k{k} --if-value=c{}-{} --then-put=c{c}-{i}",
-                    v % 4,
-                    v / 4
-                ),
-                OpCase::CasRev(k, r) => format!("txn k{k} --if-mod-rev={r} --then-put=c{c}-{i}"),
-            };
-            let _ = writeln!(s, "[[command]]\nat = \"{}\"\nrun = \"{run}\"\nendpoints = {endpoints}\nsession = \"client-{c}\"\nquiet = true\n", ms(at));
-        }
-    }
-
-    fn render_lease(&self, s: &mut String, l: &LeaseCase) {
-        let all = format!("{:?}", (1..=self.nodes).collect::<Vec<_>>());
-        let mut cmd = |id: Option<&str>, at: u64, run: String, endpoints: String| {
-            let id = id.map(|i| format!("id = \"{i}\"\n")).unwrap_or_default();
-            let _ = writeln!(s, "[[command]]\n{id}at = \"{}\"\nrun = \"{run}\"\nendpoints = {endpoints}\nquiet = true\n", ms(at));
-        };
-        let (wk, wl) = l.watch_nodes;
-        cmd(
-            Some("watch-k"),
-            900,
-            "watch k --prefix".into(),
-            format!("[{wk}]"),
-        );
-        cmd(
-            Some("watch-l"),
-            900,
-            "watch l --prefix".into(),
-            format!("[{wl}]"),
-        );
-        cmd(
-            Some("lease"),
-            1_000,
-            format!("lease grant {}", l.ttl_s),
-            all.clone(),
-        );
-        let pinned = l.keepalive_pinned.map_or(all.clone(), |n| format!("[{n}]"));
-        cmd(None, 1_200, "lease keep-alive lease".into(), pinned);
-        for (i, k) in l.puts.iter().enumerate() {
-            let at = 2_000 + 700 * i as u64;
-            if at < self.heal_ms {
-                cmd(
-                    None,
-                    at,
-                    format!("put l{k} lease-{i} --lease=lease"),
-                    all.clone(),
-                );
-            }
-        }
-        if let Some(at) = l.revoke_ms {
-            cmd(None, at, "lease revoke lease".into(), all.clone());
-        }
     }
 
     /// Faults by kind, and membership changes (`member_add`, `member_remove`), for the summary.
@@ -823,15 +756,15 @@ fn tree_for_seed(seed: u64, config: &CaseConfig) -> impl ValueTree<Value = Case>
 
 /// Runs a case with every oracle on.
 pub fn run_case(case: &Case, seed: u64, bug: Option<Bug>) -> RunResult {
-    let text = case.to_scenario_toml(seed, "");
-    let s = Scenario::parse(&text, &format!("explore-seed-{seed}.toml"))
-        .expect("generated scenarios are valid");
+    let s = case.to_scenario(seed);
     run(
         &s,
         &RunOptions {
             seed: Some(seed),
             bug,
             max_events: Some(EVENT_BUDGET),
+            // No view draws its messages: hash them, do not keep them (replay keeps them).
+            full_trace: false,
             ..Default::default()
         },
     )
@@ -1197,6 +1130,7 @@ pub fn shard_seeds(start: u64, count: u64, shard: (u64, u64)) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
 
     #[test]
     fn seeds_generate_reproducible_valid_cases() {

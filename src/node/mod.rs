@@ -541,14 +541,10 @@ impl Node {
         if let Some(s) = &snapshot {
             store.install(s.clone());
         }
-        {
-            let mut w = store.wl();
-            w.append(&durable.entries)
-                .expect("durable log is contiguous after its snapshot");
-            let mut hs = durable.hard_state.clone();
-            hs.commit = hs.commit.max(durable.snapshot_index());
-            w.set_hardstate(hs);
-        }
+        store.append(&durable.entries);
+        let mut hs = durable.hard_state.clone();
+        hs.commit = hs.commit.max(durable.snapshot_index());
+        store.set_hardstate(hs);
         let mut config = self.raft_config();
         config.applied = durable.snapshot_index();
         let raw = RawNode::new(&config, store, &self.logger)
@@ -1316,16 +1312,10 @@ impl Node {
         let hard_state = rd.hs().cloned();
         let mut held = rd.take_persisted_messages();
         let must_sync = rd.must_sync();
-        {
-            let store = self.raw().mut_store();
-            let mut w = store.wl();
-            if !entries.is_empty() {
-                w.append(&entries)
-                    .expect("raft-rs hands out a contiguous suffix");
-            }
-            if let Some(hs) = &hard_state {
-                w.set_hardstate(hs.clone());
-            }
+        let store = self.raw().mut_store();
+        store.append(&entries);
+        if let Some(hs) = &hard_state {
+            store.set_hardstate(hs.clone());
         }
         self.raw().advance_append_async(rd);
         self.bug_conf_on_append(&entries, out);

@@ -8,10 +8,12 @@
 //! snap directory) or received; until there is one, or while it is older than raft-rs asks for,
 //! it says `SnapshotTemporarilyUnavailable` and raft-rs asks again later.
 //!
-//! Volatile, like `MemStorage`: rebuilt from the durable snapshot and WAL on restart.
+//! Volatile, like `MemStorage`: rebuilt from the durable snapshot and WAL on restart. The log's
+//! first and last indexes, which raft-rs asks for on nearly every step, are kept beside it
+//! (updated by every change) instead of read through `MemStorage`'s lock each time.
 
-use raft::eraftpb::{ConfState, Entry, Snapshot};
-use raft::storage::{MemStorage, MemStorageCore};
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
+use raft::storage::MemStorage;
 use raft::{GetEntriesContext, RaftState, Storage};
 
 /// `MemStorage` with a real snapshot.
@@ -19,20 +21,45 @@ use raft::{GetEntriesContext, RaftState, Storage};
 pub struct SimStorage {
     mem: MemStorage,
     snapshot: Snapshot,
+    /// `mem`'s first index, kept current.
+    first: u64,
+    /// `mem`'s last index, kept current.
+    last: u64,
 }
 
 impl SimStorage {
     /// Empty, with these voters.
     pub fn new(voters: Vec<u64>) -> SimStorage {
-        SimStorage {
+        let mut s = SimStorage {
             mem: MemStorage::new_with_conf_state(ConfState::from((voters, vec![]))),
             snapshot: Snapshot::default(),
-        }
+            first: 0,
+            last: 0,
+        };
+        s.refresh();
+        s
     }
 
-    /// Write access to the log and hard state.
-    pub fn wl(&self) -> std::sync::RwLockWriteGuard<'_, MemStorageCore> {
-        self.mem.wl()
+    fn refresh(&mut self) {
+        self.first = self.mem.first_index().expect("MemStorage answers");
+        self.last = self.mem.last_index().expect("MemStorage answers");
+    }
+
+    /// Appends entries raft-rs handed out (a contiguous suffix, possibly overwriting a tail).
+    pub fn append(&mut self, entries: &[Entry]) {
+        if entries.is_empty() {
+            return;
+        }
+        self.mem
+            .wl()
+            .append(entries)
+            .expect("raft-rs hands out a contiguous suffix");
+        self.refresh();
+    }
+
+    /// Sets the hard state.
+    pub fn set_hardstate(&mut self, hs: HardState) {
+        self.mem.wl().set_hardstate(hs);
     }
 
     /// Installs a snapshot received from the leader (or restored from disk): the log restarts
@@ -43,18 +70,19 @@ impl SimStorage {
             .apply_snapshot(snap.clone())
             .expect("raft-rs hands out snapshots newer than the log's start");
         self.snapshot = snap;
+        self.refresh();
     }
 
     /// A snapshot this member took of its own state machine (now durable); the log before
     /// `compact_to` is dropped, keeping the entries after it for followers slightly behind.
     pub fn took(&mut self, snap: Snapshot, compact_to: u64) {
         self.snapshot = snap;
-        let first = self.mem.first_index().unwrap_or(1);
-        if compact_to > first {
+        if compact_to > self.first {
             self.mem
                 .wl()
                 .compact(compact_to)
                 .expect("compacting within the applied log");
+            self.refresh();
         }
     }
 
@@ -84,11 +112,11 @@ impl Storage for SimStorage {
     }
 
     fn first_index(&self) -> raft::Result<u64> {
-        self.mem.first_index()
+        Ok(self.first)
     }
 
     fn last_index(&self) -> raft::Result<u64> {
-        self.mem.last_index()
+        Ok(self.last)
     }
 
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {

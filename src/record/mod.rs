@@ -114,8 +114,12 @@ pub struct Record {
     pub events_handled: u64,
     /// Where the run stopped at its event budget, if it did (the record ends there).
     pub stopped_at: Option<SimTime>,
-    /// Every trace event, in order.
+    /// Every trace event, in order (`msg-sent` records only when the run was asked for a full
+    /// trace, `RunOptions::full_trace`).
     pub trace: Vec<TraceRecord>,
+    /// When each raft message was sent and arrives, in send order (always kept).
+    #[serde(skip)]
+    pub arrivals: Vec<crate::sim::trace::MessageArrival>,
     /// Every client operation, indexed by [`OpId`].
     pub history: Vec<HistoryOp>,
     /// The `id` of each scenario command, by command index (what expectations name).

@@ -8,7 +8,7 @@
 
 use crate::run::RunResult;
 use crate::sim::ids::NodeId;
-use crate::sim::time::{SimDuration, SimTime};
+use crate::sim::time::SimTime;
 use crate::sim::trace::{Role, TraceEvent};
 use std::collections::BTreeMap;
 
@@ -130,17 +130,14 @@ fn silent_leader(
     leader: NodeId,
 ) -> String {
     let at = r.trace[i].at;
-    let heard = r.trace[..i].iter().rev().find_map(|t| match t.event {
-        TraceEvent::MsgSent {
-            from,
-            to,
-            latency_us,
-            ..
-        } if from == leader && to == node && t.at + SimDuration(latency_us) <= began => {
-            Some(t.at + SimDuration(latency_us))
-        }
-        _ => None,
-    });
+    // Messages sent up to this record, latest first (a message sent at this very instant after
+    // it would need a zero latency to have arrived by `began`, which is not before `at`).
+    let sent = r.arrivals.partition_point(|a| a.sent <= at);
+    let heard = r.arrivals[..sent]
+        .iter()
+        .rev()
+        .find(|a| a.from == leader && a.to == node && a.arrives <= began)
+        .map(|a| a.arrives);
     let silence = heard.map_or("since the start".to_string(), |h| {
         format!("for {}", began.since(h))
     });

@@ -7,7 +7,7 @@
 //! in debug and release builds (on the same target architecture).
 
 use super::ids::{ClientId, LeaseId, NodeId, OpId, RequestId};
-use super::time::SimTime;
+use super::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 
@@ -663,19 +663,72 @@ pub struct TraceRecord {
     pub event: TraceEvent,
 }
 
-/// Append-only trace with a running hash.
-#[derive(Default)]
+/// When a raft message was sent and when it arrives (its first copy), kept compactly for
+/// every `msg-sent` record whether the record itself is kept or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageArrival {
+    /// When it was sent.
+    pub sent: SimTime,
+    /// When it arrives.
+    pub arrives: SimTime,
+    /// The sender.
+    pub from: NodeId,
+    /// The receiver.
+    pub to: NodeId,
+}
+
+/// Append-only trace with a running hash. Every record is hashed; `msg-sent` records, more than
+/// half of a run's, are stored only when `keep_messages` (views that draw messages need them;
+/// the checks and the timeline read only [`Trace::arrivals`]).
 pub struct Trace {
-    /// Every record, in order.
+    /// The records kept, in order.
     pub records: Vec<TraceRecord>,
+    /// Every message's send and arrival time, in send order.
+    pub arrivals: Vec<MessageArrival>,
+    keep_messages: bool,
     hasher: TraceHasher,
 }
 
+impl Default for Trace {
+    fn default() -> Self {
+        Trace::new(true)
+    }
+}
+
 impl Trace {
+    /// An empty trace; `keep_messages = false` hashes `msg-sent` records without storing them.
+    pub fn new(keep_messages: bool) -> Trace {
+        Trace {
+            records: Vec::new(),
+            arrivals: Vec::new(),
+            keep_messages,
+            hasher: TraceHasher::default(),
+        }
+    }
+
     /// Appends a record.
     pub fn push(&mut self, at: SimTime, event: TraceEvent) {
         let rec = TraceRecord { at, event };
         rec.hash(&mut self.hasher);
+        if let TraceEvent::MsgSent {
+            from,
+            to,
+            latency_us,
+            ..
+        } = rec.event
+        {
+            let arrives = at + SimDuration(latency_us);
+            let a = MessageArrival {
+                sent: at,
+                arrives,
+                from,
+                to,
+            };
+            self.arrivals.push(a);
+            if !self.keep_messages {
+                return;
+            }
+        }
         self.records.push(rec);
     }
 

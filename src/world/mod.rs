@@ -134,6 +134,7 @@ impl Sim {
         log_level: Option<slog::Level>,
         bug: Option<Bug>,
         machine: Option<MachineFactory>,
+        full_trace: bool,
     ) -> Sim {
         let log_clock = LogClock::default();
         let nodes = build_nodes(&scenario, seed, &log_clock, (log_level, bug), machine);
@@ -146,7 +147,7 @@ impl Sim {
         let mut sim = Sim {
             seed,
             queue: EventQueue::default(),
-            trace: Trace::default(),
+            trace: Trace::new(full_trace),
             observer: Observer::default(),
             log_clock,
             events_handled: 0,
@@ -319,8 +320,12 @@ impl Sim {
         });
         self.fx.node = fx;
         let history = &self.history.ops;
-        self.observer
-            .after_member_event(now, &self.nodes, &mut self.trace, history);
+        self.observer.after_member_event(
+            now,
+            &self.nodes[(id.0 - 1) as usize],
+            &mut self.trace,
+            history,
+        );
     }
 
     /// Tells each member's transport which peer connections came up or went down.
@@ -425,6 +430,7 @@ impl Sim {
             kubelets,
             first_applied: self.observer.into_first_applied(),
             trace: self.trace.records,
+            arrivals: self.trace.arrivals,
         }
     }
 }
