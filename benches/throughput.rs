@@ -5,6 +5,10 @@
 //!    `MemStorage` and instant delivery and (b) raftsim with zero network and disk latency
 //!    (one client session, each put acknowledged before the next). Prints b/a.
 //! 2. Simulated seconds per wall-clock second for each built-in scenario.
+//! 3. The linearizability checker on porcupine's 102 Jepsen etcd histories.
+//! 4. Explore seeds per second on one core.
+//! 5. Peak heap of one simulated hour of the default scenario, as `raftsim run` runs it (no
+//!    message view) and with every record kept (a counting allocator: no timing involved).
 //!
 //! `RAFTSIM_BENCH_PROPOSALS` changes the proposal count (default 100000).
 #![allow(clippy::disallowed_methods)] // the wall clock is what a benchmark measures
@@ -15,8 +19,53 @@ use raft::{Config, RawNode};
 use raftsim::node::kv::{KvOp, KvStore, Proposal};
 use raftsim::scenario::builtin;
 use raftsim::{run, RequestId, RunOptions, Scenario};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+/// The system allocator, counting bytes in use and their peak.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        IN_USE.fetch_sub(l.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Peak heap, in MiB, while running one simulated hour of the default scenario.
+fn hour_peak_mib(full_trace: bool) -> f64 {
+    let sets = [("duration".to_string(), "1h".to_string())];
+    let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
+    let s = Scenario::parse_with_overrides(text, file, &sets).unwrap();
+    let base = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let r = run(
+        &s,
+        &RunOptions {
+            full_trace,
+            ..Default::default()
+        },
+    );
+    std::hint::black_box(&r.trace_hash);
+    drop(r);
+    (PEAK.load(Ordering::Relaxed) - base) as f64 / (1024.0 * 1024.0)
+}
 
 fn bare_raft(n: u64) -> std::time::Duration {
     let logger = slog::Logger::root(slog::Discard, slog::o!());
@@ -210,6 +259,32 @@ fn linearizability_check() -> std::time::Duration {
     start.elapsed()
 }
 
+/// The checker on porcupine's 102 Jepsen etcd histories (`tests/data/porcupine-etcd`): total
+/// and slowest check time, each history parsed first (parsing is not timed).
+fn porcupine_histories() -> (std::time::Duration, std::time::Duration, String) {
+    use raftsim::check::linearizability::{check, Answer};
+    let dir = "tests/data/porcupine-etcd";
+    let expected = std::fs::read_to_string(format!("{dir}/expected.txt")).unwrap();
+    let (mut total, mut slowest, mut which) =
+        (std::time::Duration::ZERO, Default::default(), String::new());
+    for line in expected.lines() {
+        let (n, want) = line.split_once(' ').unwrap();
+        let name = format!("etcd_{n}.log");
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let h = raftsim::check::jepsen::parse_log(&text, &name).unwrap();
+        let start = Instant::now();
+        let answer = check(&h.ops);
+        let took = start.elapsed();
+        let linearizable = matches!(answer, Answer::Linearizable);
+        assert_eq!(linearizable, want == "true", "{name}: porcupine's verdict");
+        total += took;
+        if took > slowest {
+            (slowest, which) = (took, name);
+        }
+    }
+    (total, slowest, which)
+}
+
 /// Explore throughput on one core: seeds per second (each a 45 s simulation with faults).
 fn explore_throughput(seeds: u64) -> (f64, f64) {
     let start = Instant::now();
@@ -252,8 +327,22 @@ fn main() {
         "  linearizability check, 10,000 ops / 10 keys / 5 clients: {:.1} ms",
         lin.as_secs_f64() * 1e3
     );
+    let (total, slowest, which) = porcupine_histories();
+    println!(
+        "  porcupine's 102 Jepsen etcd histories: {:.1} ms in all, slowest {:.2} ms ({which}) (goal: half of porcupine's 370 ms in all, 143 ms slowest)",
+        total.as_secs_f64() * 1e3,
+        slowest.as_secs_f64() * 1e3
+    );
     let (seeds_per_s, sim_per_s) = explore_throughput(if quick { 20 } else { 2_000 });
     println!("  explore, one core: {seeds_per_s:.0} seeds/s (45 s simulations with faults), {sim_per_s:.0} simulated s per wall s");
+    if !quick {
+        println!(
+            "  one simulated hour of {}: peak heap {:.1} MiB as `raftsim run` runs it (goal <= 64 MiB), {:.1} MiB keeping every record",
+            builtin::DEFAULT,
+            hour_peak_mib(false),
+            hour_peak_mib(true)
+        );
+    }
     let runs = if quick { 3 } else { 200 };
     for (name, _, _) in builtin::BUILTIN {
         let (speed, ms) = sim_speed(name, runs);

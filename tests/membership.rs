@@ -60,7 +60,7 @@ fn a_removed_member_disrupts_only_without_a_guard() {
         &load("raft-removed-member-disruption", &[]),
         &RunOptions::default(),
     );
-    assert!(elections_after(&raw, 12) >= 5);
+    assert!(elections_after(&raw, 12) >= 3);
     for set in [
         ("cluster.reject_removed_members", "true"),
         ("cluster.pre_vote", "true"),
@@ -168,4 +168,21 @@ fn bad_membership_input_is_pointed_at() {
     assert!(m.contains("at most 7 machines"), "{m}");
     let (_, _, m) = err("[[command]]\nat = \"1s\"\nrun = \"member add node4\"\n");
     assert!(m.contains("etcd-1, etcd-2"), "{m}");
+}
+
+#[test]
+fn removing_the_leader_is_safe_on_every_seed() {
+    // raft-rs panics when a leader that removed itself handles one more append response; the
+    // member must stop before that (seed 3 did, before the fix).
+    let s = load("raft-grow-shrink", &[]);
+    for seed in 1..=20 {
+        let r = run(
+            &s,
+            &RunOptions {
+                seed: Some(seed),
+                ..Default::default()
+            },
+        );
+        assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
+    }
 }

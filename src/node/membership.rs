@@ -21,7 +21,8 @@
 //!   it started, and within the last 5 s (etcd's `HealthInterval`) (an approximation of etcd's
 //!   published attributes and `ActiveSince`).
 //! - A member that applies its own removal stops 1 s later (`stopWithDelay`): "the member has
-//!   been permanently removed from the cluster". Peers refuse messages from a removed member
+//!   been permanently removed from the cluster"; a leader stops at once, as raft-rs panics on a
+//!   leader without its own progress. Peers refuse messages from a removed member
 //!   (rafthttp answers 410 Gone, `Process` 403), and the removed member stops when it learns
 //!   it; `cluster.reject_removed_members = false` turns the refusal off to show raft-rs alone.
 //! - Bootstrap: etcd writes the initial members as the log's first entries; raftsim puts them
@@ -477,8 +478,14 @@ impl Node {
     }
 
     /// A member was removed: itself stops after a second; a peer is told by the transport.
+    /// A leader that removed itself stops at once: raft-rs cannot run a leader without its own
+    /// progress (`maybe_commit` and `append_entry` unwrap it), where etcd-raft carries on until
+    /// etcd stops it.
     fn member_removed(&mut self, n: NodeId, out: &mut Out) {
-        if n == self.id {
+        if n == self.id && self.leads() {
+            let reason = "the member has been permanently removed from the cluster (a leader stops at once: raft-rs cannot lead without its own progress)";
+            self.stop_removed(reason, out);
+        } else if n == self.id {
             let incarnation = self.incarnation;
             let at = out.now + self.clock.sim_span(REMOVED_STOP_DELAY);
             out.timer(at, NodeTimer::RemovedStop { incarnation });

@@ -1593,6 +1593,9 @@ impl Node {
             self.digest_applied(e);
             if e.get_entry_type() != raft::eraftpb::EntryType::EntryNormal {
                 self.apply_conf_entry(e, out);
+                if self.status != NodeStatus::Running {
+                    return; // it removed itself and stopped
+                }
             } else if e.data.is_empty() {
                 self.promote_lessor(out); // a new leader's empty entry
             } else if e.index > self.bug_applied_upto {
