@@ -43,6 +43,20 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) };
         IN_USE.fetch_sub(l.size(), Ordering::Relaxed);
     }
+    // A growing vector is moved in place where the system allocator can (glibc remaps large
+    // blocks): count the size change, not a second block.
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new_size) };
+        if !q.is_null() {
+            if new_size >= l.size() {
+                let now = IN_USE.fetch_add(new_size - l.size(), Ordering::Relaxed);
+                PEAK.fetch_max(now + new_size - l.size(), Ordering::Relaxed);
+            } else {
+                IN_USE.fetch_sub(l.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        q
+    }
 }
 
 #[global_allocator]
@@ -181,10 +195,12 @@ fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
     let s = builtin::load(name).unwrap().unwrap();
     let start = Instant::now();
     for seed in 0..runs {
+        // As `raftsim run` runs a scenario when no view draws its messages.
         let r = run(
             &s,
             &RunOptions {
                 seed: Some(seed as u64 + 1),
+                full_trace: false,
                 ..Default::default()
             },
         );

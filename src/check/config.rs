@@ -14,24 +14,8 @@
 //! there is no joint configuration to check.
 
 use crate::sim::ids::NodeId;
+use crate::sim::observe::ConfApplied as ConfReport;
 use std::collections::BTreeMap;
-
-/// One change as a member reported it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfReport {
-    /// The member.
-    pub node: NodeId,
-    /// The entry's index.
-    pub index: u64,
-    /// The entry's term.
-    pub term: u64,
-    /// The member's commit index when the change took effect.
-    pub commit: u64,
-    /// Voters after it.
-    pub voters: Vec<u64>,
-    /// Learners after it.
-    pub learners: Vec<u64>,
-}
 
 /// What every member reported so far.
 #[derive(Default)]

@@ -7,13 +7,13 @@
 //! and for every fact an actor reports ([`Observer::observe`]).
 
 use super::applied::{AppliedEntry, AppliedWrites};
-use super::config::{ConfReport, ConfigChecker};
+use super::config::ConfigChecker;
 use super::ready_contract;
 use super::safety::SafetyOracle;
 use super::snapshot::StateDigests;
 use crate::client::HistoryOp;
 use crate::sim::ids::{NodeId, OpId, RequestId};
-use crate::sim::observe::{Observation, RaftView};
+use crate::sim::observe::{ConfApplied, Observation, RaftView};
 use crate::sim::time::SimTime;
 use crate::sim::trace::{Oracle, Trace, TraceEvent};
 use raft::eraftpb::{Message, MessageType};
@@ -72,23 +72,7 @@ impl Observer {
             }
             return;
         }
-        if let Observation::ConfApplied {
-            node,
-            index,
-            term,
-            commit,
-            voters,
-            learners,
-        } = o
-        {
-            let r = ConfReport {
-                node,
-                index,
-                term,
-                commit,
-                voters,
-                learners,
-            };
+        if let Observation::ConfApplied(r) = o {
             for (nodes, detail) in self.config.report(r) {
                 violation(trace, now, Oracle::RaftSafety, nodes, detail);
             }
@@ -100,7 +84,7 @@ impl Observer {
             | Observation::HeldMessagesSent { node, .. }
             | Observation::EntryApplied { node, .. }
             | Observation::StateDigest { node, .. }
-            | Observation::ConfApplied { node, .. } => node,
+            | Observation::ConfApplied(ConfApplied { node, .. }) => node,
         };
         for detail in ready_contract::judge(&o) {
             violation(trace, now, Oracle::ReadyContract, vec![node], detail);

@@ -27,6 +27,20 @@ pub(super) struct CommandPlan {
     pub quiet: bool,
 }
 
+impl CommandPlan {
+    /// Shown in the timeline, without a session.
+    fn plain(id: Option<&'static str>, at: u64, run: String, endpoints: Vec<u64>) -> Self {
+        CommandPlan {
+            id,
+            at,
+            run,
+            endpoints,
+            session: None,
+            quiet: false,
+        }
+    }
+}
+
 thread_local! {
     /// Parsed shapes, by their text (a cache: lookups only, never iterated).
     static SHAPES: RefCell<BTreeMap<String, Scenario>> = const { RefCell::new(BTreeMap::new()) };
@@ -116,17 +130,8 @@ impl Case {
     fn membership_commands(&self, out: &mut Vec<CommandPlan>) {
         let Some(m) = &self.membership else { return };
         let spare = self.nodes + 1;
-        let mut cmd = |at: u64, run: String| {
-            let (id, session, quiet, endpoints) = (None, None, false, self.all());
-            out.push(CommandPlan {
-                id,
-                at,
-                run,
-                endpoints,
-                session,
-                quiet,
-            });
-        };
+        let mut cmd =
+            |at: u64, run: String| out.push(CommandPlan::plain(None, at, run, self.all()));
         if let Some((node, at)) = m.remove {
             cmd(at, format!("member remove etcd-{node}"));
         }
@@ -169,15 +174,10 @@ impl Case {
 
     fn lease_commands(&self, out: &mut Vec<CommandPlan>, l: &LeaseCase) {
         let mut cmd = |id: Option<&'static str>, at: u64, run: String, endpoints: Vec<u64>| {
-            let (session, quiet) = (None, true);
             out.push(CommandPlan {
-                id,
-                at,
-                run,
-                endpoints,
-                session,
-                quiet,
-            });
+                quiet: true,
+                ..CommandPlan::plain(id, at, run, endpoints)
+            })
         };
         let (wk, wl) = l.watch_nodes;
         cmd(Some("watch-k"), 900, "watch k --prefix".into(), vec![wk]);

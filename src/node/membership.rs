@@ -36,7 +36,7 @@
 use super::rpc::{MemberInfo, MemberOp, ReplyBody, ServerError};
 use super::{Bug, Node, NodeMsg, NodeTimer, Out};
 use crate::sim::ids::{ClientId, NodeId, RequestId};
-use crate::sim::observe::Observation;
+use crate::sim::observe::{ConfApplied, Observation};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
 use protobuf::Message as _;
@@ -467,14 +467,14 @@ impl Node {
 
     fn observe_conf(&mut self, index: u64, term: u64, out: &mut Out) {
         let commit = self.commit_index();
-        out.observe(Observation::ConfApplied {
+        out.observe(Observation::ConfApplied(ConfApplied {
             node: self.id,
             index,
             term,
             commit,
             voters: self.members.voters.iter().map(|n| n.0).collect(),
             learners: self.members.learners.iter().map(|n| n.0).collect(),
-        });
+        }));
     }
 
     /// A member was removed: itself stops after a second; a peer is told by the transport.

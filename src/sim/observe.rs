@@ -72,22 +72,8 @@ pub enum Observation {
         /// The member's commit index at that moment.
         commit: u64,
     },
-    /// `node` applied (or, with the `apply-confchange-early` bug, put into effect) the
-    /// configuration change at `index`; this is its configuration after it.
-    ConfApplied {
-        /// The member.
-        node: NodeId,
-        /// The entry's index.
-        index: u64,
-        /// The entry's term.
-        term: u64,
-        /// The member's commit index at that moment.
-        commit: u64,
-        /// Voters after the change.
-        voters: Vec<u64>,
-        /// Learners after the change.
-        learners: Vec<u64>,
-    },
+    /// A member put a configuration change into effect ([`ConfApplied`]).
+    ConfApplied(ConfApplied),
     /// A member's state machine after applying through `index` (or restoring a snapshot of it),
     /// as a digest: members that applied through the same index must agree.
     StateDigest {
@@ -100,6 +86,24 @@ pub enum Observation {
         /// It comes from a snapshot (received or restored at restart).
         from_snapshot: bool,
     },
+}
+
+/// `node` applied (or, with the `apply-confchange-early` bug, put into effect) the configuration
+/// change at `index`; this is its configuration after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfApplied {
+    /// The member.
+    pub node: NodeId,
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's term.
+    pub term: u64,
+    /// The member's commit index at that moment.
+    pub commit: u64,
+    /// Voters after the change.
+    pub voters: Vec<u64>,
+    /// Learners after the change.
+    pub learners: Vec<u64>,
 }
 
 /// A member's Raft state as the safety oracle reads it after every event.
