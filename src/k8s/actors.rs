@@ -12,7 +12,7 @@ use crate::sim::actor::Out;
 use crate::sim::ids::NodeId;
 use crate::sim::rng::SimRng;
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::TraceEvent;
+use crate::sim::trace::{LeaseRenewFailed, NodeCondition, TraceEvent};
 use std::collections::BTreeMap;
 
 /// Events of the Kubernetes layer, scheduled by the world's loop.
@@ -627,7 +627,7 @@ impl K8s {
         } else {
             kl.attempt + 1
         };
-        cx.record_later(TraceEvent::LeaseRenewFailed {
+        cx.record_later(TraceEvent::LeaseRenewFailed(Box::new(LeaseRenewFailed {
             node: kl.name.clone(),
             apiserver: p.apiserver as u64 + 1,
             etcd: members.to_vec(),
@@ -635,7 +635,7 @@ impl K8s {
             error: e.message(),
             attempt,
             took_us: cx.now.since(p.sent).as_micros(),
-        });
+        })));
     }
 
     /// `onRepeatedHeartbeatFailure`: drop every connection; the next request dials again, which
@@ -1032,12 +1032,12 @@ fn condition(cx: &mut Cx, m: usize, node: &str, ready: bool) {
             "NodeStatusUnknown: Kubelet stopped posting node status.",
         )
     };
-    cx.record_later(TraceEvent::NodeCondition {
+    cx.record_later(TraceEvent::NodeCondition(Box::new(NodeCondition {
         node: node.into(),
         ready: value.into(),
         reason: reason.into(),
         kcm: m as u64 + 1,
-    });
+    })));
     for effect in ["NoSchedule", "NoExecute"] {
         cx.record_later(TraceEvent::NodeTaint {
             node: node.into(),

@@ -16,14 +16,14 @@ impl Record {
 
     /// Times of failed lease requests of `node`.
     pub fn renewal_failures(&self, node: &str) -> Vec<SimTime> {
-        self.times(|e| matches!(e, TraceEvent::LeaseRenewFailed { node: n, .. } if n == node))
+        self.times(|e| matches!(e, TraceEvent::LeaseRenewFailed(f) if f.node == node))
     }
 
     /// Times at which the node-lifecycle controller set `node`'s Ready condition to `ready`.
     pub fn condition_changes(&self, node: &str, ready: &str) -> Vec<SimTime> {
-        self.times(|e| {
-            matches!(e, TraceEvent::NodeCondition { node: n, ready: x, .. } if n == node && x == ready)
-        })
+        self.times(
+            |e| matches!(e, TraceEvent::NodeCondition(c) if c.node == node && c.ready == ready),
+        )
     }
 
     /// Times at which a controller-manager lost its leadership.
@@ -82,9 +82,10 @@ impl Record {
     pub fn not_ready_intervals(&self, node: &str) -> Vec<(SimTime, Option<SimTime>)> {
         let mut out: Vec<(SimTime, Option<SimTime>)> = Vec::new();
         for t in &self.trace {
-            let TraceEvent::NodeCondition { node: n, ready, .. } = &t.event else {
+            let TraceEvent::NodeCondition(c) = &t.event else {
                 continue;
             };
+            let (n, ready) = (&c.node, &c.ready);
             if n != node {
                 continue;
             }

@@ -27,7 +27,7 @@ pub fn get_nodes(r: &RunResult) -> Vec<String> {
         .iter()
         .map(|n| {
             let last = r.trace.iter().rev().find_map(|t| match &t.event {
-                TraceEvent::NodeCondition { node, ready, .. } if node == n => Some(ready.clone()),
+                TraceEvent::NodeCondition(c) if &c.node == n => Some(c.ready.clone()),
                 _ => None,
             });
             let status = if last.as_deref() == Some("Unknown") {

@@ -4,7 +4,7 @@ use crate::client::Outcome;
 use crate::run::RunResult;
 use crate::sim::ids::RequestId;
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::{Role, TraceEvent};
+use crate::sim::trace::{LeaseRenewFailed, NodeCondition, Role, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -367,7 +367,8 @@ fn cause(r: &RunResult, blocked: &super::why::Blocked, i: usize) -> String {
         } => super::why::election(r, blocked, i, *node)
             .map(|w| format!(": {w}"))
             .unwrap_or_default(),
-        TraceEvent::LeaseRenewFailed { etcd, .. } => etcd
+        TraceEvent::LeaseRenewFailed(f) => f
+            .etcd
             .iter()
             .find_map(|n| blocked.at(crate::sim::ids::NodeId(*n), t.at))
             .map(|w| format!(" ({w})"))
@@ -458,15 +459,16 @@ fn kubelet_line(
     failing_since: &mut BTreeMap<String, SimTime>,
 ) -> Option<String> {
     Some(match e {
-        TraceEvent::LeaseRenewFailed {
-            node,
-            apiserver,
-            etcd,
-            request,
-            error,
-            attempt,
-            took_us,
-        } => {
+        TraceEvent::LeaseRenewFailed(f) => {
+            let LeaseRenewFailed {
+                node,
+                apiserver,
+                etcd,
+                request,
+                error,
+                attempt,
+                took_us,
+            } = &**f;
             failing_since.entry(node.clone()).or_insert(at);
             let (path, attempt) = (request_path(*apiserver, etcd), attempt_name(*attempt));
             format!(
@@ -503,12 +505,13 @@ fn control_plane_line(e: &TraceEvent) -> Option<String> {
             };
             format!("kube-controller-manager on master-{kcm}: {reason}{stop}")
         }
-        TraceEvent::NodeCondition {
-            node,
-            ready,
-            reason,
-            kcm,
-        } => {
+        TraceEvent::NodeCondition(c) => {
+            let NodeCondition {
+                node,
+                ready,
+                reason,
+                kcm,
+            } = &**c;
             format!("node-lifecycle-controller (master-{kcm}): {node} Ready={ready} ({reason})")
         }
         TraceEvent::NodeTaint { node, taint, added } => {

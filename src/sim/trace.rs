@@ -429,22 +429,7 @@ pub enum TraceEvent {
         took_us: u64,
     },
     /// A lease request of a kubelet failed: the path is kubelet -> apiserver -> etcd members.
-    LeaseRenewFailed {
-        /// The Kubernetes node.
-        node: String,
-        /// Which apiserver (1-based).
-        apiserver: u64,
-        /// The etcd members the apiserver used.
-        etcd: Vec<u64>,
-        /// What the kubelet asked.
-        request: String,
-        /// The error.
-        error: String,
-        /// Which attempt of the renewal.
-        attempt: u32,
-        /// How long it took, in microseconds.
-        took_us: u64,
-    },
+    LeaseRenewFailed(Box<LeaseRenewFailed>),
     /// A kubelet closed its connections and re-dialed.
     KubeletReconnect {
         /// The Kubernetes node.
@@ -462,16 +447,7 @@ pub enum TraceEvent {
         reason: String,
     },
     /// The node-lifecycle controller set a node's Ready condition.
-    NodeCondition {
-        /// The Kubernetes node.
-        node: String,
-        /// The Ready condition: `True`, `False` or `Unknown`.
-        ready: String,
-        /// Why.
-        reason: String,
-        /// Which controller-manager (master number).
-        kcm: u64,
-    },
+    NodeCondition(Box<NodeCondition>),
     /// A taint was added or removed.
     NodeTaint {
         /// The Kubernetes node.
@@ -651,6 +627,38 @@ pub enum TraceEvent {
         /// Received from the leader (`false`: read from its own disk at restart).
         received: bool,
     },
+}
+
+/// A kubelet's lease renewal failed (boxed in [`TraceEvent`]: its largest record).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct LeaseRenewFailed {
+    /// The Kubernetes node.
+    pub node: String,
+    /// Which apiserver (1-based).
+    pub apiserver: u64,
+    /// The etcd members the apiserver used.
+    pub etcd: Vec<u64>,
+    /// What the kubelet asked.
+    pub request: String,
+    /// The error.
+    pub error: String,
+    /// Which attempt of the renewal.
+    pub attempt: u32,
+    /// How long it took, in microseconds.
+    pub took_us: u64,
+}
+
+/// The node-lifecycle controller set a node's Ready condition (boxed in [`TraceEvent`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct NodeCondition {
+    /// The Kubernetes node.
+    pub node: String,
+    /// The Ready condition: `True`, `False` or `Unknown`.
+    pub ready: String,
+    /// Why.
+    pub reason: String,
+    /// Which controller-manager (master number).
+    pub kcm: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
