@@ -78,6 +78,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         "fsync-that-lies",
         include_str!("../../docs/lessons/fsync-that-lies.md"),
     ),
+    (
+        "removed-member",
+        include_str!("../../docs/lessons/removed-member.md"),
+    ),
 ];
 
 /// A lesson's parts.
