@@ -11,6 +11,8 @@
 //! | durability | [`durability`] | on the finished record, when every fault healed |
 //! | watch | [`watch`] | on what each `watch` command saw, against the store's event history |
 //!
+//! [`generate`] is not an oracle either: porcupine-style register histories for tests and the
+//! bench.
 //! [`applied`] is not an oracle: it derives, as the run goes, when each client write first took
 //! effect and which timed-out writes took effect later (the record's `first_applied` and the
 //! `TimedOutWriteApplied` trace events). The scenario's own `[[expect]]` checks are judged by
@@ -19,6 +21,7 @@
 pub mod applied;
 pub mod config;
 pub mod durability;
+pub mod generate;
 pub mod history;
 pub mod jepsen;
 pub mod linearizability;

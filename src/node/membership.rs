@@ -322,7 +322,7 @@ impl Node {
                 // A member the transport is not connected to is safe to remove.
                 let downed = n != self.id && !self.peers_active.contains_key(&n.0);
                 let nactive = voters.iter().filter(active).count();
-                if !downed && nactive - 1 < 1 + (voters.len() - 1) / 2 {
+                if !downed && nactive.saturating_sub(1) < 1 + voters.len().saturating_sub(1) / 2 {
                     return Err(ServerError::Unhealthy);
                 }
             }
