@@ -402,12 +402,9 @@ fn load(arg: Option<&str>, sets: &[(String, String)]) -> Result<Scenario, BadInp
     }
 }
 
-fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
-    let scenario = load(a.file.as_deref(), &a.sets)?;
-    if let Some(seeds) = a.seeds.clone() {
-        return Ok(run_seeds(&scenario, &a, seeds));
-    }
-    let opts = RunOptions {
+/// The options `raftsim run` runs with.
+fn run_options(a: &RunArgs) -> RunOptions {
+    RunOptions {
         bug: a.bug,
         seed: a.seed,
         log_level: a.log_level.map(Into::into),
@@ -422,7 +419,15 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             || a.trace.is_some()
             || matches!(a.format, Format::Json),
         ..Default::default()
-    };
+    }
+}
+
+fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
+    let scenario = load(a.file.as_deref(), &a.sets)?;
+    if let Some(seeds) = a.seeds.clone() {
+        return Ok(run_seeds(&scenario, &a, seeds));
+    }
+    let opts = run_options(&a);
     let r = if a.check_determinism {
         match raftsim::run::check_determinism(&scenario, &opts) {
             Ok(r) => {

@@ -189,29 +189,8 @@ fn kind_and_result(
                 r,
             )
         }
-        "get" => {
-            if !known {
-                return Ok(None);
-            }
-            let found = need(&l.found, "found", op)?;
-            let value = if found {
-                Some(need(&l.value, "value", op)?)
-            } else {
-                None
-            };
-            let mod_revision = if found {
-                need(&l.mod_revision, "mod_revision", op)?
-            } else {
-                0
-            };
-            (
-                LinKind::Get,
-                Some(LinResult::Get {
-                    value,
-                    mod_revision,
-                }),
-            )
-        }
+        "get" if !known => return Ok(None),
+        "get" => (LinKind::Get, Some(get_result(l)?)),
         "del" => {
             let r = if known {
                 Some(LinResult::Delete {
@@ -241,6 +220,21 @@ fn kind_and_result(
         }
         other => return Err(format!("unknown op `{other}`: allowed put, get, del, txn")),
     }))
+}
+
+/// What an acknowledged `get` line read.
+fn get_result(l: &HistoryLine) -> Result<LinResult, String> {
+    let found = need(&l.found, "found", "get")?;
+    if !found {
+        return Ok(LinResult::Get {
+            value: None,
+            mod_revision: 0,
+        });
+    }
+    Ok(LinResult::Get {
+        value: Some(need(&l.value, "value", "get")?),
+        mod_revision: need(&l.mod_revision, "mod_revision", "get")?,
+    })
 }
 
 /// The history of a run, as lines: key-value operations only. Left out: `endpoint status`, lease

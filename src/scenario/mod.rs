@@ -589,21 +589,7 @@ impl<'a> Validator<'a> {
             .iter()
             .map(|f| self.fault(f.get_ref(), (cluster.nodes, n), end))
             .collect::<R<Vec<_>>>()?;
-        let mut commands = Vec::new();
-        let mut sessions: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
-        for c in &root.command {
-            let members = (cluster.nodes, n);
-            self.command(
-                c.get_ref(),
-                members,
-                end,
-                &client,
-                &mut sessions,
-                &mut commands,
-            )?;
-        }
-        self.lease_names(&root.command, &commands)?;
-        commands.sort_by_key(|c| c.at); // stable: same-time commands keep file order
+        let commands = self.commands(&root.command, (cluster.nodes, n), end, &client)?;
         let ids: Vec<String> = commands.iter().filter_map(|c| c.id.clone()).collect();
         let kubernetes = self.kubernetes(&root, n)?;
         let names = kubernetes
@@ -636,6 +622,26 @@ impl<'a> Validator<'a> {
             kubernetes,
             origin: Origin::default(),
         })
+    }
+
+    /// Every `[[command]]`, repetitions expanded, sorted by time (stable: same-time commands
+    /// keep file order). `members`: (initial members, machines).
+    fn commands(
+        &self,
+        file: &[Spanned<FileCommand>],
+        members: (u64, u64),
+        end: SimTime,
+        client: &ClientConfig,
+    ) -> R<Vec<CommandSpec>> {
+        let mut commands = Vec::new();
+        let mut sessions: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+        for c in file {
+            let c = c.get_ref();
+            self.command(c, members, end, client, &mut sessions, &mut commands)?;
+        }
+        self.lease_names(file, &commands)?;
+        commands.sort_by_key(|c| c.at);
+        Ok(commands)
     }
 
     fn positive(&self, d: &Option<Dur>, default: SimDuration, what: &str) -> R<SimDuration> {
