@@ -290,3 +290,21 @@ fn fault_fields_name_the_kind_as_written() {
         "{msg}"
     );
 }
+
+#[test]
+fn bad_membership_input_is_pointed_at() {
+    let (line, _, m) = err("[[command]]\nat = \"1s\"\nrun = \"member add etcd-4\"\n");
+    assert_eq!(line, 6);
+    assert!(
+        m.contains("etcd-4 does not exist") && m.contains("spares"),
+        "{m}"
+    );
+    let (line, _, m) =
+        err("[cluster]\nspares = 1\n[[fault]]\nkind = \"start\"\nnode = 2\nat = \"1s\"\n");
+    assert_eq!(line, 8);
+    assert!(m.contains("must be one of 4..=4"), "{m}");
+    let (_, _, m) = err("[cluster]\nnodes = 5\nspares = 3\n");
+    assert!(m.contains("at most 7 machines"), "{m}");
+    let (_, _, m) = err("[[command]]\nat = \"1s\"\nrun = \"member add node4\"\n");
+    assert!(m.contains("etcd-1, etcd-2"), "{m}");
+}

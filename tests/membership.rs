@@ -1,11 +1,11 @@
 //! Membership changes: the built-in reconfiguration scenarios, their counterfactuals, faults
 //! during a change, a restart after one, the `apply-confchange-early` bug caught by the
-//! configuration oracle, and bad membership input.
+//! configuration oracle (bad membership input: `tests/bad_input.rs`).
 
 use raftsim::node::{Bug, NodeStatus};
 use raftsim::scenario::builtin;
 use raftsim::sim::trace::{Oracle, TraceEvent};
-use raftsim::{run, RunOptions, RunResult, Scenario, ScenarioError};
+use raftsim::{run, RunOptions, RunResult, Scenario};
 
 fn load(name: &str, sets: &[(&str, &str)]) -> Scenario {
     let text = builtin::find(name).expect("built-in").1;
@@ -137,37 +137,6 @@ fn applying_a_change_before_it_commits_is_caught() {
         .find(|v| v.oracle == Oracle::RaftSafety)
         .expect("the configuration oracle fires");
     assert!(v.detail.contains("before it was committed"), "{}", v.detail);
-}
-
-fn err(body: &str) -> (usize, usize, String) {
-    let text = format!("name = \"x\"\ndescription = \"d\"\nduration = \"10s\"\n{body}");
-    match Scenario::parse(&text, "bad.toml") {
-        Err(ScenarioError::Invalid {
-            line,
-            column,
-            message,
-            ..
-        }) => (line, column, message),
-        other => panic!("accepted or wrong error: {other:?}"),
-    }
-}
-
-#[test]
-fn bad_membership_input_is_pointed_at() {
-    let (line, _, m) = err("[[command]]\nat = \"1s\"\nrun = \"member add etcd-4\"\n");
-    assert_eq!(line, 6);
-    assert!(
-        m.contains("etcd-4 does not exist") && m.contains("spares"),
-        "{m}"
-    );
-    let (line, _, m) =
-        err("[cluster]\nspares = 1\n[[fault]]\nkind = \"start\"\nnode = 2\nat = \"1s\"\n");
-    assert_eq!(line, 8);
-    assert!(m.contains("must be one of 4..=4"), "{m}");
-    let (_, _, m) = err("[cluster]\nnodes = 5\nspares = 3\n");
-    assert!(m.contains("at most 7 machines"), "{m}");
-    let (_, _, m) = err("[[command]]\nat = \"1s\"\nrun = \"member add node4\"\n");
-    assert!(m.contains("etcd-1, etcd-2"), "{m}");
 }
 
 #[test]

@@ -14,7 +14,7 @@
 
 use super::kv::{KvOp, KvResult};
 use super::lease::{RenewError, FORWARD_RETRY, LESSOR_LOOP};
-use super::rpc::{LeaseForward, MemberOp, ReplyBody, ServerError, ServerOp, WatchPush};
+use super::rpc::{MemberOp, PeerForward, ReplyBody, ServerError, ServerOp, WatchPush};
 use super::{Inbound, Node, NodeMsg, NodeStatus, NodeTimer, Out, ReadPurpose};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
 use crate::sim::time::SimTime;
@@ -69,7 +69,7 @@ impl Node {
         if leader == 0 {
             return self.lease_retry(request, out); // waitLeader
         }
-        out.send(NodeMsg::Forward(LeaseForward {
+        out.send(NodeMsg::Forward(PeerForward {
             from: self.id,
             to: NodeId(leader),
             request,
@@ -133,7 +133,7 @@ impl Node {
     }
 
     /// A peer request outside raft arrived: a forwarded lease request, or the leader's answer.
-    pub fn forwarded(&mut self, f: LeaseForward, out: &mut Out) {
+    pub fn forwarded(&mut self, f: PeerForward, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {}
             NodeStatus::Paused => self.enqueue(Inbound::Forward(f)),
@@ -141,7 +141,7 @@ impl Node {
         }
     }
 
-    pub(super) fn handle_forward(&mut self, f: LeaseForward, out: &mut Out) {
+    pub(super) fn handle_forward(&mut self, f: PeerForward, out: &mut Out) {
         if let ServerOp::Member { change } = f.op {
             return self.member_forward(f, change, out);
         }
@@ -154,7 +154,7 @@ impl Node {
                     Err(RenewError::NotFound) => Err(ServerError::LeaseNotFound),
                     Err(RenewError::NotPrimary) => Err(ServerError::NotPrimary),
                 };
-                out.send(NodeMsg::Forward(LeaseForward {
+                out.send(NodeMsg::Forward(PeerForward {
                     from: self.id,
                     to: f.from,
                     answer: Some(answer),
@@ -168,11 +168,11 @@ impl Node {
     }
 
     /// A forwarded promotion (etcd's `promoteMemberHTTP`), or the leader's answer to one.
-    fn member_forward(&mut self, f: LeaseForward, change: MemberOp, out: &mut Out) {
+    fn member_forward(&mut self, f: PeerForward, change: MemberOp, out: &mut Out) {
         match f.answer {
             None => {
                 let answer = Some(self.promotion_check(change));
-                let back = LeaseForward {
+                let back = PeerForward {
                     from: self.id,
                     to: f.from,
                     answer,

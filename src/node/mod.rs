@@ -57,7 +57,7 @@ use leasing::Watcher;
 use raft::eraftpb::{Entry, Message, Snapshot};
 use raft::{RawNode, ReadOnlyOption};
 use rpc::{
-    Header, LeaseForward, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo,
+    Header, PeerForward, Reply, ReplyBody, ServerError, ServerOp, ServerRequest, StatusInfo,
     WatchPush,
 };
 use serde::Serialize;
@@ -274,8 +274,8 @@ pub enum NodeMsg {
     Peer(Message),
     /// An answer to a client request.
     Reply(Reply),
-    /// A lease request forwarded to the leader, or its answer (peer HTTP, outside raft).
-    Forward(LeaseForward),
+    /// A lease request or a promotion forwarded to the leader, or its answer (peer HTTP, outside raft).
+    Forward(PeerForward),
     /// Events on an open watch stream.
     Watch(WatchPush),
     /// `from` applied the removal of `to`: its transport closes the connection, and `to`'s
@@ -315,7 +315,7 @@ enum Inbound {
     Raft(Message),
     Request(ServerRequest),
     Timer(NodeTimer),
-    Forward(LeaseForward),
+    Forward(PeerForward),
 }
 
 /// What a ReadIndex round was for.

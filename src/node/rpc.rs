@@ -311,17 +311,18 @@ pub struct WatchPush {
     pub broken: bool,
 }
 
-/// A member-to-member request outside raft: etcd forwards lease renewals and TTL lookups from
-/// a follower to the leader over its peer HTTP connection (`leasehttp`), not through the log.
+/// A member-to-member request outside raft, over the peer HTTP connection, not through the log:
+/// etcd forwards lease renewals and TTL lookups from a follower to the leader (`leasehttp`), and
+/// a learner's promotion (`promoteMemberHTTP`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LeaseForward {
+pub struct PeerForward {
     /// The member that forwards.
     pub from: NodeId,
     /// The leader it believes in.
     pub to: NodeId,
     /// The client request being served.
     pub request: RequestId,
-    /// What the client asked (`LeaseKeepAlive` or `LeaseTimeToLive`).
+    /// What the client asked (`LeaseKeepAlive`, `LeaseTimeToLive` or a `member promote`).
     pub op: ServerOp,
     /// The leader's answer, on the way back; `None` on the way there.
     pub answer: Option<Result<ReplyBody, ServerError>>,

@@ -23,7 +23,7 @@ use crate::client::ClientEffect;
 use crate::k8s::actors::{EtcdCall, K8sEvent};
 use crate::net::Network;
 use crate::node::machine::MachineFactory;
-use crate::node::rpc::{LeaseForward, Reply, ServerRequest, WatchPush};
+use crate::node::rpc::{PeerForward, Reply, ServerRequest, WatchPush};
 use crate::node::{Bug, Node, NodeConfig, NodeMsg, NodeTimer, ReadOnly};
 use crate::record::{NodeSummary, Probe, Record};
 use crate::scenario::Scenario;
@@ -69,7 +69,7 @@ enum Event {
     ToClient {
         reply: Reply,
     },
-    Forward(LeaseForward),
+    Forward(PeerForward),
     /// A peer's transport refused this removed member (410 Gone): it stops.
     Gone(NodeId),
     WatchPush(WatchPush),
