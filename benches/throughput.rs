@@ -62,20 +62,21 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Peak heap, in MiB, while running one simulated hour of the default scenario.
-fn hour_peak_mib(full_trace: bool) -> f64 {
-    let sets = [("duration".to_string(), "1h".to_string())];
+/// Peak heap, in MiB, while running `duration` of the default scenario, keeping every record
+/// or not, and streaming the whole trace to a file (here a sink) as `--trace` does or not.
+fn peak_heap_mib(duration: &str, full_trace: bool, stream: bool) -> f64 {
+    let sets = [("duration".to_string(), duration.to_string())];
     let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
     let s = Scenario::parse_with_overrides(text, file, &sets).unwrap();
     let base = IN_USE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
-    let r = run(
-        &s,
-        &RunOptions {
-            full_trace,
-            ..Default::default()
-        },
-    );
+    let opts = RunOptions {
+        full_trace,
+        ..Default::default()
+    };
+    let mut sink = std::io::sink();
+    let out = stream.then_some(&mut sink as &mut dyn std::io::Write);
+    let r = raftsim::run_streaming(&s, &opts, out).unwrap();
     std::hint::black_box(&r.trace_hash);
     drop(r);
     (PEAK.load(Ordering::Relaxed) - base) as f64 / (1024.0 * 1024.0)
@@ -387,10 +388,15 @@ fn main() {
     println!("  explore, one core: {seeds_per_s:.0} seeds/s (45 s simulations with faults), {sim_per_s:.0} simulated s per wall s");
     if !quick {
         println!(
-            "  one simulated hour of {}: peak heap {:.1} MiB as `raftsim run` runs it (goal <= 64 MiB), {:.1} MiB keeping every record",
+            "  one simulated hour of {}: peak heap {:.1} MiB as `raftsim run` runs it (goal <= 64 MiB), {:.1} MiB keeping every record, {:.1} MiB streaming the trace (`--trace`)",
             builtin::DEFAULT,
-            hour_peak_mib(false),
-            hour_peak_mib(true)
+            peak_heap_mib("1h", false, false),
+            peak_heap_mib("1h", true, false),
+            peak_heap_mib("1h", false, true)
+        );
+        println!(
+            "  ten simulated hours streaming the trace (`--trace`): peak heap {:.1} MiB (goal <= 80 MiB)",
+            peak_heap_mib("10h", false, true)
         );
     }
     let runs = if quick { 3 } else { 200 };

@@ -34,7 +34,7 @@ pub mod sim;
 pub mod world;
 
 pub use record::Record;
-pub use run::{run, NodeSummary, RunOptions, RunResult};
+pub use run::{run, run_streaming, NodeSummary, RunOptions, RunResult};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::ids::{ClientId, LogIndex, NodeId, OpId, RequestId, Term};
 pub use sim::time::{SimDuration, SimTime};

@@ -412,11 +412,11 @@ fn run_options(a: &RunArgs) -> RunOptions {
         progress: std::io::stderr()
             .is_terminal()
             .then_some(progress_line as raftsim::world::Progress),
-        // Only views that show messages, and files of the whole run, need `msg-sent` records.
+        // Only views that show messages need `msg-sent` records in memory (a `--trace` file
+        // gets every record as the run goes).
         full_trace: a.messages
             || a.html.is_some()
             || a.svg.is_some()
-            || a.trace.is_some()
             || matches!(a.format, Format::Json),
         ..Default::default()
     }
@@ -428,8 +428,14 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         return Ok(run_seeds(&scenario, &a, seeds));
     }
     let opts = run_options(&a);
+    let mut trace_file = a.trace.as_deref().map(create_trace_file).transpose()?;
+    let trace_out = trace_file.as_mut().map(|f| f as &mut dyn Write);
+    let cannot_write = |e: std::io::Error| {
+        let path = a.trace.as_deref().unwrap_or(std::path::Path::new("?"));
+        BadInput(anyhow::anyhow!("cannot write the trace to {}: {e}", path.display()))
+    };
     let r = if a.check_determinism {
-        match raftsim::run::check_determinism(&scenario, &opts) {
+        match raftsim::run::check_determinism(&scenario, &opts, trace_out).map_err(cannot_write)? {
             Ok(r) => {
                 let (n, h) = (r.trace.len(), &r.trace_hash);
                 eprintln!("deterministic: two runs gave the same {n} trace records (hash {h})");
@@ -441,27 +447,24 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
             }
         }
     } else {
-        run(&scenario, &opts)
+        raftsim::run_streaming(&scenario, &opts, trace_out).map_err(cannot_write)?
     };
     if opts.progress.is_some() {
         eprint!("\r{:60}\r", ""); // clear the progress line
     }
-    if let Some(path) = &a.trace {
-        write_trace(path, &r).map_err(BadInput)?;
-    }
-    let pictures = [
-        (&a.html, raftsim::report::picture::html(&r)),
-        (
-            &a.svg,
-            raftsim::report::picture::svg(&r, raftsim::report::picture::Messages::NoHeartbeats),
-        ),
+    // Each picture is drawn only when asked for.
+    type Draw = fn(&raftsim::RunResult) -> String;
+    let pictures: [(&Option<PathBuf>, Draw); 2] = [
+        (&a.html, raftsim::report::picture::html),
+        (&a.svg, |r| {
+            raftsim::report::picture::svg(r, raftsim::report::picture::Messages::NoHeartbeats)
+        }),
     ];
-    for (path, text) in pictures
-        .iter()
-        .filter_map(|(p, t)| p.as_ref().map(|p| (p, t)))
-    {
-        std::fs::write(path, text)
-            .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
+    for (path, draw) in pictures {
+        if let Some(path) = path {
+            std::fs::write(path, draw(&r))
+                .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
+        }
     }
     let mut out = std::io::stdout().lock();
     let filter = raftsim::report::timeline::Filter {
@@ -611,16 +614,10 @@ fn report_findings(r: &raftsim::RunResult) {
     }
 }
 
-fn write_trace(path: &PathBuf, r: &raftsim::RunResult) -> Result<()> {
-    let write = || -> std::io::Result<()> {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-        for rec in &r.trace {
-            serde_json::to_writer(&mut w, rec)?;
-            writeln!(w)?;
-        }
-        w.flush()
-    };
-    write().with_context(|| format!("cannot write the trace to {}", path.display()))
+/// The `--trace` file, created before the run so that a bad path fails at once.
+fn create_trace_file(path: &std::path::Path) -> Result<std::fs::File, BadInput> {
+    std::fs::File::create(path)
+        .map_err(|e| BadInput(anyhow::anyhow!("cannot write the trace to {}: {e}", path.display())))
 }
 
 fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {

@@ -129,6 +129,19 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs a scenario to its end and checks it: its expectations and every oracle.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
+    run_streaming(scenario, opts, None).expect("a run without a trace output writes nothing")
+}
+
+/// Runs like [`run`] and, with `trace_out`, writes every trace record there as a JSON line as
+/// it is produced (the `--trace` file format, `docs/trace-format.md`), `msg-sent` records
+/// included whatever [`RunOptions::full_trace`] says: the output is the same as a full trace's
+/// records written afterwards, while memory holds only what the checks and views read. A write
+/// error stops the run and is returned.
+pub fn run_streaming(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    trace_out: Option<&mut dyn std::io::Write>,
+) -> std::io::Result<RunResult> {
     let seed = opts.seed.unwrap_or(scenario.seed);
     // A panic inside the simulation is a bug (of raftsim, or one injected from the bug zoo):
     // re-raise it with what is needed to replay it.
@@ -142,11 +155,11 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             machine,
             opts.full_trace,
         );
-        sim.run_to_end(opts.max_events, opts.progress);
-        sim.into_record()
+        sim.run_to_end(opts.max_events, opts.progress, trace_out)
+            .map(|()| sim.into_record())
     }));
     let record = match outcome {
-        Ok(r) => r,
+        Ok(r) => r?,
         Err(p) => panic!(
             "simulation of `{}` with seed {seed}{} panicked: {}",
             scenario.name,
@@ -154,6 +167,11 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
             panic_message(p.as_ref())
         ),
     };
+    Ok(judge(scenario, opts, record))
+}
+
+/// Runs every check on a finished run's record.
+fn judge(scenario: &Scenario, opts: &RunOptions, record: Record) -> RunResult {
     let (verdicts, findings) = match record.stopped_at {
         None => {
             let findings = check::oracle_findings(scenario, &record);
@@ -199,14 +217,16 @@ impl std::fmt::Display for Divergence {
 }
 
 /// Runs the scenario twice with the same seed and compares the traces record by record (the
-/// madsim-style determinism check). `Ok` holds the first run.
+/// madsim-style determinism check). `Ok` holds the first run, which streams its trace to
+/// `trace_out` if given (as [`run_streaming`]).
 pub fn check_determinism(
     scenario: &Scenario,
     opts: &RunOptions,
-) -> Result<RunResult, Box<Divergence>> {
-    let a = run(scenario, opts);
+    trace_out: Option<&mut dyn std::io::Write>,
+) -> std::io::Result<Result<RunResult, Box<Divergence>>> {
+    let a = run_streaming(scenario, opts, trace_out)?;
     let b = run(scenario, opts);
-    match first_divergence(&a.trace, &b.trace) {
+    Ok(match first_divergence(&a.trace, &b.trace) {
         None if a.trace_hash == b.trace_hash => Ok(a),
         None => Err(Box::new(Divergence {
             index: a.trace.len(),
@@ -214,7 +234,7 @@ pub fn check_determinism(
             second: None,
         })),
         Some(d) => Err(Box::new(d)),
-    }
+    })
 }
 
 /// The first record where two traces differ, if they do.

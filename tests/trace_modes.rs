@@ -38,3 +38,75 @@ fn a_lean_trace_is_the_same_run_with_fewer_records() {
         assert_eq!(lean.arrivals.len(), sent, "{name}");
     }
 }
+
+/// The `--trace` file format: every record of a full trace, one JSON object per line.
+fn json_lines(r: &raftsim::RunResult) -> Vec<u8> {
+    let mut out = Vec::new();
+    for rec in &r.trace {
+        serde_json::to_writer(&mut out, rec).unwrap();
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn a_streamed_trace_is_the_whole_trace_and_memory_does_not_depend_on_it() {
+    for name in ["k8s-local-etcd-follower-stall", "etcd-replace-member"] {
+        let s = builtin::load(name).unwrap().unwrap();
+        let full = run(&s, &RunOptions::default());
+        let lean_opts = RunOptions {
+            full_trace: false,
+            ..Default::default()
+        };
+        let lean = run(&s, &lean_opts);
+        let mut file = Vec::new();
+        let streamed = raftsim::run_streaming(&s, &lean_opts, Some(&mut file)).unwrap();
+        assert!(
+            file == json_lines(&full),
+            "{name}: the streamed file differs from the full trace's records"
+        );
+        // What stays in memory is what a run without a trace file keeps, record for record.
+        assert_eq!(streamed.trace, lean.trace, "{name}");
+        assert_eq!(streamed.arrivals, lean.arrivals, "{name}");
+        assert_eq!(streamed.history.len(), lean.history.len(), "{name}");
+        assert_eq!(streamed.trace_hash, full.trace_hash, "{name}");
+        assert_eq!(
+            format!("{:?}", streamed.verdicts),
+            format!("{:?}", lean.verdicts),
+            "{name}"
+        );
+        // Streaming with a full trace writes the same file.
+        let mut again = Vec::new();
+        let kept = raftsim::run_streaming(&s, &RunOptions::default(), Some(&mut again)).unwrap();
+        assert!(again == file, "{name}");
+        assert_eq!(kept.trace, full.trace, "{name}");
+    }
+}
+
+/// A writer that accepts `left` bytes, then fails like a full disk.
+struct FullDisk {
+    left: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_trace_write_error_stops_the_run_and_is_returned() {
+    let s = builtin::load("k8s-local-etcd-follower-stall").unwrap().unwrap();
+    let mut out = FullDisk { left: 100_000 };
+    let err = raftsim::run_streaming(&s, &RunOptions::default(), Some(&mut out))
+        .expect_err("the disk filled up");
+    assert!(err.to_string().contains("no space left"), "{err}");
+}

@@ -687,7 +687,10 @@ pub struct MessageArrival {
 
 /// Append-only trace with a running hash. Every record is hashed; `msg-sent` records, more than
 /// half of a run's, are stored only when `keep_messages` (views that draw messages need them;
-/// the checks and the timeline read only [`Trace::arrivals`]).
+/// the checks and the timeline read only [`Trace::arrivals`]). A streamed trace also writes
+/// every record, kept or not, as one JSON line into a buffer that the loop drains into a file
+/// as the run goes ([`Trace::stream`], [`Trace::drain_stream`]): the file is the whole trace
+/// and memory holds only what the checks and views read.
 pub struct Trace {
     /// The records kept, in order.
     pub records: Vec<TraceRecord>,
@@ -695,6 +698,7 @@ pub struct Trace {
     pub arrivals: Vec<MessageArrival>,
     keep_messages: bool,
     hasher: TraceHasher,
+    stream: Option<Vec<u8>>,
 }
 
 impl Default for Trace {
@@ -711,6 +715,30 @@ impl Trace {
             arrivals: Vec::new(),
             keep_messages,
             hasher: TraceHasher::default(),
+            stream: None,
+        }
+    }
+
+    /// From now on, also writes every record as a JSON line (the `--trace` file format, see
+    /// `docs/trace-format.md`) into the stream buffer.
+    pub fn stream(&mut self) {
+        self.stream = Some(Vec::new());
+    }
+
+    /// Writes the stream buffer to `out` and empties it, once at least `min_bytes` are waiting
+    /// (nothing when the trace does not stream).
+    pub fn drain_stream(
+        &mut self,
+        min_bytes: usize,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        match self.stream.as_mut() {
+            Some(buf) if buf.len() >= min_bytes => {
+                out.write_all(buf)?;
+                buf.clear();
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -718,6 +746,10 @@ impl Trace {
     pub fn push(&mut self, at: SimTime, event: TraceEvent) {
         let rec = TraceRecord { at, event };
         rec.hash(&mut self.hasher);
+        if let Some(buf) = &mut self.stream {
+            serde_json::to_writer(&mut *buf, &rec).expect("a trace record serializes to JSON");
+            buf.push(b'\n');
+        }
         if let TraceEvent::MsgSent {
             from,
             to,

@@ -44,6 +44,9 @@ pub type Progress = fn(SimTime, SimTime);
 /// How many events between two progress calls.
 pub const PROGRESS_EVERY: u64 = 200_000;
 
+/// Streamed trace bytes gathered before they are written out (see [`Sim::run_to_end`]).
+const STREAM_CHUNK_BYTES: usize = 1 << 16;
+
 /// Everything the loop can schedule.
 #[derive(Debug)]
 enum Event {
@@ -206,13 +209,23 @@ impl Sim {
     }
 
     /// Runs until the scenario's duration has elapsed, or until `max_events` events were
-    /// handled (then the record says where it stopped).
-    pub fn run_to_end(&mut self, max_events: Option<u64>, progress: Option<Progress>) {
+    /// handled (then the record says where it stopped). With `trace_out`, every trace record is
+    /// written there as a JSON line as the run goes (see [`Trace::stream`]); a write error stops
+    /// the run and is returned.
+    pub fn run_to_end(
+        &mut self,
+        max_events: Option<u64>,
+        progress: Option<Progress>,
+        mut trace_out: Option<&mut dyn std::io::Write>,
+    ) -> std::io::Result<()> {
+        if trace_out.is_some() {
+            self.trace.stream();
+        }
         let end = SimTime::ZERO + self.scenario.duration;
         while let Some((at, ev)) = self.queue.pop_until(end) {
             if max_events.is_some_and(|m| self.events_handled >= m) {
                 self.stopped_at = Some(at);
-                return;
+                break;
             }
             self.log_clock.set(at.as_micros());
             self.events_handled += 1;
@@ -222,6 +235,13 @@ impl Sim {
                     report(at, end);
                 }
             }
+            if let Some(out) = trace_out.as_deref_mut() {
+                self.trace.drain_stream(STREAM_CHUNK_BYTES, out)?;
+            }
+        }
+        match trace_out {
+            Some(out) => self.trace.drain_stream(0, out).and_then(|()| out.flush()),
+            None => Ok(()),
         }
     }
 
