@@ -432,7 +432,10 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
     let trace_out = trace_file.as_mut().map(|f| f as &mut dyn Write);
     let cannot_write = |e: std::io::Error| {
         let path = a.trace.as_deref().unwrap_or(std::path::Path::new("?"));
-        BadInput(anyhow::anyhow!("cannot write the trace to {}: {e}", path.display()))
+        BadInput(anyhow::anyhow!(
+            "cannot write the trace to {}: {e}",
+            path.display()
+        ))
     };
     let r = if a.check_determinism {
         match raftsim::run::check_determinism(&scenario, &opts, trace_out).map_err(cannot_write)? {
@@ -616,8 +619,12 @@ fn report_findings(r: &raftsim::RunResult) {
 
 /// The `--trace` file, created before the run so that a bad path fails at once.
 fn create_trace_file(path: &std::path::Path) -> Result<std::fs::File, BadInput> {
-    std::fs::File::create(path)
-        .map_err(|e| BadInput(anyhow::anyhow!("cannot write the trace to {}: {e}", path.display())))
+    std::fs::File::create(path).map_err(|e| {
+        BadInput(anyhow::anyhow!(
+            "cannot write the trace to {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {

@@ -104,7 +104,9 @@ impl std::io::Write for FullDisk {
 
 #[test]
 fn a_trace_write_error_stops_the_run_and_is_returned() {
-    let s = builtin::load("k8s-local-etcd-follower-stall").unwrap().unwrap();
+    let s = builtin::load("k8s-local-etcd-follower-stall")
+        .unwrap()
+        .unwrap();
     let mut out = FullDisk { left: 100_000 };
     let err = raftsim::run_streaming(&s, &RunOptions::default(), Some(&mut out))
         .expect_err("the disk filled up");

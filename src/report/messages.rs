@@ -82,5 +82,8 @@ fn why(r: DropReason) -> &'static str {
         DropReason::CrashedBeforeSend => "held for its WAL write, and the sender crashed",
         DropReason::StreamBroken => "its stream broke on the way",
         DropReason::SenderRemoved => "the sender was removed from the cluster (410 Gone)",
+        DropReason::StreamTimedOut => {
+            "the receiver was frozen past its stream read timeout (5 s); the stream was reset on resume"
+        }
     }
 }

@@ -29,6 +29,11 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
         include_str!("../../sim-scenarios/etcd-follower-frozen.toml"),
     ),
     (
+        "etcd-frozen-catch-up",
+        "sim-scenarios/etcd-frozen-catch-up.toml",
+        include_str!("../../sim-scenarios/etcd-frozen-catch-up.toml"),
+    ),
+    (
         "etcd-follower-fsync-stall",
         "sim-scenarios/etcd-follower-fsync-stall.toml",
         include_str!("../../sim-scenarios/etcd-follower-fsync-stall.toml"),

@@ -161,6 +161,9 @@ pub enum DropReason {
     StreamBroken,
     /// The sender was removed from the cluster: the receiver's transport refuses it.
     SenderRemoved,
+    /// The receiver was frozen for longer than the peer streams' read timeout (5 s): on resume
+    /// its stream readers close their timed-out connections, losing what they buffered.
+    StreamTimedOut,
 }
 
 /// What a watch reports: one key's change.

@@ -33,6 +33,35 @@ pub struct CommandCheck {
     pub error_contains: Option<String>,
 }
 
+/// The operations a passed command check saw, as `ok@4.5ms` each: every one when there are at
+/// most [`OPS_LISTED`], else the first ones and the slowest.
+fn outcomes_in_short(ops: &[&HistoryOp]) -> String {
+    let took = |h: &HistoryOp| h.completed.map(|c| c.since(h.invoked));
+    let show = |h: &HistoryOp| {
+        let t = took(h).map_or("-".into(), |t| t.to_string());
+        format!("{}@{t}", h.outcome.name())
+    };
+    let listed: Vec<String> = ops.iter().take(OPS_LISTED).map(|h| show(h)).collect();
+    let n = ops.len();
+    if n <= OPS_LISTED {
+        return format!("{n} op(s): {}", listed.join(", "));
+    }
+    let slowest = ops
+        .iter()
+        .max_by_key(|h| took(h))
+        .expect("more than OPS_LISTED ops");
+    format!(
+        "{n} op(s): {}, ... {} more; slowest op {} ({})",
+        listed.join(", "),
+        n - OPS_LISTED,
+        slowest.op.0,
+        show(slowest)
+    )
+}
+
+/// How many operations a passed command check lists one by one.
+const OPS_LISTED: usize = 8;
+
 impl Kind for CommandCheck {
     const NAME: &'static str = "command";
     const FIELDS: &'static [&'static str] = &[
@@ -94,16 +123,7 @@ impl Kind for CommandCheck {
                 return (false, format!("op {op} ({what} at {at}): {problem}"));
             }
         }
-        let lat: Vec<String> = ops
-            .iter()
-            .map(|h| {
-                let took = h
-                    .completed
-                    .map_or("-".into(), |c| c.since(h.invoked).to_string());
-                format!("{}@{took}", h.outcome.name())
-            })
-            .collect();
-        (true, format!("{} op(s): {}", ops.len(), lat.join(", ")))
+        (true, outcomes_in_short(&ops))
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -26,7 +26,8 @@ pub use kubernetes::{
 pub use lease::{KeepAliveCheck, LockCheck, WatchCheck};
 pub use oracle::OracleFires;
 pub use raft::{
-    CaughtUp, ClaimedLeaders, LeaderElections, MembersAtEnd, NoElection, RoleAt, SnapshotReceived,
+    CatchUp, CaughtUp, ClaimedLeaders, LeaderElections, MembersAtEnd, NoElection, RoleAt,
+    SnapshotReceived,
 };
 
 use super::ScenarioError;
@@ -141,6 +142,7 @@ kinds! {
     LeaderElections(LeaderElections),
     Role(RoleAt),
     CaughtUp(CaughtUp),
+    CatchUp(CatchUp),
     SnapshotReceived(SnapshotReceived),
     Members(MembersAtEnd),
     ClaimedLeaders(ClaimedLeaders),

@@ -3,7 +3,7 @@
 use super::{Fields, Judged, Kind};
 use crate::scenario::ScenarioError;
 use crate::sim::ids::NodeId;
-use crate::sim::time::SimTime;
+use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::{Role, TraceEvent};
 use serde::Serialize;
 use std::fmt;
@@ -191,6 +191,89 @@ impl Kind for CaughtUp {
 
     fn probe_time(&self) -> Option<SimTime> {
         Some(self.by)
+    }
+}
+
+/// After `from` (typically when a fault ends), `node` applies the highest index any other
+/// member had applied at `from`, taking between `min` (default 0) and `max`: how long catching
+/// up takes, measured as on a real cluster (`docs/reference/etcd-observed.md`, row 12).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// The member.
+    pub node: NodeId,
+    /// From when.
+    pub from: SimTime,
+    /// At least this long.
+    pub min: SimDuration,
+    /// At most this long.
+    pub max: SimDuration,
+}
+
+impl CatchUp {
+    /// How long `node` took to apply what the others had applied at `from` (`None`: never).
+    fn took(&self, r: &Judged<'_>) -> Option<SimDuration> {
+        let applied = |t: &crate::sim::trace::TraceRecord| match t.event {
+            TraceEvent::Applied { node, index, .. } => Some((node, index)),
+            _ => None,
+        };
+        let target = r
+            .trace
+            .iter()
+            .take_while(|t| t.at <= self.from)
+            .filter_map(applied)
+            .filter(|&(n, _)| n != self.node)
+            .map(|(_, i)| i)
+            .max()?;
+        let reached = r.trace.iter().find(|t| {
+            t.at >= self.from && applied(t).is_some_and(|(n, i)| n == self.node && i >= target)
+        })?;
+        Some(reached.at.since(self.from))
+    }
+}
+
+impl Kind for CatchUp {
+    const NAME: &'static str = "catch_up";
+    const FIELDS: &'static [&'static str] = &["node", "from", "min", "max"];
+
+    fn parse(f: &Fields) -> R<Self> {
+        let min = f.duration_opt("min")?.unwrap_or(SimDuration::ZERO);
+        let max = f.duration("max")?;
+        if min > max {
+            return Err(f.err(
+                "min",
+                format!("`min` ({min}) must not exceed `max` ({max})"),
+            ));
+        }
+        Ok(CatchUp {
+            node: f.node("node")?,
+            from: f.time("from")?,
+            min,
+            max,
+        })
+    }
+
+    fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
+        match self.took(r) {
+            Some(took) => (
+                (self.min..=self.max).contains(&took),
+                format!("{} caught up {took} after {}", self.node, self.from),
+            ),
+            None => (
+                false,
+                format!(
+                    "{} never applied what the others had at {}",
+                    self.node, self.from
+                ),
+            ),
+        }
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} catches up {}..{} after {}",
+            self.node, self.min, self.max, self.from
+        )
     }
 }
 
