@@ -17,6 +17,9 @@ use crate::node::kv::Compare;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// A value no operation writes (they write `0`..`4`).
+const NEVER_WRITTEN: &str = "5";
+
 /// One operation before its result is known.
 struct Planned {
     client: u64,
@@ -62,7 +65,7 @@ fn stale_read(rng: &mut ChaCha8Rng, h: &mut [LinOp]) {
         }
     }
     h[reads[start]].result = Some(LinResult::Get {
-        value: Some("never-written".into()),
+        value: Some(NEVER_WRITTEN.into()),
         mod_revision: 0,
     });
 }
@@ -192,6 +195,42 @@ fn outcomes(planned: Vec<Planned>) -> Vec<LinOp> {
         .collect()
 }
 
+/// A register history in the `jepsen.util` log format of Jepsen's etcd test (what porcupine's
+/// `parseJepsenLog` and [`super::jepsen::parse_log`] read): `:invoke`, then `:ok` at completion;
+/// an operation of unknown outcome gets `:info` after every other line (its process was
+/// replaced, so nothing follows it). Values must be integers, as in Jepsen's register.
+pub fn jepsen_log(h: &[LinOp]) -> String {
+    let mut lines: Vec<(u64, u8, String)> = Vec::new();
+    for (i, op) in h.iter().enumerate() {
+        let (f, arg) = match &op.kind {
+            LinKind::Get => ("read", "nil".to_string()),
+            LinKind::Put { value } => ("write", value.clone()),
+            LinKind::Txn {
+                compare: Compare::Value(from),
+                then_put,
+            } => ("cas", format!("[{from} {then_put}]")),
+            other => panic!("op {i}: {other:?} is not a register read, write or cas"),
+        };
+        let p = op.client;
+        lines.push((op.invoke_us, 0, format!("{p}\t:invoke\t:{f}\t{arg}")));
+        let done = match (&op.result, op.complete_us) {
+            (Some(LinResult::Get { value, .. }), Some(at)) => {
+                let read = value.as_deref().unwrap_or("nil");
+                (at, 1, format!("{p}\t:ok\t:read\t{read}"))
+            }
+            (Some(_), Some(at)) => (at, 1, format!("{p}\t:ok\t:{f}\t{arg}")),
+            _ => (u64::MAX, 2, format!("{p}\t:info\t:{f}\t{arg}")),
+        };
+        lines.push(done);
+    }
+    // Completions before invocations at the same instant: the intervals do not overlap.
+    lines.sort_by_key(|(at, kind, _)| (*at, std::cmp::Reverse(*kind == 1)));
+    lines
+        .into_iter()
+        .map(|(_, _, l)| format!("INFO  jepsen.util - {l}\n"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +258,24 @@ mod tests {
             undecided <= 6,
             "{undecided} of 60 corrupted histories undecided"
         );
+    }
+
+    #[test]
+    fn a_history_written_as_a_jepsen_log_reads_back_with_the_same_verdict() {
+        for seed in 0..20 {
+            for corrupt in [false, true] {
+                let h = register_history(seed, 80, 5, corrupt);
+                let log = jepsen_log(&h);
+                let back = crate::check::jepsen::parse_log(&log, "gen.log").unwrap();
+                assert_eq!(back.ops.len(), h.len(), "seed {seed}");
+                let verdict = |a: Answer| std::mem::discriminant(&a);
+                assert_eq!(
+                    verdict(check(&back.ops)),
+                    verdict(check(&h)),
+                    "seed {seed} corrupt {corrupt}:\n{log}"
+                );
+            }
+        }
     }
 
     #[test]
