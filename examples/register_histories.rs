@@ -9,6 +9,7 @@
 use raftsim::check::generate::{jepsen_log, register_history};
 use raftsim::check::linearizability::{check, Answer};
 
+#[allow(clippy::disallowed_methods)] // it measures the checker's wall time
 fn main() {
     let Some(dir) = std::env::args().nth(1) else {
         eprintln!("usage: register_histories OUT_DIR");

@@ -26,10 +26,12 @@ pub struct RunOptions {
     /// Your own state machine, replicated by every member next to the key-value store
     /// ([`crate::node::machine`]).
     pub machine: Option<crate::node::machine::MachineFactory>,
-    /// Keep `msg-sent` records in the record's trace (the default): views that draw messages
-    /// (`--messages`, pictures, a trace file, JSON output) need them. `false` hashes them
-    /// without storing them, which halves a run's memory; checks and the timeline do not read
-    /// them (they read `Record::arrivals`).
+    /// Keep every record in the record's trace (the default): views that draw everything
+    /// (`--messages`, pictures, JSON output) need them. `false` hashes the kinds only those views
+    /// read (`TraceEvent::only_for_full_views`: messages sent, requests read and answered,
+    /// operations completed, WAL writes submitted) without storing them, which keeps about a
+    /// sixth of a long run's records; checks and the timeline do not read them (they read
+    /// `Record::arrivals` for messages).
     pub full_trace: bool,
 }
 
@@ -133,7 +135,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunResult {
 }
 
 /// Runs like [`run`] and, with `trace_out`, writes every trace record there as a JSON line as
-/// it is produced (the `--trace` file format, `docs/trace-format.md`), `msg-sent` records
+/// it is produced (the `--trace` file format, `docs/trace-format.md`), every record
 /// included whatever [`RunOptions::full_trace`] says: the output is the same as a full trace's
 /// records written afterwards, while memory holds only what the checks and views read. A write
 /// error stops the run and is returned.

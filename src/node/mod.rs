@@ -647,7 +647,7 @@ impl Node {
     /// `select` as Ready (`server/etcdserver/raft.go` `raftNode.start`), and Go's `time.Ticker`
     /// channel holds one tick while its reader is busy and drops the rest: a tick that comes
     /// while the loop waits on fsync, or while the process is paused, is held and handled as
-    /// soon as the loop is free again (see [`Node::drive`]); further ones are lost.
+    /// soon as the loop is free again (the next `drive`); further ones are lost.
     pub fn tick(&mut self, out: &mut Out) {
         let blocked = match self.status {
             NodeStatus::Running => self.loop_blocked(),

@@ -114,12 +114,13 @@ pub struct Record {
     pub events_handled: u64,
     /// Where the run stopped at its event budget, if it did (the record ends there).
     pub stopped_at: Option<SimTime>,
-    /// Every trace event, in order (`msg-sent` records only when the run was asked for a full
-    /// trace, `RunOptions::full_trace`).
+    /// Every trace event, in order (the kinds only full views read, `msg-sent` among them, only
+    /// when the run was asked for a full trace, `RunOptions::full_trace`).
     pub trace: Vec<TraceRecord>,
-    /// When each raft message was sent and arrives, in send order (always kept).
+    /// Each campaign start and what the member had last heard from each peer by then (always
+    /// kept; the timeline's election explanations read it).
     #[serde(skip)]
-    pub arrivals: Vec<crate::sim::trace::MessageArrival>,
+    pub campaigns: Vec<crate::sim::heard::Campaign>,
     /// Every client operation, indexed by [`OpId`].
     pub history: Vec<HistoryOp>,
     /// The `id` of each scenario command, by command index (what expectations name).

@@ -130,14 +130,7 @@ fn silent_leader(
     leader: NodeId,
 ) -> String {
     let at = r.trace[i].at;
-    // Messages sent up to this record, latest first (a message sent at this very instant after
-    // it would need a zero latency to have arrived by `began`, which is not before `at`).
-    let sent = r.arrivals.partition_point(|a| a.sent <= at);
-    let heard = r.arrivals[..sent]
-        .iter()
-        .rev()
-        .find(|a| a.from == leader && a.to == node && a.arrives <= began)
-        .map(|a| a.arrives);
+    let heard = crate::sim::heard::Hearing::heard(&r.campaigns, node, began, leader);
     let silence = heard.map_or("since the start".to_string(), |h| {
         format!("for {}", began.since(h))
     });

@@ -3,6 +3,7 @@
 //! anything above it (a test checks it); the loop that uses all of this is `world/`.
 
 pub mod actor;
+pub mod heard;
 pub mod ids;
 pub mod log;
 pub mod observe;

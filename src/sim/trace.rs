@@ -7,7 +7,7 @@
 //! in debug and release builds (on the same target architecture).
 
 use super::ids::{ClientId, LeaseId, NodeId, OpId, RequestId};
-use super::time::{SimDuration, SimTime};
+use super::time::SimTime;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 
@@ -60,6 +60,24 @@ pub fn msg_kind(t: raft::eraftpb::MessageType) -> &'static str {
         MsgReadIndexResp => "MsgReadIndexResp",
         MsgRequestPreVote => "MsgRequestPreVote",
         MsgRequestPreVoteResponse => "MsgRequestPreVoteResponse",
+    }
+}
+
+impl TraceEvent {
+    /// Whether only views that show everything (`--messages`, pictures, JSON output) read this
+    /// kind: a message sent, a request read or answered by a member, an operation completed (its
+    /// outcome is in the history), a WAL write submitted. No check, expectation or timeline line
+    /// reads them, so a run keeps them only with `RunOptions::full_trace`; they are hashed and
+    /// streamed either way.
+    pub fn only_for_full_views(&self) -> bool {
+        matches!(
+            self,
+            TraceEvent::MsgSent { .. }
+                | TraceEvent::RequestRead { .. }
+                | TraceEvent::Replied { .. }
+                | TraceEvent::OpCompleted { .. }
+                | TraceEvent::WalSubmitted { .. }
+        )
     }
 }
 
@@ -674,32 +692,20 @@ pub struct TraceRecord {
     pub event: TraceEvent,
 }
 
-/// When a raft message was sent and when it arrives (its first copy), kept compactly for
-/// every `msg-sent` record whether the record itself is kept or not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MessageArrival {
-    /// When it was sent.
-    pub sent: SimTime,
-    /// When it arrives.
-    pub arrives: SimTime,
-    /// The sender.
-    pub from: NodeId,
-    /// The receiver.
-    pub to: NodeId,
-}
-
-/// Append-only trace with a running hash. Every record is hashed; `msg-sent` records, more than
-/// half of a run's, are stored only when `keep_messages` (views that draw messages need them;
-/// the checks and the timeline read only [`Trace::arrivals`]). A streamed trace also writes
+/// Append-only trace with a running hash. Every record is hashed; records only views that draw
+/// everything read ([`TraceEvent::only_for_full_views`]: `msg-sent` and the per-request and
+/// per-write steps, about 85% of a long run's) are stored only when `keep_all`; the checks and
+/// the timeline read the rest, and [`Trace::hearing`] for messages. A streamed trace also writes
 /// every record, kept or not, as one JSON line into a buffer that the loop drains into a file
 /// as the run goes ([`Trace::stream`], [`Trace::drain_stream`]): the file is the whole trace
 /// and memory holds only what the checks and views read.
 pub struct Trace {
     /// The records kept, in order.
     pub records: Vec<TraceRecord>,
-    /// Every message's send and arrival time, in send order.
-    pub arrivals: Vec<MessageArrival>,
-    keep_messages: bool,
+    /// What each member had heard from each peer when it began campaigning (for the
+    /// timeline's explanations of elections).
+    pub hearing: super::heard::Hearing,
+    keep_all: bool,
     hasher: TraceHasher,
     stream: Option<Vec<u8>>,
 }
@@ -711,12 +717,13 @@ impl Default for Trace {
 }
 
 impl Trace {
-    /// An empty trace; `keep_messages = false` hashes `msg-sent` records without storing them.
-    pub fn new(keep_messages: bool) -> Trace {
+    /// An empty trace; `keep_all = false` hashes the records only full views read (see
+    /// [`TraceEvent::only_for_full_views`]) without storing them.
+    pub fn new(keep_all: bool) -> Trace {
         Trace {
             records: Vec::new(),
-            arrivals: Vec::new(),
-            keep_messages,
+            hearing: super::heard::Hearing::default(),
+            keep_all,
             hasher: TraceHasher::default(),
             stream: None,
         }
@@ -753,26 +760,10 @@ impl Trace {
             serde_json::to_writer(&mut *buf, &rec).expect("a trace record serializes to JSON");
             buf.push(b'\n');
         }
-        if let TraceEvent::MsgSent {
-            from,
-            to,
-            latency_us,
-            ..
-        } = rec.event
-        {
-            let arrives = at + SimDuration(latency_us);
-            let a = MessageArrival {
-                sent: at,
-                arrives,
-                from,
-                to,
-            };
-            self.arrivals.push(a);
-            if !self.keep_messages {
-                return;
-            }
+        self.hearing.note(at, &rec.event);
+        if self.keep_all || !rec.event.only_for_full_views() {
+            self.records.push(rec);
         }
-        self.records.push(rec);
     }
 
     /// The running hash of every record so far.

@@ -417,7 +417,7 @@ impl Sim {
     }
 
     /// Ends the simulation and returns its record.
-    pub fn into_record(self) -> Record {
+    pub fn into_record(mut self) -> Record {
         let last = self
             .nodes
             .iter()
@@ -450,7 +450,10 @@ impl Sim {
             kubelets,
             first_applied: self.observer.into_first_applied(),
             trace: self.trace.records,
-            arrivals: self.trace.arrivals,
+            campaigns: {
+                self.trace.hearing.finish();
+                self.trace.hearing.campaigns
+            },
         }
     }
 }
