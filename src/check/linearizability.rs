@@ -95,9 +95,11 @@ enum Rev {
     Unknown,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One key's state. Values are numbered per key before the search ([`Values`]), so a state is
+/// a few words, copied and hashed without touching strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct State {
-    value: Option<String>,
+    value: Option<u32>,
     rev: Rev,
 }
 
@@ -106,65 +108,100 @@ const EMPTY: State = State {
     rev: Rev::Absent,
 };
 
-/// Every state the key can be in after an operation `kind` whose client saw `result` (`None`:
-/// unknown), from `s` (empty: impossible here).
-fn step(s: &State, kind: &LinKind, result: &Option<LinResult>) -> Vec<State> {
-    let cond = |c: &Compare| -> (bool, bool) {
+/// What an operation asked, with its values numbered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Ask {
+    Put(u32),
+    Get,
+    Delete,
+    /// Compare (a value, or a mod revision), then put.
+    Txn(Cmp, u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cmp {
+    Value(u32),
+    ModRevision(u64),
+}
+
+/// What its client saw, with values numbered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Saw {
+    Put {
+        revision: u64,
+    },
+    Get {
+        value: Option<u32>,
+        mod_revision: u64,
+    },
+    Delete {
+        deleted: bool,
+    },
+    Txn {
+        succeeded: bool,
+        revision: u64,
+    },
+}
+
+/// Every state the key can be in after an operation that asked `ask` and whose client saw
+/// `saw` (`None`: unknown), from `s` (empty: impossible here).
+fn step(s: State, ask: Ask, saw: Option<Saw>) -> Vec<State> {
+    let cond = |c: Cmp| -> (bool, bool) {
         // (can be true, can be false)
         match c {
-            Compare::Value(v) => {
-                let t = s.value.as_deref() == Some(v.as_str());
+            Cmp::Value(v) => {
+                let t = s.value == Some(v);
                 (t, !t)
             }
-            Compare::ModRevision(n) => match s.rev {
-                Rev::Absent => (*n == 0, *n != 0),
-                Rev::Known(r) => (r == *n, r != *n),
-                Rev::Unknown => (*n != 0, true),
+            Cmp::ModRevision(n) => match s.rev {
+                Rev::Absent => (n == 0, n != 0),
+                Rev::Known(r) => (r == n, r != n),
+                Rev::Unknown => (n != 0, true),
             },
         }
     };
-    match (kind, result) {
-        (LinKind::Put { value }, r) => {
+    match (ask, saw) {
+        (Ask::Put(value), r) => {
             let rev = match r {
-                Some(LinResult::Put { revision }) => Rev::Known(*revision),
+                Some(Saw::Put { revision }) => Rev::Known(revision),
                 None => Rev::Unknown,
                 _ => return vec![],
             };
             vec![State {
-                value: Some(value.clone()),
+                value: Some(value),
                 rev,
             }]
         }
-        (LinKind::Delete, None) => vec![EMPTY],
-        (LinKind::Delete, Some(LinResult::Delete { deleted })) if *deleted == s.value.is_some() => {
+        (Ask::Delete, None) => vec![EMPTY],
+        (Ask::Delete, Some(Saw::Delete { deleted })) if deleted == s.value.is_some() => {
             vec![EMPTY]
         }
-        (LinKind::Delete, _) => vec![],
+        (Ask::Delete, _) => vec![],
         (
-            LinKind::Get,
-            Some(LinResult::Get {
+            Ask::Get,
+            Some(Saw::Get {
                 value,
                 mod_revision,
             }),
         ) => {
-            if value != &s.value {
+            if value != s.value {
                 return vec![];
             }
             match (s.rev, value) {
-                (_, None) => vec![s.clone()],
-                (Rev::Known(r), _) if r == *mod_revision => vec![s.clone()],
+                (_, None) => vec![s],
+                (Rev::Known(r), _) if r == mod_revision => vec![s],
                 (Rev::Unknown, _) => vec![State {
-                    value: s.value.clone(),
-                    rev: Rev::Known(*mod_revision),
+                    value: s.value,
+                    rev: Rev::Known(mod_revision),
                 }],
                 _ => vec![],
             }
         }
-        (LinKind::Get, _) => vec![s.clone()],
-        (LinKind::Txn { compare, then_put }, r) => {
+        (Ask::Get, _) => vec![s],
+        (Ask::Txn(compare, then_put), r) => {
             let (t, f) = cond(compare);
             let written = |rev| State {
-                value: Some(then_put.clone()),
+                value: Some(then_put),
                 rev,
             };
             match r {
@@ -174,20 +211,69 @@ fn step(s: &State, kind: &LinKind, result: &Option<LinResult>) -> Vec<State> {
                         out.push(written(Rev::Unknown));
                     }
                     if f {
-                        out.push(s.clone());
+                        out.push(s);
                     }
                     out
                 }
-                Some(LinResult::Txn {
+                Some(Saw::Txn {
                     succeeded: true,
                     revision,
-                }) if t => vec![written(Rev::Known(*revision))],
-                Some(LinResult::Txn {
+                }) if t => vec![written(Rev::Known(revision))],
+                Some(Saw::Txn {
                     succeeded: false, ..
-                }) if f => vec![s.clone()],
+                }) if f => vec![s],
                 _ => vec![],
             }
         }
+    }
+}
+
+/// The values of one key's history, numbered in order of first appearance.
+#[derive(Default)]
+struct Values<'a>(BTreeMap<&'a str, u32>);
+
+impl<'a> Values<'a> {
+    fn id(&mut self, v: &'a str) -> u32 {
+        let next = u32::try_from(self.0.len()).expect("fewer than 2^32 values");
+        *self.0.entry(v).or_insert(next)
+    }
+
+    fn ask(&mut self, kind: &'a LinKind) -> Ask {
+        match kind {
+            LinKind::Put { value } => Ask::Put(self.id(value)),
+            LinKind::Get => Ask::Get,
+            LinKind::Delete => Ask::Delete,
+            LinKind::Txn { compare, then_put } => {
+                let c = match compare {
+                    Compare::Value(v) => Cmp::Value(self.id(v)),
+                    Compare::ModRevision(n) => Cmp::ModRevision(*n),
+                };
+                Ask::Txn(c, self.id(then_put))
+            }
+        }
+    }
+
+    fn saw(&mut self, result: &'a Option<LinResult>) -> Option<Saw> {
+        Some(match result.as_ref()? {
+            LinResult::Put { revision } => Saw::Put {
+                revision: *revision,
+            },
+            LinResult::Get {
+                value,
+                mod_revision,
+            } => Saw::Get {
+                value: value.as_deref().map(|v| self.id(v)),
+                mod_revision: *mod_revision,
+            },
+            LinResult::Delete { deleted } => Saw::Delete { deleted: *deleted },
+            LinResult::Txn {
+                succeeded,
+                revision,
+            } => Saw::Txn {
+                succeeded: *succeeded,
+                revision: *revision,
+            },
+        })
     }
 }
 
@@ -251,7 +337,7 @@ impl Default for Budget {
     /// About a second of search and at most a few hundred MB on the machines raftsim targets.
     fn default() -> Self {
         Budget {
-            steps: 4_000_000,
+            steps: 16_000_000,
             memo_entries: 1_000_000,
         }
     }
@@ -393,41 +479,42 @@ fn prune_unobserved(ops: Vec<&LinOp>) -> Vec<&LinOp> {
 }
 
 /// The key-value register model of one key, for the generic search (`check::model`).
-struct KvModel<'a>(std::marker::PhantomData<&'a ()>);
+struct KvModel;
 
 /// One key-value operation as the model sees it: what was asked and what was answered.
-#[derive(Clone, Debug, PartialEq)]
-struct KvStep<'a> {
-    kind: &'a LinKind,
-    result: &'a Option<LinResult>,
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct KvStep {
+    ask: Ask,
+    saw: Option<Saw>,
 }
 
-impl<'a> Model for KvModel<'a> {
+impl Model for KvModel {
     type State = State;
-    type Op = KvStep<'a>;
+    type Op = KvStep;
     fn init(&self) -> State {
         EMPTY
     }
-    fn step(&self, s: &State, op: &KvStep<'a>) -> Vec<State> {
-        step(s, op.kind, op.result)
+    fn step(&self, s: &State, op: &KvStep) -> Vec<State> {
+        step(*s, op.ask, op.saw)
     }
 }
 
 fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -> Answer {
+    let mut values = Values::default();
     let steps: Vec<Operation<KvStep>> = ops
         .iter()
         .map(|o| Operation {
             client: o.client,
             op: KvStep {
-                kind: &o.kind,
-                result: &o.result,
+                ask: values.ask(&o.kind),
+                saw: values.saw(&o.result),
             },
             invoke_us: o.invoke_us,
             complete_us: o.complete_us,
         })
         .collect();
     let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
-    match search(&KvModel(Default::default()), &refs, steps_left, memo_max) {
+    match search(&KvModel, &refs, steps_left, memo_max) {
         Found::Order => Answer::Linearizable,
         Found::None { best, stuck } => Answer::NotLinearizable(violation(key, ops, &best, &stuck)),
         Found::Exhausted(limit) => Answer::Unknown(Exhausted {

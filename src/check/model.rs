@@ -46,7 +46,7 @@ use super::linearizability::Budget;
 use crate::sim::trace::TraceHasher;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::Hash;
 
 /// A sequential specification of a service.
 pub trait Model {
@@ -160,23 +160,73 @@ struct Entry {
 
 const NIL: usize = usize::MAX;
 
-#[allow(clippy::disallowed_types)] // lookups only, never iterated: order cannot leak
-type Seen<S> = std::collections::HashSet<(usize, Vec<u64>, S), BuildHasherDefault<TraceHasher>>; // determinism: ok
+/// The memo of visited (linearized set, state) pairs. A set is stored as its words from the first
+/// that is not all ones to the last that is not zero (ops are mostly linearized in call order, so
+/// a long history would otherwise store a full bitset per pair), all sets in one arena; a lookup
+/// hashes the borrowed set and state, so visiting a pair again allocates nothing. Lookups only,
+/// never iterated: hash order cannot leak into a result.
+struct Memo<S> {
+    table: hashbrown::HashTable<MemoEntry<S>>,
+    words: Vec<u64>,
+}
 
-/// The memo key of a linearized set: words before the first incomplete one are all ones (ops
-/// are mostly linearized in call order), so keep the offset and the rest only. Without this a
-/// long history stores a full bitset per visited state.
-fn memo_key<S: Clone>(bits: &[u64], state: &S) -> (usize, Vec<u64>, S) {
-    let first = bits
-        .iter()
-        .position(|w| *w != u64::MAX)
-        .unwrap_or(bits.len());
-    let last = bits
-        .iter()
-        .rposition(|w| *w != 0)
-        .map_or(first, |l| l + 1)
-        .max(first);
-    (first, bits[first..last].to_vec(), state.clone())
+struct MemoEntry<S> {
+    hash: u64,
+    first: usize,
+    start: usize,
+    len: usize,
+    state: S,
+}
+
+impl<S: Clone + Eq + Hash> Memo<S> {
+    fn new() -> Memo<S> {
+        Memo {
+            table: hashbrown::HashTable::new(),
+            words: Vec::new(),
+        }
+    }
+
+    /// Records (`bits`, `state`); false if it was already there.
+    fn insert(&mut self, bits: &[u64], state: &S) -> bool {
+        let first = bits
+            .iter()
+            .position(|w| *w != u64::MAX)
+            .unwrap_or(bits.len());
+        let last = bits
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(first, |l| l + 1)
+            .max(first);
+        let key = &bits[first..last];
+        let mut h = TraceHasher::default();
+        (first, key, state).hash(&mut h);
+        let hash = std::hash::Hasher::finish(&h);
+        let words = &self.words;
+        let seen = self.table.find(hash, |e| {
+            e.hash == hash
+                && e.first == first
+                && words[e.start..e.start + e.len] == *key
+                && e.state == *state
+        });
+        if seen.is_some() {
+            return false;
+        }
+        let start = self.words.len();
+        self.words.extend_from_slice(key);
+        let entry = MemoEntry {
+            hash,
+            first,
+            start,
+            len: key.len(),
+            state: state.clone(),
+        };
+        self.table.insert_unique(hash, entry, |e| e.hash);
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
 }
 
 /// The search's state: Lowe's doubly linked list of call/return entries, the linearized set, the
@@ -188,7 +238,7 @@ struct Search<S> {
     /// For an operation of unknown outcome, the identical one invoked just before it.
     twin_before: Vec<Option<usize>>,
     linearized: Vec<u64>,
-    seen: Seen<S>,
+    seen: Memo<S>,
     /// (call entry, state before it, other states still to try).
     stack: Vec<(usize, S, Vec<S>)>,
     state: S,
@@ -224,7 +274,7 @@ impl<S: Clone + Eq + Hash> Search<S> {
             ret_of,
             twin_before: twins(ops),
             linearized: vec![0u64; ops.len().div_ceil(64)],
-            seen: Default::default(),
+            seen: Memo::new(),
             stack: Vec::new(),
             state: init,
         }
@@ -274,7 +324,7 @@ impl<S: Clone + Eq + Hash> Search<S> {
         let op = self.entries[call].op;
         while let Some(next_state) = options.pop() {
             self.flip(op, true);
-            if self.seen.insert(memo_key(&self.linearized, &next_state)) {
+            if self.seen.insert(&self.linearized, &next_state) {
                 let before = std::mem::replace(&mut self.state, next_state);
                 self.stack.push((call, before, options));
                 self.lift(call);
