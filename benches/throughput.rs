@@ -193,12 +193,23 @@ fn raftsim_same_work(n: u64) -> std::time::Duration {
 }
 
 fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
-    let s = builtin::load(name).unwrap().unwrap();
+    sim_speed_of(&builtin::load(name).unwrap().unwrap(), runs)
+}
+
+/// The default scenario with `workers` worker nodes (each a kubelet): milliseconds per run.
+fn kubelets_ms(workers: u32, runs: u32) -> f64 {
+    let sets = [("kubernetes.workers".to_string(), workers.to_string())];
+    let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
+    let s = Scenario::parse_with_overrides(text, file, &sets).unwrap();
+    sim_speed_of(&s, runs).1
+}
+
+fn sim_speed_of(s: &Scenario, runs: u32) -> (f64, f64) {
     let start = Instant::now();
     for seed in 0..runs {
         // As `raftsim run` runs a scenario when no view draws its messages.
         let r = run(
-            &s,
+            s,
             &RunOptions {
                 seed: Some(seed as u64 + 1),
                 full_trace: false,
@@ -400,6 +411,11 @@ fn main() {
         );
     }
     let runs = if quick { 3 } else { 200 };
+    let (six, hundred) = (kubelets_ms(6, runs / 4 + 1), kubelets_ms(100, runs / 4 + 1));
+    println!(
+        "  default incident with 6 / 100 workers: {six:.1} / {hundred:.1} ms per run, {:.1}x (goal <= 20x)",
+        hundred / six
+    );
     for (name, _, _) in builtin::BUILTIN {
         let (speed, ms) = sim_speed(name, runs);
         println!(

@@ -378,8 +378,27 @@ fn cause(r: &RunResult, blocked: &super::why::Blocked, i: usize) -> String {
             .filter(|c| *c <= t.at)
             .map(|c| format!(" ({} after its client gave up)", t.at.since(c)))
             .unwrap_or_default(),
+        TraceEvent::Resumed { node, .. } => lost_on_resume(r, i, *node),
         _ => String::new(),
     }
+}
+
+/// For a member resuming at trace position `i`: the raft messages its timed-out peer streams
+/// lost (recorded just before, at the same instant), if any.
+fn lost_on_resume(r: &RunResult, i: usize, node: crate::sim::ids::NodeId) -> String {
+    let at = r.trace[i].at;
+    let lost = r.trace[..i]
+        .iter()
+        .rev()
+        .take_while(|t| t.at == at)
+        .filter(|t| {
+            matches!(t.event, TraceEvent::MsgDropped { to, reason: crate::sim::trace::DropReason::StreamTimedOut, .. } if to == node)
+        })
+        .count();
+    if lost == 0 {
+        return String::new();
+    }
+    format!("; its peer streams timed out while it was frozen (5 s), so the {lost} raft message(s) they buffered are lost and the leader resends what it lacks")
 }
 
 /// A finished command: what it printed, and why, if it never reached any member.

@@ -13,7 +13,7 @@ use super::ids::NodeId;
 use super::time::{SimDuration, SimTime};
 use super::trace::{Role, TraceEvent};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 /// A member's campaign start and what it had heard by then.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub struct Campaign {
 #[derive(Default)]
 pub struct Hearing {
     in_flight: BinaryHeap<Reverse<(SimTime, NodeId, NodeId)>>,
-    /// Latest arrival counted so far, by (receiver, sender).
-    last: BTreeMap<(NodeId, NodeId), SimTime>,
+    /// Latest arrival counted so far, indexed by receiver, then sender (member ids are small).
+    last: Vec<Vec<Option<SimTime>>>,
     /// Members that began campaigning at `clock`, not yet recorded.
     open: Vec<NodeId>,
     clock: SimTime,
@@ -95,10 +95,11 @@ impl Hearing {
         let began = self.clock;
         self.count_arrivals(|arrives| arrives <= began);
         for node in std::mem::take(&mut self.open) {
-            let last_from = self
-                .last
-                .range((node, NodeId(0))..=(node, NodeId(u64::MAX)))
-                .map(|(&(_, from), &t)| (from, t))
+            let heard = self.last.get(node.0 as usize).map_or(&[][..], |v| &v[..]);
+            let last_from = heard
+                .iter()
+                .enumerate()
+                .filter_map(|(from, t)| Some((NodeId(from as u64), (*t)?)))
                 .collect();
             self.campaigns.push(Campaign {
                 node,
@@ -114,8 +115,15 @@ impl Hearing {
                 break;
             }
             self.in_flight.pop();
-            let t = self.last.entry((to, from)).or_insert(arrives);
-            *t = (*t).max(arrives);
+            let (to, from) = (to.0 as usize, from.0 as usize);
+            if self.last.len() <= to {
+                self.last.resize(to + 1, Vec::new());
+            }
+            let row = &mut self.last[to];
+            if row.len() <= from {
+                row.resize(from + 1, None);
+            }
+            row[from] = Some(row[from].map_or(arrives, |t| t.max(arrives)));
         }
     }
 }
