@@ -384,3 +384,42 @@ fn four_shards_merged_equal_the_whole_sweep() {
     );
     assert_eq!(merged.status.code(), Some(1));
 }
+
+#[test]
+fn the_oracle_checks_key_by_key_the_same_operations_as_the_whole_history() {
+    use raftsim::check::history::{of_run, ops_by_key};
+    for (name, bug) in [
+        ("etcd-follower-fsync-stall", None),
+        ("k8s-local-etcd-follower-stall", None),
+        ("etcd-lock-leader-stall", None),
+        (
+            "raft-lease-read-clock-drift",
+            Some(Bug::LocalLinearizableRead),
+        ),
+    ] {
+        let s = raftsim::scenario::builtin::load(name).unwrap().unwrap();
+        let r = run(
+            &s,
+            &RunOptions {
+                bug,
+                ..Default::default()
+            },
+        );
+        let mut whole = of_run(&r.history).ops;
+        let mut by_key: Vec<_> = ops_by_key(&r.history).flat_map(|(_, ops)| ops).collect();
+        let order =
+            |o: &raftsim::check::linearizability::LinOp| (o.key.clone(), o.invoke_us, o.client);
+        whole.sort_by_key(order);
+        by_key.sort_by_key(order);
+        assert_eq!(by_key, whole, "{name} {bug:?}");
+        let verdict = raftsim::check::linearizability::check(&whole);
+        let oracle = raftsim::check::linearizability::oracle(&r.record);
+        assert_eq!(
+            verdict.is_linearizable(),
+            matches!(oracle, Ok(None)),
+            "{name} {bug:?}"
+        );
+        // The bug-zoo run is the one that is not linearizable.
+        assert_eq!(verdict.is_linearizable(), bug.is_none(), "{name} {bug:?}");
+    }
+}

@@ -17,6 +17,7 @@ use crate::client::{HistoryOp, Outcome};
 use crate::node::kv::{Compare, KvOp, KvResult};
 use crate::node::rpc::{ReplyBody, ServerOp};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,13 +243,23 @@ fn get_result(l: &HistoryLine) -> Result<LinResult, String> {
 /// that any operation attached to a lease, because a lease's expiry deletes such a key without
 /// a client operation the register model could place.
 pub fn lines_of(history: &[HistoryOp]) -> Vec<HistoryLine> {
+    lines(history).collect()
+}
+
+/// [`lines_of`], one line at a time (a long run's history is not copied whole).
+fn lines(history: &[HistoryOp]) -> impl Iterator<Item = HistoryLine> + '_ {
     let leased = keys_on_leases(history);
     history
         .iter()
-        .filter(|h| !matches!(&h.kind, ServerOp::Write { op } if op.key().is_some_and(|k| leased.contains(k))))
-        .filter(|h| !matches!(&h.kind, ServerOp::Get { key, .. } if leased.contains(key.as_str())))
+        .filter(move |h| {
+            let key = match &h.kind {
+                ServerOp::Write { op } => op.key(),
+                ServerOp::Get { key, .. } => Some(key.as_str()),
+                _ => None,
+            };
+            !key.is_some_and(|k| leased.contains(k))
+        })
         .filter_map(line_of)
-        .collect()
 }
 
 /// Keys some operation of the history attached to a lease (the linearizability check leaves
@@ -349,10 +360,42 @@ fn write_line(l: &mut HistoryLine, op: &KvOp, result: Option<&KvResult>) {
     }
 }
 
+/// A run's linearizable operations, one key at a time in key order (serializable reads left
+/// out): the same operations as [`of_run`]'s `ops`, but only one key's are converted at once,
+/// so checking a long run does not hold a second copy of its whole history.
+pub fn ops_by_key(history: &[HistoryOp]) -> impl Iterator<Item = (&str, Vec<LinOp>)> + '_ {
+    let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
+    for h in history {
+        let key = match &h.kind {
+            ServerOp::Write { op } => op.key(),
+            ServerOp::Get {
+                key,
+                serializable: false,
+            } => Some(key.as_str()),
+            _ => None,
+        };
+        if let Some(k) = key {
+            by_key.entry(k).or_default().push(h);
+        }
+    }
+    let leased = keys_on_leases(history);
+    by_key
+        .into_iter()
+        .filter(move |(k, _)| !leased.contains(k))
+        .map(|(k, hs)| {
+            let ops = hs
+                .into_iter()
+                .filter_map(line_of)
+                .filter_map(|l| to_op(l).expect("a run's own history is well formed"))
+                .collect();
+            (k, ops)
+        })
+}
+
 /// A run's history, ready for the checker.
 pub fn of_run(history: &[HistoryOp]) -> History {
     let mut h = History::default();
-    for l in lines_of(history) {
+    for l in lines(history) {
         let serializable = l.serializable;
         match to_op(l).expect("a run's own history is well formed") {
             Some(op) if serializable => h.serializable_reads.push(op),

@@ -404,19 +404,59 @@ pub fn check_with(history: &[LinOp], budget: Budget) -> Answer {
     for o in history {
         by_key.entry(o.key.as_str()).or_default().push(o);
     }
-    let mut steps_left = budget.steps;
-    let mut unknown = None;
+    let mut keys = Keys::new(budget);
     for (key, ops) in by_key {
-        let ops = prune_unobserved(ops);
-        match check_key(key, &ops, &mut steps_left, budget.memo_entries) {
-            Answer::Linearizable => {}
-            Answer::Unknown(e) => {
-                unknown.get_or_insert(e);
-            }
-            v => return v,
+        if let Some(v) = keys.check(key, ops) {
+            return v;
         }
     }
-    unknown.map_or(Answer::Linearizable, Answer::Unknown)
+    keys.answer()
+}
+
+/// Checks one key after another against a shared budget: the first violation ends the check;
+/// else the first key that ran out of budget makes the answer Unknown.
+struct Keys {
+    budget: Budget,
+    steps_left: u64,
+    unknown: Option<Exhausted>,
+}
+
+impl Keys {
+    fn new(budget: Budget) -> Keys {
+        Keys {
+            budget,
+            steps_left: budget.steps,
+            unknown: None,
+        }
+    }
+
+    /// Checks `key`'s operations; `Some` on a violation.
+    fn check(&mut self, key: &str, ops: Vec<&LinOp>) -> Option<Answer> {
+        let ops = prune_unobserved(ops);
+        match check_key(key, &ops, &mut self.steps_left, self.budget.memo_entries) {
+            Answer::Linearizable => None,
+            Answer::Unknown(e) => {
+                self.unknown.get_or_insert(e);
+                None
+            }
+            v => Some(v),
+        }
+    }
+
+    fn answer(self) -> Answer {
+        self.unknown.map_or(Answer::Linearizable, Answer::Unknown)
+    }
+}
+
+/// [`check`] on a run's history, converting one key's operations at a time.
+fn check_run(history: &[crate::client::HistoryOp]) -> Answer {
+    let mut keys = Keys::new(Budget::default());
+    for (key, ops) in super::history::ops_by_key(history) {
+        if let Some(v) = keys.check(key, ops.iter().collect()) {
+            return v;
+        }
+    }
+    keys.answer()
 }
 
 /// A write whose outcome is unknown and whose value no operation ever observes (no read returns
@@ -540,8 +580,7 @@ fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Viol
 /// The linearizability oracle on a finished run's client history: a violation, or Unknown when
 /// the search ran out of budget.
 pub fn oracle(r: &crate::record::Record) -> Result<Option<super::OracleViolation>, super::Unknown> {
-    let h = super::history::of_run(&r.history);
-    match check(&h.ops) {
+    match check_run(&r.history) {
         Answer::Linearizable => Ok(None),
         Answer::NotLinearizable(v) => {
             let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
