@@ -428,47 +428,13 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         return Ok(run_seeds(&scenario, &a, seeds));
     }
     let opts = run_options(&a);
-    let mut trace_file = a.trace.as_deref().map(create_trace_file).transpose()?;
-    let trace_out = trace_file.as_mut().map(|f| f as &mut dyn Write);
-    let cannot_write = |e: std::io::Error| {
-        let path = a.trace.as_deref().unwrap_or(std::path::Path::new("?"));
-        BadInput(anyhow::anyhow!(
-            "cannot write the trace to {}: {e}",
-            path.display()
-        ))
-    };
-    let r = if a.check_determinism {
-        match raftsim::run::check_determinism(&scenario, &opts, trace_out).map_err(cannot_write)? {
-            Ok(r) => {
-                let (n, h) = (r.trace.len(), &r.trace_hash);
-                eprintln!("deterministic: two runs gave the same {n} trace records (hash {h})");
-                r
-            }
-            Err(d) => {
-                eprintln!("NOT deterministic: {d}");
-                return Ok(ExitCode::from(1));
-            }
-        }
-    } else {
-        raftsim::run_streaming(&scenario, &opts, trace_out).map_err(cannot_write)?
+    let Some(r) = run_once(&a, &scenario, &opts)? else {
+        return Ok(ExitCode::from(1)); // not deterministic: said on stderr
     };
     if opts.progress.is_some() {
         eprint!("\r{:60}\r", ""); // clear the progress line
     }
-    // Each picture is drawn only when asked for.
-    type Draw = fn(&raftsim::RunResult) -> String;
-    let pictures: [(&Option<PathBuf>, Draw); 2] = [
-        (&a.html, raftsim::report::picture::html),
-        (&a.svg, |r| {
-            raftsim::report::picture::svg(r, raftsim::report::picture::Messages::NoHeartbeats)
-        }),
-    ];
-    for (path, draw) in pictures {
-        if let Some(path) = path {
-            std::fs::write(path, draw(&r))
-                .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
-        }
-    }
+    write_pictures(&a, &r)?;
     let mut out = std::io::stdout().lock();
     let filter = raftsim::report::timeline::Filter {
         node: a.node.clone(),
@@ -494,6 +460,57 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         (true, false) => UNKNOWN,
         (false, _) => 1,
     }))
+}
+
+/// The run `raftsim run` shows, its trace streamed to `--trace`; with `--check-determinism`,
+/// run twice and compared (`None`: the runs differed, as printed on stderr).
+fn run_once(
+    a: &RunArgs,
+    scenario: &raftsim::Scenario,
+    opts: &RunOptions,
+) -> Result<Option<raftsim::RunResult>, BadInput> {
+    let mut trace_file = a.trace.as_deref().map(create_trace_file).transpose()?;
+    let trace_out = trace_file.as_mut().map(|f| f as &mut dyn Write);
+    let cannot_write = |e: std::io::Error| {
+        let path = a.trace.as_deref().unwrap_or(std::path::Path::new("?"));
+        BadInput(anyhow::anyhow!(
+            "cannot write the trace to {}: {e}",
+            path.display()
+        ))
+    };
+    if !a.check_determinism {
+        let r = raftsim::run_streaming(scenario, opts, trace_out).map_err(cannot_write)?;
+        return Ok(Some(r));
+    }
+    match raftsim::run::check_determinism(scenario, opts, trace_out).map_err(cannot_write)? {
+        Ok(r) => {
+            let (n, h) = (r.trace.len(), &r.trace_hash);
+            eprintln!("deterministic: two runs gave the same {n} trace records (hash {h})");
+            Ok(Some(r))
+        }
+        Err(d) => {
+            eprintln!("NOT deterministic: {d}");
+            Ok(None)
+        }
+    }
+}
+
+/// `--html` and `--svg`: each picture is drawn only when asked for.
+fn write_pictures(a: &RunArgs, r: &raftsim::RunResult) -> Result<(), BadInput> {
+    type Draw = fn(&raftsim::RunResult) -> String;
+    let pictures: [(&Option<PathBuf>, Draw); 2] = [
+        (&a.html, raftsim::report::picture::html),
+        (&a.svg, |r| {
+            raftsim::report::picture::svg(r, raftsim::report::picture::Messages::NoHeartbeats)
+        }),
+    ];
+    for (path, draw) in pictures {
+        if let Some(path) = path {
+            std::fs::write(path, draw(r))
+                .map_err(|e| BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs every seed of `seeds` and prints the summary; exit 1 if any seed failed, 3 if none failed

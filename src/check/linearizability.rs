@@ -146,20 +146,6 @@ enum Saw {
 /// Every state the key can be in after an operation that asked `ask` and whose client saw
 /// `saw` (`None`: unknown), from `s` (empty: impossible here).
 fn step(s: State, ask: Ask, saw: Option<Saw>) -> Vec<State> {
-    let cond = |c: Cmp| -> (bool, bool) {
-        // (can be true, can be false)
-        match c {
-            Cmp::Value(v) => {
-                let t = s.value == Some(v);
-                (t, !t)
-            }
-            Cmp::ModRevision(n) => match s.rev {
-                Rev::Absent => (n == 0, n != 0),
-                Rev::Known(r) => (r == n, r != n),
-                Rev::Unknown => (n != 0, true),
-            },
-        }
-    };
     match (ask, saw) {
         (Ask::Put(value), r) => {
             let rev = match r {
@@ -183,48 +169,65 @@ fn step(s: State, ask: Ask, saw: Option<Saw>) -> Vec<State> {
                 value,
                 mod_revision,
             }),
-        ) => {
-            if value != s.value {
-                return vec![];
-            }
-            match (s.rev, value) {
-                (_, None) => vec![s],
-                (Rev::Known(r), _) if r == mod_revision => vec![s],
-                (Rev::Unknown, _) => vec![State {
-                    value: s.value,
-                    rev: Rev::Known(mod_revision),
-                }],
-                _ => vec![],
-            }
-        }
+        ) => read(s, value, mod_revision),
         (Ask::Get, _) => vec![s],
-        (Ask::Txn(compare, then_put), r) => {
-            let (t, f) = cond(compare);
-            let written = |rev| State {
-                value: Some(then_put),
-                rev,
-            };
-            match r {
-                None => {
-                    let mut out = Vec::new();
-                    if t {
-                        out.push(written(Rev::Unknown));
-                    }
-                    if f {
-                        out.push(s);
-                    }
-                    out
-                }
-                Some(Saw::Txn {
-                    succeeded: true,
-                    revision,
-                }) if t => vec![written(Rev::Known(revision))],
-                Some(Saw::Txn {
-                    succeeded: false, ..
-                }) if f => vec![s],
-                _ => vec![],
-            }
+        (Ask::Txn(compare, then_put), r) => txn(s, compare, then_put, r),
+    }
+}
+
+/// A read that returned `value` at `mod_revision`, from `s`.
+fn read(s: State, value: Option<u32>, mod_revision: u64) -> Vec<State> {
+    if value != s.value {
+        return vec![];
+    }
+    match (s.rev, value) {
+        (_, None) => vec![s],
+        (Rev::Known(r), _) if r == mod_revision => vec![s],
+        (Rev::Unknown, _) => vec![State {
+            value: s.value,
+            rev: Rev::Known(mod_revision),
+        }],
+        _ => vec![],
+    }
+}
+
+/// A compare-and-put whose client saw `saw`, from `s`.
+fn txn(s: State, compare: Cmp, then_put: u32, saw: Option<Saw>) -> Vec<State> {
+    // (can be true, can be false)
+    let (t, f) = match compare {
+        Cmp::Value(v) => {
+            let t = s.value == Some(v);
+            (t, !t)
         }
+        Cmp::ModRevision(n) => match s.rev {
+            Rev::Absent => (n == 0, n != 0),
+            Rev::Known(r) => (r == n, r != n),
+            Rev::Unknown => (n != 0, true),
+        },
+    };
+    let written = |rev| State {
+        value: Some(then_put),
+        rev,
+    };
+    match saw {
+        None => {
+            let mut out = Vec::new();
+            if t {
+                out.push(written(Rev::Unknown));
+            }
+            if f {
+                out.push(s);
+            }
+            out
+        }
+        Some(Saw::Txn {
+            succeeded: true,
+            revision,
+        }) if t => vec![written(Rev::Known(revision))],
+        Some(Saw::Txn {
+            succeeded: false, ..
+        }) if f => vec![s],
+        _ => vec![],
     }
 }
 
