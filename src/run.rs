@@ -30,8 +30,8 @@ pub struct RunOptions {
     /// (`--messages`, pictures, JSON output) need them. `false` hashes the kinds only those views
     /// read (`TraceEvent::only_for_full_views`: messages sent, requests read and answered,
     /// operations completed, WAL writes submitted) without storing them, which keeps about a
-    /// sixth of a long run's records; checks and the timeline do not read them (they read
-    /// `Record::arrivals` for messages).
+    /// sixth of a long run's records; checks and the timeline do not read them (the timeline's
+    /// election explanations read `Record::campaigns`, kept either way).
     pub full_trace: bool,
 }
 

@@ -16,19 +16,20 @@
 //!
 //! Persistence modes:
 //! - `sync` (etcd): the raft loop waits for each fsync. While it waits the member takes no ticks
-//!   (no heartbeats, no elections, no CheckQuorum) and handles no Ready, so nothing new is sent,
+//!   (no heartbeats, no elections, no CheckQuorum; its ticker holds one tick, handled when the
+//!   write returns, see [`Node::tick`]) and handles no Ready, so nothing new is sent,
 //!   applied or published; it still steps incoming messages, proposals and ReadIndex requests, as
 //!   etcd-raft's `node.run` goroutine does, and they take effect once the write completes.
 //! - `async` (TiKV): the loop keeps ticking and handling Readies; only durability waits.
 //!
 //! Other faults: `pause` freezes the whole process (inbound messages, requests and timers queue
 //! in its socket buffers and are handled in order on resume, where requests whose deadline has
-//! passed are dropped unanswered; after a pause of [`PEER_STREAM_READ_TIMEOUT`] or more, the raft
-//! messages its peer streams buffered are lost instead, see [`Node::resume`]); `crash` loses everything volatile (raft state, state machine,
-//! queued writes and the messages held for them); `restart` rebuilds raft from the durable
-//! snapshot and log, restores the snapshot and replays the log after it into a fresh state
-//! machine. A `clock_drift` fault changes the speed of the member's own clock ([`clock`]). A
-//! WAL fsync error crashes the member, as etcd
+//! passed are dropped unanswered; after a pause of [`PEER_STREAM_READ_TIMEOUT`] or more, the
+//! raft messages its peer streams buffered are lost instead, see [`Node::resume`]); `crash`
+//! loses everything volatile (raft state, state machine, queued writes and the messages held
+//! for them); `restart` rebuilds raft from the durable snapshot and log, restores the snapshot
+//! and replays the log after it into a fresh state machine. A `clock_drift` fault changes the
+//! speed of the member's own clock ([`clock`]). A WAL fsync error crashes the member, as etcd
 //! treats a failed fsync as fatal.
 //!
 //! Invariants (asserted): only committed entries are applied, in index order, each once per
