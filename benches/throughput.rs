@@ -65,9 +65,7 @@ static ALLOC: Counting = Counting;
 /// Peak heap, in MiB, while running `duration` of the default scenario, keeping every record
 /// or not, and streaming the whole trace to a file (here a sink) as `--trace` does or not.
 fn peak_heap_mib(duration: &str, full_trace: bool, stream: bool) -> f64 {
-    let sets = [("duration".to_string(), duration.to_string())];
-    let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
-    let s = Scenario::parse_with_overrides(text, file, &sets).unwrap();
+    let s = default_with("duration", duration);
     let base = IN_USE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let opts = RunOptions {
@@ -205,10 +203,18 @@ fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
 
 /// The default scenario with `workers` worker nodes (each a kubelet): milliseconds per run.
 fn kubelets_ms(workers: u32, runs: u32) -> f64 {
-    let sets = [("kubernetes.workers".to_string(), workers.to_string())];
+    sim_speed_of(
+        &default_with("kubernetes.workers", &workers.to_string()),
+        runs,
+    )
+    .1
+}
+
+/// The default scenario with one `--set KEY=VALUE` override.
+fn default_with(key: &str, value: &str) -> Scenario {
+    let sets = [(key.to_string(), value.to_string())];
     let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
-    let s = Scenario::parse_with_overrides(text, file, &sets).unwrap();
-    sim_speed_of(&s, runs).1
+    Scenario::parse_with_overrides(text, file, &sets).unwrap()
 }
 
 fn sim_speed_of(s: &Scenario, runs: u32) -> (f64, f64) {

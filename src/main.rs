@@ -471,13 +471,7 @@ fn run_once(
 ) -> Result<Option<raftsim::RunResult>, BadInput> {
     let mut trace_file = a.trace.as_deref().map(create_trace_file).transpose()?;
     let trace_out = trace_file.as_mut().map(|f| f as &mut dyn Write);
-    let cannot_write = |e: std::io::Error| {
-        let path = a.trace.as_deref().unwrap_or(std::path::Path::new("?"));
-        BadInput(anyhow::anyhow!(
-            "cannot write the trace to {}: {e}",
-            path.display()
-        ))
-    };
+    let cannot_write = |e| trace_error(a.trace.as_deref().unwrap_or("?".as_ref()), e);
     if !a.check_determinism {
         let r = raftsim::run_streaming(scenario, opts, trace_out).map_err(cannot_write)?;
         return Ok(Some(r));
@@ -636,12 +630,15 @@ fn report_findings(r: &raftsim::RunResult) {
 
 /// The `--trace` file, created before the run so that a bad path fails at once.
 fn create_trace_file(path: &std::path::Path) -> Result<std::fs::File, BadInput> {
-    std::fs::File::create(path).map_err(|e| {
-        BadInput(anyhow::anyhow!(
-            "cannot write the trace to {}: {e}",
-            path.display()
-        ))
-    })
+    std::fs::File::create(path).map_err(|e| trace_error(path, e))
+}
+
+/// The `--trace` file could not be created or written.
+fn trace_error(path: &std::path::Path, e: std::io::Error) -> BadInput {
+    BadInput(anyhow::anyhow!(
+        "cannot write the trace to {}: {e}",
+        path.display()
+    ))
 }
 
 fn diff_cmd(a: DiffArgs) -> Result<ExitCode, BadInput> {

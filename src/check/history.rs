@@ -251,15 +251,17 @@ fn lines(history: &[HistoryOp]) -> impl Iterator<Item = HistoryLine> + '_ {
     let leased = keys_on_leases(history);
     history
         .iter()
-        .filter(move |h| {
-            let key = match &h.kind {
-                ServerOp::Write { op } => op.key(),
-                ServerOp::Get { key, .. } => Some(key.as_str()),
-                _ => None,
-            };
-            !key.is_some_and(|k| leased.contains(k))
-        })
+        .filter(move |h| !kv_key(h).is_some_and(|k| leased.contains(k)))
         .filter_map(line_of)
+}
+
+/// The key a key-value write or read names (`None` for every other operation).
+fn kv_key(h: &HistoryOp) -> Option<&str> {
+    match &h.kind {
+        ServerOp::Write { op } => op.key(),
+        ServerOp::Get { key, .. } => Some(key.as_str()),
+        _ => None,
+    }
 }
 
 /// Keys some operation of the history attached to a lease (the linearizability check leaves
@@ -366,15 +368,16 @@ fn write_line(l: &mut HistoryLine, op: &KvOp, result: Option<&KvResult>) {
 pub fn ops_by_key(history: &[HistoryOp]) -> impl Iterator<Item = (&str, Vec<LinOp>)> + '_ {
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for h in history {
-        let key = match &h.kind {
-            ServerOp::Write { op } => op.key(),
+        if matches!(
+            h.kind,
             ServerOp::Get {
-                key,
-                serializable: false,
-            } => Some(key.as_str()),
-            _ => None,
-        };
-        if let Some(k) = key {
+                serializable: true,
+                ..
+            }
+        ) {
+            continue; // checked separately, as stale reads
+        }
+        if let Some(k) = kv_key(h) {
             by_key.entry(k).or_default().push(h);
         }
     }
