@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 pub struct SafetyOracle {
     leaders: BTreeMap<u64, NodeId>,
     /// index -> term, for every index some member has committed.
-    committed: BTreeMap<u64, u64>,
-    per_node: BTreeMap<NodeId, Seen>,
-    /// Highest term each member has sent a message in.
-    sent_term: BTreeMap<NodeId, u64>,
+    committed: Committed,
+    /// What was seen of each member, by member id.
+    per_node: Vec<Seen>,
+    /// Highest term each member has sent a message in, by member id.
+    sent_term: Vec<u64>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -31,6 +32,34 @@ struct Seen {
     commit: u64,
     checked_upto: u64,
     led_term: Option<u64>,
+}
+
+/// index -> term of every committed entry seen: a dense table (indexes are small and mostly
+/// contiguous; entry terms start at 1, so 0 marks an index not seen).
+#[derive(Default)]
+struct Committed(Vec<u64>);
+
+impl Committed {
+    fn get(&self, index: u64) -> Option<u64> {
+        self.0.get(index as usize).copied().filter(|&t| t != 0)
+    }
+
+    fn insert(&mut self, index: u64, term: u64) {
+        assert!(term > 0, "a committed entry has a term (index {index})");
+        let i = index as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = term;
+    }
+
+    /// The entries seen at `index` and above, in index order.
+    fn from(&self, index: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let start = (index as usize).min(self.0.len());
+        (start..self.0.len())
+            .map(|i| (i as u64, self.0[i]))
+            .filter(|&(_, t)| t != 0)
+    }
 }
 
 /// One finding: which nodes, and what.
@@ -47,10 +76,14 @@ impl SafetyOracle {
     }
 
     fn observe_one(&mut self, n: &impl RaftView, out: &mut Vec<Finding>) {
-        let mut seen = self.per_node.get(&n.id()).copied().unwrap_or_default();
+        let slot = n.id().0 as usize;
+        if self.per_node.len() <= slot {
+            self.per_node.resize(slot + 1, Seen::default());
+        }
+        let mut seen = self.per_node[slot];
         let (term, commit) = (n.term(), n.commit_index());
         if n.incarnation() != seen.incarnation {
-            let sent = self.sent_term.get(&n.id()).copied().unwrap_or(0);
+            let sent = self.sent_term.get(slot).copied().unwrap_or(0);
             if term < sent {
                 out.push((vec![n.id()], format!(
                     "term went backwards across a restart of {}: it had sent messages in term {sent} but came back in term {term} (its hard state was not durable)",
@@ -84,7 +117,8 @@ impl SafetyOracle {
                     vec![*other, n.id()],
                     format!("two leaders in term {term}: {other} and {}", n.id()),
                 )),
-                _ => {
+                Some(_) => {}
+                None => {
                     self.leaders.insert(term, n.id());
                 }
             }
@@ -97,8 +131,8 @@ impl SafetyOracle {
         let from = seen.checked_upto.max(n.compacted_through()) + 1;
         for idx in from..=commit {
             let Some(t) = n.log_term(idx) else { break };
-            match self.committed.get(&idx) {
-                Some(&c) if c != t => out.push((
+            match self.committed.get(idx) {
+                Some(c) if c != t => out.push((
                     vec![n.id()],
                     format!(
                         "index {idx} committed with term {c} elsewhere but term {t} on {}",
@@ -112,15 +146,15 @@ impl SafetyOracle {
             }
         }
         seen.checked_upto = seen.checked_upto.max(commit);
-        self.per_node.insert(n.id(), seen);
+        self.per_node[slot] = seen;
     }
 
     fn leader_complete(&self, n: &impl RaftView, term: u64, out: &mut Vec<Finding>) {
         let compacted = n.compacted_through();
         if let Some((idx, t)) = self
             .committed
-            .range(compacted + 1..)
-            .find(|(i, t)| n.log_term(**i) != Some(**t))
+            .from(compacted + 1)
+            .find(|&(i, t)| n.log_term(i) != Some(t))
         {
             out.push((
                 vec![n.id()],
@@ -131,14 +165,17 @@ impl SafetyOracle {
 
     /// A member sent a message in `term` (only durable terms may be acted on).
     pub fn sent(&mut self, node: NodeId, term: u64) {
-        let t = self.sent_term.entry(node).or_insert(0);
-        *t = (*t).max(term);
+        let slot = node.0 as usize;
+        if self.sent_term.len() <= slot {
+            self.sent_term.resize(slot + 1, 0);
+        }
+        self.sent_term[slot] = self.sent_term[slot].max(term);
     }
 
     /// An entry a member applied must be the one committed at that index.
     pub fn applied(&mut self, node: NodeId, index: u64, term: u64) -> Option<Finding> {
-        match self.committed.get(&index) {
-            Some(&c) if c != term => Some((
+        match self.committed.get(index) {
+            Some(c) if c != term => Some((
                 vec![node],
                 format!("state machine safety: {node} applied index {index} from term {term}, but term {c} was committed there"),
             )),
@@ -178,6 +215,6 @@ mod tests {
         let mut o = SafetyOracle::default();
         o.sent(NodeId(1), 5);
         o.sent(NodeId(1), 3);
-        assert_eq!(o.sent_term[&NodeId(1)], 5);
+        assert_eq!(o.sent_term[1], 5);
     }
 }

@@ -57,8 +57,8 @@ pub struct Delivery {
 /// What the network decided for one message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
-    /// Deliver each of these copies (two when a degradation duplicated it).
-    Deliver(Vec<Delivery>),
+    /// Deliver this copy, and a second one when a degradation duplicated it.
+    Deliver(Delivery, Option<Delivery>),
     /// Lost at random.
     Lost,
     /// The link is cut.
@@ -255,11 +255,11 @@ impl Network {
         if self.rng.chance(drop) {
             return Route::Lost;
         }
-        let copies = if self.rng.chance(dup) { 2 } else { 1 };
-        let deliveries = (0..copies)
-            .map(|copy| self.delivery(from, to, now, &link, (reorder, extra), copy > 0))
-            .collect();
-        Route::Deliver(deliveries)
+        let duplicated = self.rng.chance(dup);
+        let first = self.delivery(from, to, now, &link, (reorder, extra), false);
+        let second =
+            duplicated.then(|| self.delivery(from, to, now, &link, (reorder, extra), true));
+        Route::Deliver(first, second)
     }
 
     /// One copy: in the stream's order, unless the degradation reorders it or it is a duplicate.
@@ -321,11 +321,11 @@ mod tests {
         });
         for _ in 0..1000 {
             match n.route(NodeId(1), NodeId(2), SimTime::ZERO) {
-                Route::Deliver(d) => {
-                    assert_eq!(d.len(), 1);
+                Route::Deliver(d, copy) => {
+                    assert_eq!(copy, None);
                     assert!(
-                        d[0].after >= SimDuration::from_millis(1)
-                            && d[0].after <= SimDuration::from_millis(3)
+                        d.after >= SimDuration::from_millis(1)
+                            && d.after <= SimDuration::from_millis(3)
                     );
                 }
                 r => panic!("unexpected {r:?}"),
@@ -344,7 +344,7 @@ mod tests {
         );
         assert!(matches!(
             n.route(NodeId(2), NodeId(1), SimTime::ZERO),
-            Route::Deliver(_)
+            Route::Deliver(..)
         ));
         n.heal(NodeId(1), NodeId(2));
         assert_eq!(
@@ -354,7 +354,7 @@ mod tests {
         n.heal(NodeId(1), NodeId(2));
         assert!(matches!(
             n.route(NodeId(1), NodeId(2), SimTime::ZERO),
-            Route::Deliver(_)
+            Route::Deliver(..)
         ));
     }
 
@@ -378,10 +378,10 @@ mod tests {
         for i in 0..10_000 {
             match n.route(NodeId(1), NodeId(2), SimTime(i * 10_000)) {
                 Route::Lost => lost += 1,
-                Route::Deliver(d) => {
-                    dup += (d.len() == 2) as u32;
-                    late += d
-                        .iter()
+                Route::Deliver(first, copy) => {
+                    dup += copy.is_some() as u32;
+                    late += std::iter::once(first)
+                        .chain(copy)
                         .filter(|x| x.after > SimDuration::from_millis(2))
                         .count();
                 }
@@ -403,10 +403,10 @@ mod tests {
         let mut last = SimTime::ZERO;
         for i in 0..1_000 {
             let now = SimTime(i * 100);
-            let Route::Deliver(d) = n.route(NodeId(1), NodeId(2), now) else {
+            let Route::Deliver(d, _) = n.route(NodeId(1), NodeId(2), now) else {
                 unreachable!()
             };
-            let arrival = now + d[0].after;
+            let arrival = now + d.after;
             assert!(arrival >= last, "message {i} overtook an earlier one");
             last = arrival;
         }
@@ -433,12 +433,12 @@ mod tests {
         assert_eq!(n.route(NodeId(1), NodeId(3), SimTime::ZERO), Route::Lost);
         assert!(matches!(
             n.route(NodeId(1), NodeId(2), SimTime::ZERO),
-            Route::Deliver(_)
+            Route::Deliver(..)
         ));
         n.restore(0);
         assert!(matches!(
             n.route(NodeId(1), NodeId(3), SimTime::ZERO),
-            Route::Deliver(_)
+            Route::Deliver(..)
         ));
     }
 }

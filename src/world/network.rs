@@ -17,21 +17,20 @@ impl Sim {
             return self.send_snapshot(m);
         }
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
-        let copies = match self.net.route(from, to, now) {
-            Route::Deliver(copies) => copies,
+        let (first, copy) = match self.net.route(from, to, now) {
+            Route::Deliver(first, copy) => (first, copy),
             Route::Lost => return self.dropped(from, to, kind, DropReason::Lost),
             Route::Partitioned => return self.dropped(from, to, kind, DropReason::Partitioned),
         };
-        let duplicate = copies.get(1).map(|d| d.after);
-        self.trace_sent(&m, m.index, copies[0].after, duplicate);
-        if let Some(d) = copies.get(1) {
+        self.trace_sent(&m, m.index, first.after, copy.map(|d| d.after));
+        if let Some(d) = copy {
             let (msg, stream) = (m.clone(), d.stream);
             self.queue
                 .schedule(now + d.after, Event::Deliver { msg, stream });
         }
-        let stream = copies[0].stream;
+        let stream = first.stream;
         self.queue
-            .schedule(now + copies[0].after, Event::Deliver { msg: m, stream });
+            .schedule(now + first.after, Event::Deliver { msg: m, stream });
     }
 
     /// etcd sends a snapshot over its own HTTP connection (`rafthttp/snapshot_sender.go`), not
@@ -42,7 +41,7 @@ impl Sim {
         let now = self.now();
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
         let after = match self.net.route(from, to, now) {
-            Route::Deliver(copies) => copies[0].after,
+            Route::Deliver(first, _) => first.after,
             Route::Lost => {
                 self.dropped(from, to, kind, DropReason::Lost);
                 return self.snapshot_failed(from, to);
