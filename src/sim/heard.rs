@@ -1,9 +1,10 @@
 //! What each member had last heard from each peer when it began campaigning.
 //!
-//! Contract: fed every trace record in order ([`Hearing::note`]), it keeps the messages still in
-//! flight and, per (receiver, sender), the latest arrival so far; when a member turns
-//! pre-candidate or candidate at instant `t`, it records, once every message arriving at or
-//! before `t` has been counted (that is, when time moves past `t`, or at [`Hearing::finish`]),
+//! Contract: fed every trace record in order ([`Hearing::note`]), it keeps, per (receiver,
+//! sender), the arrival times of the messages still in flight and the latest arrival so far;
+//! when a member turns pre-candidate or candidate at instant `t`, it records, once every
+//! message arriving at or before `t` has been counted (when time moves past `t`, or at
+//! [`Hearing::finish`]),
 //! the latest arrival at that member from each sender. That is all the timeline's "no message
 //! from leader X for D" needs, in memory bounded by the messages in flight and the campaigns,
 //! instead of one entry per message sent. A message counts as heard at its arrival time even if
@@ -12,8 +13,7 @@
 use super::ids::NodeId;
 use super::time::{SimDuration, SimTime};
 use super::trace::{Role, TraceEvent};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 /// A member's campaign start and what it had heard by then.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,9 +29,8 @@ pub struct Campaign {
 /// The running state (see the module documentation).
 #[derive(Default)]
 pub struct Hearing {
-    in_flight: BinaryHeap<Reverse<(SimTime, NodeId, NodeId)>>,
-    /// Latest arrival counted so far, indexed by receiver, then sender (member ids are small).
-    last: Vec<Vec<Option<SimTime>>>,
+    /// Per link, indexed by receiver, then sender (member ids are small).
+    links: Vec<Vec<Link>>,
     /// Members that began campaigning at `clock`, not yet recorded.
     open: Vec<NodeId>,
     clock: SimTime,
@@ -39,12 +38,47 @@ pub struct Hearing {
     pub campaigns: Vec<Campaign>,
 }
 
+/// One directed link's arrivals: those still to come, in send order, and the latest counted.
+#[derive(Default, Clone)]
+struct Link {
+    /// Arrival times not yet counted. On an ordered stream they only grow; a reordered or
+    /// duplicated copy may arrive later than messages sent after it.
+    pending: VecDeque<SimTime>,
+    /// The latest arrival counted so far.
+    last: Option<SimTime>,
+}
+
+impl Link {
+    /// Counts the arrivals at the front that happen at or before `t`. Counting an arrival at
+    /// or before the current instant early is safe: every campaign still to be recorded
+    /// begins at or after it.
+    fn count_front(&mut self, t: SimTime) {
+        while let Some(&a) = self.pending.front() {
+            if a > t {
+                break;
+            }
+            self.pending.pop_front();
+            self.last = Some(self.last.map_or(a, |l| l.max(a)));
+        }
+    }
+
+    /// Counts every arrival at or before `t`, wherever it waits.
+    fn count_all(&mut self, t: SimTime) {
+        let last = &mut self.last;
+        self.pending.retain(|&a| {
+            if a <= t {
+                *last = Some(last.map_or(a, |l| l.max(a)));
+            }
+            a > t
+        });
+    }
+}
+
 impl Hearing {
     /// Takes one trace record into account.
     pub fn note(&mut self, at: SimTime, event: &TraceEvent) {
         if at > self.clock {
             self.close_campaigns();
-            self.count_arrivals(|arrives| arrives < at);
             self.clock = at;
         }
         match *event {
@@ -54,8 +88,9 @@ impl Hearing {
                 latency_us,
                 ..
             } => {
-                let arrives = at + SimDuration(latency_us);
-                self.in_flight.push(Reverse((arrives, to, from)));
+                let link = self.link(to, from);
+                link.count_front(at);
+                link.pending.push_back(at + SimDuration(latency_us));
             }
             TraceEvent::RoleChanged {
                 node,
@@ -88,19 +123,35 @@ impl Hearing {
             .map(|(_, t)| *t)
     }
 
+    fn link(&mut self, to: NodeId, from: NodeId) -> &mut Link {
+        let (to, from) = (to.0 as usize, from.0 as usize);
+        if self.links.len() <= to {
+            self.links.resize(to + 1, Vec::new());
+        }
+        let row = &mut self.links[to];
+        if row.len() <= from {
+            row.resize(from + 1, Link::default());
+        }
+        &mut row[from]
+    }
+
     fn close_campaigns(&mut self) {
         if self.open.is_empty() {
             return;
         }
         let began = self.clock;
-        self.count_arrivals(|arrives| arrives <= began);
         for node in std::mem::take(&mut self.open) {
-            let heard = self.last.get(node.0 as usize).map_or(&[][..], |v| &v[..]);
-            let last_from = heard
-                .iter()
-                .enumerate()
-                .filter_map(|(from, t)| Some((NodeId(from as u64), (*t)?)))
-                .collect();
+            let row = match self.links.get_mut(node.0 as usize) {
+                Some(row) => &mut row[..],
+                None => &mut [],
+            };
+            let mut last_from = Vec::new();
+            for (from, link) in row.iter_mut().enumerate() {
+                link.count_all(began);
+                if let Some(t) = link.last {
+                    last_from.push((NodeId(from as u64), t));
+                }
+            }
             self.campaigns.push(Campaign {
                 node,
                 began,
@@ -109,22 +160,10 @@ impl Hearing {
         }
     }
 
-    fn count_arrivals(&mut self, counted: impl Fn(SimTime) -> bool) {
-        while let Some(&Reverse((arrives, to, from))) = self.in_flight.peek() {
-            if !counted(arrives) {
-                break;
-            }
-            self.in_flight.pop();
-            let (to, from) = (to.0 as usize, from.0 as usize);
-            if self.last.len() <= to {
-                self.last.resize(to + 1, Vec::new());
-            }
-            let row = &mut self.last[to];
-            if row.len() <= from {
-                row.resize(from + 1, None);
-            }
-            row[from] = Some(row[from].map_or(arrives, |t| t.max(arrives)));
-        }
+    /// Arrivals not yet counted, over every link.
+    #[cfg(test)]
+    fn pending(&self) -> usize {
+        self.links.iter().flatten().map(|l| l.pending.len()).sum()
     }
 }
 
@@ -168,7 +207,7 @@ mod tests {
             Hearing::heard(&h.campaigns, NodeId(2), SimTime(20), NodeId(3)),
             None
         );
-        assert!(h.in_flight.len() <= 2, "arrived messages are not kept");
+        assert!(h.pending() <= 2, "arrived messages are not kept");
     }
 
     #[test]
