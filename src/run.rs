@@ -158,9 +158,9 @@ pub fn run_streaming(
             opts.full_trace,
         );
         sim.run_to_end(opts.max_events, opts.progress, trace_out)
-            .map(|()| sim.into_record())
+            .map(|()| sim.finish())
     }));
-    let record = match outcome {
+    let (record, ran) = match outcome {
         Ok(r) => r?,
         Err(p) => panic!(
             "simulation of `{}` with seed {seed}{} panicked: {}",
@@ -169,20 +169,20 @@ pub fn run_streaming(
             panic_message(p.as_ref())
         ),
     };
-    Ok(judge(scenario, opts, record))
+    Ok(judge(ran, opts, record))
 }
 
 /// Runs every check on a finished run's record.
-fn judge(scenario: &Scenario, opts: &RunOptions, record: Record) -> RunResult {
+fn judge(scenario: Scenario, opts: &RunOptions, record: Record) -> RunResult {
     let (verdicts, findings) = match record.stopped_at {
         None => {
-            let findings = check::oracle_findings(scenario, &record);
-            (check::verdicts(scenario, &record, &findings), findings)
+            let findings = check::oracle_findings(&scenario, &record);
+            (check::verdicts(&scenario, &record, &findings), findings)
         }
         Some(at) => (vec![], check::stopped_early(&record, at)),
     };
     RunResult {
-        scenario: scenario.clone(),
+        scenario,
         record,
         verdicts,
         violations: findings.violations,

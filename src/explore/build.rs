@@ -41,6 +41,9 @@ impl CommandPlan {
     }
 }
 
+/// The heal time every cached shape is parsed with ([`Case::shape`]).
+const REFERENCE_HEAL_MS: u64 = 20_000;
+
 thread_local! {
     /// Parsed shapes, by their text (a cache: lookups only, never iterated).
     static SHAPES: RefCell<BTreeMap<String, Scenario>> = const { RefCell::new(BTreeMap::new()) };
@@ -90,17 +93,41 @@ impl Case {
     }
 
     /// The scenario of this case's shape (settings and liveness phase, no faults or commands
-    /// of its own), parsed once per shape.
+    /// of its own). Shapes are parsed once, with the faults healing at a reference time, and
+    /// moved to the case's own heal time (which varies from case to case far more than the
+    /// settings do).
     fn shape(&self) -> Scenario {
-        let text = format!("{}{}", self.head(0, ""), self.liveness());
-        SHAPES.with(|m| {
+        let text = format!(
+            "{}{}",
+            self.head_at(0, "", REFERENCE_HEAL_MS),
+            self.liveness_at(REFERENCE_HEAL_MS)
+        );
+        let mut s = SHAPES.with(|m| {
             m.borrow_mut()
                 .entry(text)
                 .or_insert_with_key(|t| {
                     Scenario::parse(t, "explore-shape.toml").expect("explore renders valid files")
                 })
                 .clone()
-        })
+        });
+        self.move_heal(&mut s);
+        s
+    }
+
+    /// Moves a shape parsed with the reference heal time to this case's: the duration, the
+    /// description and the liveness commands are the only parts that name it.
+    fn move_heal(&self, s: &mut Scenario) {
+        let (heal, write, read, end) = super::phases_at(self.heal_ms);
+        s.duration = SimDuration::from_millis(end);
+        s.description = super::description(self.heal_ms);
+        for c in &mut s.commands {
+            c.at = at_ms(match c.id.as_deref() {
+                Some("live-read-at-heal") => heal,
+                Some("live-write") => write,
+                Some("live-read") => read,
+                other => unreachable!("a shape holds only liveness commands, not {other:?}"),
+            });
+        }
     }
 
     /// The `start` of the spare machine, if the case changes membership: (when, which).

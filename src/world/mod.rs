@@ -417,7 +417,13 @@ impl Sim {
     }
 
     /// Ends the simulation and returns its record.
-    pub fn into_record(mut self) -> Record {
+    pub fn into_record(self) -> Record {
+        self.finish().0
+    }
+
+    /// Ends the simulation and returns its record and the scenario it ran (handed back, not
+    /// copied: a scenario with many commands is large).
+    pub fn finish(mut self) -> (Record, Scenario) {
         let last = self
             .nodes
             .iter()
@@ -430,7 +436,7 @@ impl Sim {
             .as_ref()
             .map(|k| k.layer.kubelet_apiservers())
             .unwrap_or_default();
-        Record {
+        let record = Record {
             seed: self.seed,
             sim_end: SimTime::ZERO + self.scenario.duration,
             trace_hash: format!("{:016x}", self.trace.hash()),
@@ -454,7 +460,8 @@ impl Sim {
                 self.trace.hearing.finish();
                 self.trace.hearing.campaigns
             },
-        }
+        };
+        (record, self.scenario)
     }
 }
 
