@@ -76,24 +76,42 @@ impl SafetyOracle {
     }
 
     fn observe_one(&mut self, n: &impl RaftView, out: &mut Vec<Finding>) {
+        let (term, commit) = (n.term(), n.commit_index());
+        let (newly_led, from) = self.update_seen(n, term, commit, out);
+        if n.is_leader() {
+            self.check_leader(n, term, newly_led, out);
+        }
+        self.check_committed(n, from, commit, out);
+    }
+
+    /// Compares `n`'s term and commit index with what was seen of it and records the new ones;
+    /// returns whether it leads `term` for the first time seen, and the first committed index
+    /// not checked yet. (Updated in place: this runs after every event.)
+    fn update_seen(
+        &mut self,
+        n: &impl RaftView,
+        term: u64,
+        commit: u64,
+        out: &mut Vec<Finding>,
+    ) -> (bool, u64) {
         let slot = n.id().0 as usize;
         if self.per_node.len() <= slot {
             self.per_node.resize(slot + 1, Seen::default());
         }
-        let mut seen = self.per_node[slot];
-        let (term, commit) = (n.term(), n.commit_index());
+        let sent = self.sent_term.get(slot).copied().unwrap_or(0);
+        let seen = &mut self.per_node[slot];
         if n.incarnation() != seen.incarnation {
-            let sent = self.sent_term.get(slot).copied().unwrap_or(0);
             if term < sent {
                 out.push((vec![n.id()], format!(
                     "term went backwards across a restart of {}: it had sent messages in term {sent} but came back in term {term} (its hard state was not durable)",
                     n.id()
                 )));
             }
-            seen.incarnation = n.incarnation();
-            seen.checked_upto = 0;
-            seen.led_term = None;
-            seen.term = term;
+            *seen = Seen {
+                incarnation: n.incarnation(),
+                term,
+                ..Seen::default()
+            };
         } else if term < seen.term {
             out.push((
                 vec![n.id()],
@@ -111,24 +129,48 @@ impl SafetyOracle {
         }
         seen.term = seen.term.max(term);
         seen.commit = commit;
-        if n.is_leader() {
-            match self.leaders.get(&term) {
-                Some(other) if *other != n.id() => out.push((
-                    vec![*other, n.id()],
-                    format!("two leaders in term {term}: {other} and {}", n.id()),
-                )),
-                Some(_) => {}
-                None => {
-                    self.leaders.insert(term, n.id());
-                }
-            }
-            if seen.led_term != Some(term) {
-                seen.led_term = Some(term);
-                self.leader_complete(n, term, out);
-            }
+        let newly_led = n.is_leader() && seen.led_term != Some(term);
+        if newly_led {
+            seen.led_term = Some(term);
         }
         // Compacted entries live in a snapshot, which the state-digest oracle checks.
         let from = seen.checked_upto.max(n.compacted_through()) + 1;
+        seen.checked_upto = seen.checked_upto.max(commit);
+        (newly_led, from)
+    }
+
+    /// Election safety for a leader `n` of `term`; leader completeness when it is new.
+    fn check_leader(
+        &mut self,
+        n: &impl RaftView,
+        term: u64,
+        newly_led: bool,
+        out: &mut Vec<Finding>,
+    ) {
+        match self.leaders.get(&term) {
+            Some(other) if *other != n.id() => out.push((
+                vec![*other, n.id()],
+                format!("two leaders in term {term}: {other} and {}", n.id()),
+            )),
+            Some(_) => {}
+            None => {
+                self.leaders.insert(term, n.id());
+            }
+        }
+        if newly_led {
+            self.leader_complete(n, term, out);
+        }
+    }
+
+    /// Log matching: `n`'s committed entries from `from` through `commit` hold the terms
+    /// committed there anywhere else.
+    fn check_committed(
+        &mut self,
+        n: &impl RaftView,
+        from: u64,
+        commit: u64,
+        out: &mut Vec<Finding>,
+    ) {
         for idx in from..=commit {
             let Some(t) = n.log_term(idx) else { break };
             match self.committed.get(idx) {
@@ -145,8 +187,6 @@ impl SafetyOracle {
                 }
             }
         }
-        seen.checked_upto = seen.checked_upto.max(commit);
-        self.per_node[slot] = seen;
     }
 
     fn leader_complete(&self, n: &impl RaftView, term: u64, out: &mut Vec<Finding>) {
