@@ -2,8 +2,8 @@
 //! seventh of exploration's time. The scenario is exactly the one `Scenario::parse` gives for
 //! [`Case::to_scenario_toml`] (a test compares them over many seeds): the parts every case of
 //! one shape shares (cluster settings, the liveness phase and its expectations) are parsed once
-//! per shape and cached; the faults and commands are built directly from the same plans the
-//! file is rendered from.
+//! per shape, at a reference heal time, cached, and moved to each case's heal time; the faults
+//! and commands are built directly from the same plans the file is rendered from.
 
 use super::{Case, ClientCase, FaultCase, FaultKindCase, LeaseCase, OpCase};
 use crate::client::command;

@@ -120,7 +120,7 @@ impl<E> EventQueue<E> {
 
     /// Puts an entry in the bucket its key belongs to (relative to `last`).
     fn file(&mut self, e: Entry) {
-        debug_assert!(e.0 > self.last, "a monotone queue takes only larger keys");
+        assert!(e.0 > self.last, "a monotone queue takes only larger keys");
         let b = 127 - (e.0 ^ self.last).leading_zeros() as usize;
         self.buckets[b].push(e);
         self.occupied |= 1 << b;
