@@ -25,6 +25,7 @@ use crate::sim::ids::{ClientId, NodeId, OpId, RequestId};
 use crate::sim::time::SimTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use crate::sim::trace::Outcome;
 
@@ -37,12 +38,12 @@ pub struct HistoryOp {
     pub client: ClientId,
     /// Index of the scenario command that issued it (`None`: an apiserver's own request).
     pub command: Option<usize>,
-    /// Who issued it: `etcdctl`, a session name, or `apiserver-N`.
-    pub actor: String,
+    /// Who issued it: `etcdctl`, a session name, or `apiserver-N` (shared by its operations).
+    pub actor: Arc<str>,
     /// What it asked the server.
     pub kind: ServerOp,
-    /// The endpoints the issuing client was given.
-    pub endpoints: Vec<NodeId>,
+    /// The endpoints the issuing client was given (shared with the client).
+    pub endpoints: Arc<[NodeId]>,
     /// When it was invoked.
     pub invoked: SimTime,
     /// When it completed (`None`: pending at the end).
@@ -115,7 +116,7 @@ struct InFlight {
 pub struct Client {
     /// Its id.
     pub id: ClientId,
-    endpoints: Vec<NodeId>,
+    endpoints: Arc<[NodeId]>,
     conns: Vec<Conn>,
     rr_next: usize,
     next_seq: u64,
@@ -140,7 +141,7 @@ impl Client {
         Client {
             id,
             conns: vec![Conn::Connecting; n],
-            endpoints,
+            endpoints: endpoints.into(),
             rr_next: rr_start % n.max(1),
             next_seq: 0,
             ops: BTreeMap::new(),
@@ -151,6 +152,11 @@ impl Client {
     /// The endpoints it was given.
     pub fn endpoints(&self) -> &[NodeId] {
         &self.endpoints
+    }
+
+    /// The endpoints it was given, shared (each history operation records them).
+    pub fn shared_endpoints(&self) -> Arc<[NodeId]> {
+        Arc::clone(&self.endpoints)
     }
 
     /// Whether no operation is in flight.

@@ -408,8 +408,8 @@ fn client_lanes(r: &RunResult) -> Vec<(String, Vec<usize>)> {
             .command
             .and_then(|c| r.command_ids.get(c).cloned().flatten());
         let name = match id {
-            Some(id) if h.actor == "etcdctl" => id,
-            _ => h.actor.clone(),
+            Some(id) if &*h.actor == "etcdctl" => id,
+            _ => h.actor.to_string(),
         };
         match lanes.iter_mut().find(|(a, _)| *a == name) {
             Some((_, ops)) => ops.push(i),

@@ -14,6 +14,7 @@ use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The clients alive in the loop.
 #[derive(Default)]
@@ -187,7 +188,7 @@ impl Sim {
         });
         let run = self.history.commands.len() - 1;
         let deadline = now + spec.timeout;
-        let actor = spec.session.clone().unwrap_or_else(|| "etcdctl".into());
+        let actor: Arc<str> = spec.session.as_deref().unwrap_or("etcdctl").into();
         for (single, kind) in plan {
             let client = match single {
                 Some(n) => self.new_client(vec![n], true),
@@ -196,7 +197,7 @@ impl Sim {
             let op = self.new_op(
                 client,
                 Issuer::Command { index: i, run },
-                actor.clone(),
+                Arc::clone(&actor),
                 &kind,
             );
             self.history.commands[run].ops.push(op);
@@ -226,7 +227,7 @@ impl Sim {
         &mut self,
         client: ClientId,
         issuer: Issuer,
-        actor: String,
+        actor: Arc<str>,
         kind: &ServerOp,
     ) -> OpId {
         let op = OpId(self.history.ops.len() as u64);
@@ -240,7 +241,7 @@ impl Sim {
             command,
             actor,
             kind: kind.clone(),
-            endpoints: self.clients.map[&client].endpoints().to_vec(),
+            endpoints: self.clients.map[&client].shared_endpoints(),
             invoked: self.now(),
             completed: None,
             outcome: Outcome::Pending,

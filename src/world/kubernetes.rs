@@ -8,12 +8,15 @@ use crate::k8s::{EtcdServers, K8s, K8sSpec};
 use crate::sim::actor::Out;
 use crate::sim::ids::{ClientId, NodeId, OpId};
 use crate::sim::rng::{SimRng, Stream};
+use std::sync::Arc;
 
 /// The layer and its apiservers' etcd clients.
 pub(super) struct Layer {
     pub layer: K8s,
     /// Per apiserver: its etcd client and its watch-cache client.
     clients: Vec<(ClientId, ClientId)>,
+    /// Per apiserver: its name in the client history (`apiserver-N`).
+    actors: Vec<Arc<str>>,
 }
 
 impl Sim {
@@ -37,7 +40,14 @@ impl Sim {
         }
         let n = &self.scenario.network;
         let layer = K8s::new(spec, rng, (n.client_latency_min, n.client_latency_max));
-        self.k8s = Some(Layer { layer, clients });
+        let actors = (1..=clients.len())
+            .map(|n| Arc::from(format!("apiserver-{n}")))
+            .collect();
+        self.k8s = Some(Layer {
+            layer,
+            clients,
+            actors,
+        });
         self.with_k8s(|k, cx| k.start(cx));
     }
 
@@ -65,7 +75,7 @@ impl Sim {
         let k = self.k8s.as_ref().expect("kubernetes layer is on");
         let (main, watch) = k.clients[call.apiserver];
         let client = if call.via_cache { watch } else { main };
-        let actor = format!("apiserver-{}", call.apiserver + 1);
+        let actor = Arc::clone(&k.actors[call.apiserver]);
         let op = self.new_op(client, Issuer::Apiserver, actor, &call.op);
         self.history
             .op_owner

@@ -83,7 +83,7 @@ impl Sim {
         let (client, _) = self.clients.streams[&run];
         let index = self.history.commands[run].index;
         let spec = &self.scenario.commands[index];
-        let actor = spec.session.clone().unwrap_or_else(|| "etcdctl".into());
+        let actor = spec.session.as_deref().unwrap_or("etcdctl").into();
         let issuer = Issuer::Command { index, run };
         let op = self.new_op(client, issuer, actor, &kind);
         self.history.commands[run].ops.push(op);

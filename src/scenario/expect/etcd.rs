@@ -230,7 +230,7 @@ impl Kind for StatusCheck {
         let ops = r.ops(id);
         let Some(h) = ops
             .iter()
-            .find(|h| h.endpoints == [node] && matches!(h.kind, ServerOp::Status))
+            .find(|h| *h.endpoints == [node] && matches!(h.kind, ServerOp::Status))
         else {
             return (
                 false,
