@@ -52,6 +52,10 @@ pub struct HistoryOp {
     pub outcome: Outcome,
     /// Members the request was sent to, in order (reads may be retried elsewhere).
     pub routed_to: Vec<NodeId>,
+    /// The requests it sent, in order (the trace's `request-sent` records say the same; kept
+    /// here so checks need not keep those records). Not in the history's JSON.
+    #[serde(skip)]
+    pub requests: Vec<RequestId>,
     /// The server's answer, if ok.
     pub reply: Option<ReplyBody>,
 }

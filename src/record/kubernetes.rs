@@ -3,10 +3,9 @@
 
 use super::Record;
 use crate::node::rpc::ServerOp;
-use crate::sim::ids::RequestId;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 impl Record {
     /// Times of successful lease renewals of `node`.
@@ -52,14 +51,7 @@ impl Record {
     /// sees it.
     pub fn lease_writes_effective(&self, node: &str) -> Vec<SimTime> {
         let key = crate::k8s::api::lease_key(node);
-        let ops: BTreeMap<RequestId, usize> = self
-            .trace
-            .iter()
-            .filter_map(|t| match t.event {
-                TraceEvent::RequestSent { request, op, .. } => Some((request, op.0 as usize)),
-                _ => None,
-            })
-            .collect();
+        let ops = self.op_of_request();
         let mut seen = BTreeSet::new();
         self.trace
             .iter()
@@ -69,7 +61,7 @@ impl Record {
                     effective: true,
                     ..
                 } if seen.insert(q) => {
-                    let h = &self.history[*ops.get(&q)?];
+                    let h = &self.history[ops.get(&q)?.0 as usize];
                     matches!(&h.kind, ServerOp::Write { op } if op.key() == Some(key.as_str()))
                         .then_some(t.at)
                 }

@@ -189,15 +189,21 @@ impl Record {
         roles
     }
 
-    /// The requests each operation sent, in one pass over the trace.
+    /// The requests each operation sent (operations that sent none are left out).
     pub fn requests_by_op(&self) -> BTreeMap<OpId, Vec<RequestId>> {
-        let mut m: BTreeMap<OpId, Vec<RequestId>> = BTreeMap::new();
-        for t in &self.trace {
-            if let TraceEvent::RequestSent { op, request, .. } = t.event {
-                m.entry(op).or_default().push(request);
-            }
-        }
-        m
+        self.history
+            .iter()
+            .filter(|h| !h.requests.is_empty())
+            .map(|h| (h.op, h.requests.clone()))
+            .collect()
+    }
+
+    /// Which operation sent each request.
+    pub fn op_of_request(&self) -> BTreeMap<RequestId, OpId> {
+        self.history
+            .iter()
+            .flat_map(|h| h.requests.iter().map(move |&q| (q, h.op)))
+            .collect()
     }
 
     /// Members of the final member list whose process is up (running or paused) at the end.
@@ -240,11 +246,7 @@ impl Record {
     pub fn applied_values(&self, key: &str) -> Vec<AppliedValue> {
         use crate::node::kv::KvOp;
         use crate::node::rpc::ServerOp;
-        let op_of: BTreeMap<RequestId, OpId> = self
-            .requests_by_op()
-            .into_iter()
-            .flat_map(|(op, reqs)| reqs.into_iter().map(move |r| (r, op)))
-            .collect();
+        let op_of = self.op_of_request();
         let mut by_index: BTreeMap<u64, AppliedValue> = BTreeMap::new();
         for t in &self.trace {
             let TraceEvent::Applied {

@@ -91,7 +91,14 @@ fn header(s: &mut String, r: &RunResult) {
 
 /// Every trace event a reader needs, one timestamped line (or more) each.
 fn events(s: &mut String, r: &RunResult, filter: &Filter) {
-    let mut requests: BTreeMap<RequestId, String> = BTreeMap::new();
+    // Requests of scenario commands, by id (apiservers' requests are shown through their
+    // callers: kubelets, controllers).
+    let requests: BTreeMap<RequestId, String> = r
+        .history
+        .iter()
+        .filter(|h| h.command.is_some())
+        .flat_map(|h| h.requests.iter().map(move |&q| (q, h.kind.summary())))
+        .collect();
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
     let blocked = super::why::Blocked::of(r);
     let mut conf_shown = std::collections::BTreeSet::new();
@@ -99,13 +106,6 @@ fn events(s: &mut String, r: &RunResult, filter: &Filter) {
         if let TraceEvent::MemberChanged { index, .. } = &t.event {
             if !conf_shown.insert(*index) {
                 continue; // one line per change: the first member to apply it
-            }
-        }
-        if let TraceEvent::RequestSent { request, op, .. } = &t.event {
-            // Requests of apiservers are shown through their callers (kubelets, controllers).
-            let h = &r.history[op.0 as usize];
-            if h.command.is_some() {
-                requests.insert(*request, h.kind.summary());
             }
         }
         let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);

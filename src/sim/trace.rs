@@ -65,14 +65,15 @@ pub fn msg_kind(t: raft::eraftpb::MessageType) -> &'static str {
 
 impl TraceEvent {
     /// Whether only views that show everything (`--messages`, pictures, JSON output) read this
-    /// kind: a message sent, a request read or answered by a member, an operation completed (its
-    /// outcome is in the history), a WAL write submitted. No check, expectation or timeline line
-    /// reads them, so a run keeps them only with `RunOptions::full_trace`; they are hashed and
-    /// streamed either way.
+    /// kind: a message sent, a request sent by a client (each history operation lists its
+    /// requests), read or answered by a member, an operation completed (its outcome is in the
+    /// history), a WAL write submitted. No check, expectation or timeline line reads them, so a
+    /// run keeps them only with `RunOptions::full_trace`; they are hashed and streamed either way.
     pub fn only_for_full_views(&self) -> bool {
         matches!(
             self,
             TraceEvent::MsgSent { .. }
+                | TraceEvent::RequestSent { .. }
                 | TraceEvent::RequestRead { .. }
                 | TraceEvent::Replied { .. }
                 | TraceEvent::OpCompleted { .. }

@@ -113,6 +113,10 @@ impl Sim {
                     },
                 );
                 self.observer.request_sent(request, op);
+                let sent = &mut self.history.ops[op.0 as usize].requests;
+                // Nearly every operation sends one request: room for exactly one at first.
+                sent.reserve_exact(1);
+                sent.push(request);
                 let at = now + self.client_latency();
                 self.queue.schedule(at, Event::ToServer { to, req });
             }
@@ -246,6 +250,7 @@ impl Sim {
             completed: None,
             outcome: Outcome::Pending,
             routed_to: vec![],
+            requests: vec![],
             reply: None,
         });
         self.history.op_command.push(run);
