@@ -189,15 +189,6 @@ impl Record {
         roles
     }
 
-    /// The requests each operation sent (operations that sent none are left out).
-    pub fn requests_by_op(&self) -> BTreeMap<OpId, Vec<RequestId>> {
-        self.history
-            .iter()
-            .filter(|h| !h.requests.is_empty())
-            .map(|h| (h.op, h.requests.clone()))
-            .collect()
-    }
-
     /// Which operation sent each request.
     pub fn op_of_request(&self) -> BTreeMap<RequestId, OpId> {
         self.history
@@ -367,7 +358,6 @@ impl Record {
     pub fn acknowledged_write_missing_where_applied(&self) -> Result<String, String> {
         use crate::node::rpc::ServerOp;
         use crate::sim::trace::Outcome;
-        let by_op = self.requests_by_op();
         let running: Vec<&NodeSummary> = self
             .nodes
             .iter()
@@ -380,10 +370,9 @@ impl Record {
             else {
                 continue;
             };
-            let reqs = by_op.get(&h.op).map(Vec::as_slice).unwrap_or(&[]);
             for n in running.iter().filter(|n| n.applied >= *index) {
                 checked += 1;
-                if !reqs.iter().any(|q| n.applied_requests.contains(q)) {
+                if !h.requests.iter().any(|q| n.applied_requests.contains(q)) {
                     let (op, what, id) = (h.op.0, h.kind.summary(), n.id);
                     return Err(format!("acknowledged write op {op} ({what}) took effect at index {index}, but {id} applied past it without it"));
                 }
@@ -409,12 +398,10 @@ impl Record {
             .iter()
             .map(|n| (n.id, n.applied_requests.iter().copied().collect()))
             .collect();
-        let by_op = self.requests_by_op();
         for h in &acked {
-            let reqs = by_op.get(&h.op).map(Vec::as_slice).unwrap_or(&[]);
             if let Some(node) = applied
                 .iter()
-                .find(|(_, set)| !reqs.iter().any(|q| set.contains(q)))
+                .find(|(_, set)| !h.requests.iter().any(|q| set.contains(q)))
                 .map(|(n, _)| n)
             {
                 let (op, what) = (h.op.0, h.kind.summary());
