@@ -139,6 +139,16 @@ impl EtcdVersion {
         self == EtcdVersion::V3_6
     }
 
+    /// `--snapshot-count` unless set: `DefaultSnapshotCount` (`server/etcdserver/server.go`) is
+    /// 100,000 from 3.2 through 3.5 and 10,000 from 3.6 on (etcd-io/etcd#15408, in
+    /// CHANGELOG-3.6).
+    pub fn snapshot_count_default(self) -> u64 {
+        match self {
+            EtcdVersion::V3_4 | EtcdVersion::V3_5 => 100_000,
+            EtcdVersion::V3_6 => 10_000,
+        }
+    }
+
     /// How long a ReadIndex may go unanswered before it is sent again (`None`: never).
     pub fn read_index_retry(self) -> Option<SimDuration> {
         match self {

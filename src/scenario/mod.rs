@@ -33,10 +33,6 @@ use std::path::{Path, PathBuf};
 /// etcd's `maxSizePerMsg` (`server/etcdserver/raft.go`): 1 MiB of entries per append.
 pub const ETCD_MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
 
-/// etcd's `--snapshot-count` default since 3.2 (`server/etcdserver/server.go`,
-/// `DefaultSnapshotCount`).
-pub const ETCD_SNAPSHOT_COUNT: u64 = 100_000;
-
 /// etcd's `--snapshot-catchup-entries` default (`server/etcdserver/server.go`,
 /// `DefaultSnapshotCatchUpEntries`).
 pub const ETCD_SNAPSHOT_CATCHUP_ENTRIES: u64 = 5_000;
@@ -115,7 +111,8 @@ pub struct ClusterSpec {
     /// raft-rs `Config::max_size_per_msg`: the bytes of entries one append carries (at least one
     /// entry; 0: exactly one). etcd: 1 MiB (`maxSizePerMsg`, `server/etcdserver/raft.go`).
     pub max_size_per_msg: u64,
-    /// etcd `--snapshot-count`: applied entries between snapshots (default 100,000; 0: never).
+    /// etcd `--snapshot-count`: applied entries between snapshots (default 100,000 for 3.4 and
+    /// 3.5, 10,000 for 3.6: [`EtcdVersion::snapshot_count_default`]; 0: never).
     pub snapshot_count: u64,
     /// etcd `--snapshot-catchup-entries`: raft log entries kept behind a snapshot (default 5,000).
     pub snapshot_catchup_entries: u64,
@@ -728,7 +725,9 @@ impl<'a> Validator<'a> {
             pre_vote: c.pre_vote.unwrap_or(etcd_version.pre_vote_default()),
             randomize_election_timeout: c.randomize_election_timeout.unwrap_or(true),
             max_size_per_msg: c.max_size_per_msg.unwrap_or(ETCD_MAX_SIZE_PER_MSG),
-            snapshot_count: c.snapshot_count.unwrap_or(ETCD_SNAPSHOT_COUNT),
+            snapshot_count: c
+                .snapshot_count
+                .unwrap_or(etcd_version.snapshot_count_default()),
             snapshot_catchup_entries: c
                 .snapshot_catchup_entries
                 .unwrap_or(ETCD_SNAPSHOT_CATCHUP_ENTRIES),
@@ -1474,6 +1473,25 @@ mod override_tests {
         assert_eq!(s.cluster.persist, PersistMode::Async);
         assert_eq!(s.faults[0].until, Some(SimTime(5_000_000)));
         assert_eq!(s.seed, 9);
+    }
+
+    /// etcd 3.6 lowered `--snapshot-count`'s default tenfold; a set value wins either way.
+    #[test]
+    fn snapshot_count_defaults_by_etcd_version() {
+        let count = |v: &[(&str, &str)]| {
+            Scenario::parse_with_overrides(TEXT, "x.toml", &sets(v))
+                .unwrap()
+                .cluster
+                .snapshot_count
+        };
+        assert_eq!(count(&[]), 100_000, "the default release is 3.5");
+        assert_eq!(count(&[("cluster.etcd_version", "3.4")]), 100_000);
+        assert_eq!(count(&[("cluster.etcd_version", "3.6")]), 10_000);
+        let set = [
+            ("cluster.etcd_version", "3.6"),
+            ("cluster.snapshot_count", "500"),
+        ];
+        assert_eq!(count(&set), 500);
     }
 
     #[test]
