@@ -5,7 +5,7 @@
 
 use raftsim::report::timeline;
 use raftsim::scenario::builtin;
-use raftsim::sim::trace::TraceEvent;
+use raftsim::sim::trace::{LeanFilter, TraceEvent};
 use raftsim::{run, RunOptions};
 
 #[test]
@@ -38,12 +38,23 @@ fn a_lean_trace_is_the_same_run_with_fewer_records() {
             .filter(|t| t.event.only_for_full_views())
             .count();
         assert!(sent > 0 && left_out > sent, "{name}");
+        let mut lean_filter = LeanFilter::default();
         let kept: Vec<_> = full
             .trace
             .iter()
-            .filter(|t| !t.event.only_for_full_views())
+            .filter(|t| lean_filter.keeps(&t.event))
             .cloned()
             .collect();
+        let synced = |r: &raftsim::RunResult| {
+            r.trace
+                .iter()
+                .filter(|t| matches!(t.event, TraceEvent::WalSynced { .. }))
+                .count()
+        };
+        assert!(
+            synced(&lean) < synced(&full),
+            "{name}: only WAL syncs ending a stall"
+        );
         assert_eq!(lean.trace, kept, "{name}");
         assert_eq!(lean.campaigns, full.campaigns, "{name}");
     }

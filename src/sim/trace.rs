@@ -695,8 +695,9 @@ pub struct TraceRecord {
 
 /// Append-only trace with a running hash. Every record is hashed; records only views that draw
 /// everything read ([`TraceEvent::only_for_full_views`]: `msg-sent` and the per-request and
-/// per-write steps, about 85% of a long run's) are stored only when `keep_all`; the checks and
-/// the timeline read the rest, and [`Trace::hearing`] for messages. A streamed trace also writes
+/// per-write steps, about 85% of a long run's) and WAL syncs that end no stall are stored only
+/// when `keep_all` ([`LeanFilter`]); the checks and the timeline read the rest, and
+/// [`Trace::hearing`] for messages. A streamed trace also writes
 /// every record, kept or not, as one JSON line into a buffer that the loop drains into a file
 /// as the run goes ([`Trace::stream`], [`Trace::drain_stream`]): the file is the whole trace
 /// and memory holds only what the checks and views read.
@@ -706,7 +707,8 @@ pub struct Trace {
     /// What each member had heard from each peer when it began campaigning (for the
     /// timeline's explanations of elections).
     pub hearing: super::heard::Hearing,
-    keep_all: bool,
+    /// What a lean record keeps (`None`: every record).
+    lean: Option<LeanFilter>,
     hasher: TraceHasher,
     stream: Option<Vec<u8>>,
 }
@@ -719,12 +721,12 @@ impl Default for Trace {
 
 impl Trace {
     /// An empty trace; `keep_all = false` hashes the records only full views read (see
-    /// [`TraceEvent::only_for_full_views`]) without storing them.
+    /// [`LeanFilter`]) without storing them.
     pub fn new(keep_all: bool) -> Trace {
         Trace {
             records: Vec::new(),
             hearing: super::heard::Hearing::default(),
-            keep_all,
+            lean: (!keep_all).then(LeanFilter::default),
             hasher: TraceHasher::default(),
             stream: None,
         }
@@ -762,7 +764,7 @@ impl Trace {
             buf.push(b'\n');
         }
         self.hearing.note(at, &rec.event);
-        if self.keep_all || !rec.event.only_for_full_views() {
+        if self.lean.as_mut().is_none_or(|f| f.keeps(&rec.event)) {
             self.records.push(rec);
         }
     }
@@ -770,6 +772,44 @@ impl Trace {
     /// The running hash of every record so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
+    }
+}
+
+/// Which records a lean run keeps (`RunOptions::full_trace` off): none of the kinds only full
+/// views read ([`TraceEvent::only_for_full_views`]), and a `wal-synced` record only when it
+/// ends a WAL stall, that is when a `wal-parked` record of its member is still unmatched. The
+/// timeline's explanations read `wal-synced` only to close a stall window (`report/why.rs`), so
+/// the ones dropped change nothing there; they were half of what a long run kept.
+#[derive(Clone, Debug, Default)]
+pub struct LeanFilter {
+    /// Per member (index: raft id), `disk-parked` WAL records not yet matched by a `wal-synced`.
+    wal_parks: Vec<u32>,
+}
+
+impl LeanFilter {
+    /// Whether a lean record keeps `event`, the next record in trace order.
+    pub fn keeps(&mut self, event: &TraceEvent) -> bool {
+        match event {
+            TraceEvent::DiskParked { node, io: "wal" } => {
+                *self.parks(*node) += 1;
+                true
+            }
+            TraceEvent::WalSynced { node, .. } => {
+                let parks = self.parks(*node);
+                let ends_a_stall = *parks > 0;
+                *parks = parks.saturating_sub(1);
+                ends_a_stall
+            }
+            e => !e.only_for_full_views(),
+        }
+    }
+
+    fn parks(&mut self, node: NodeId) -> &mut u32 {
+        let i = node.0 as usize;
+        if self.wal_parks.len() <= i {
+            self.wal_parks.resize(i + 1, 0);
+        }
+        &mut self.wal_parks[i]
     }
 }
 
