@@ -4,6 +4,7 @@
 //!    every member before the next is proposed, through (a) a bare raft-rs loop with
 //!    `MemStorage` and instant delivery and (b) raftsim with zero network and disk latency
 //!    (one client session, each put acknowledged before the next). Prints b/a.
+//!    Also the time its text report takes to render (it once scanned the history per line).
 //! 2. Simulated seconds per wall-clock second for each built-in scenario.
 //! 3. The linearizability checker on porcupine's 102 Jepsen etcd histories.
 //! 4. Explore seeds per second on one core.
@@ -164,8 +165,9 @@ fn apply(kv: &mut KvStore, entries: Vec<raft::eraftpb::Entry>) {
 
 /// The same proposals through raftsim; `full_trace`: keep every record (as the library's
 /// default does for views that draw everything) or only those checks read (as `raftsim run` and
-/// `explore` do).
-fn raftsim_same_work(n: u64, full_trace: bool) -> std::time::Duration {
+/// `explore` do). Returns the run's time and the time its text report (the timeline `raftsim
+/// run` prints) took to render.
+fn raftsim_same_work(n: u64, full_trace: bool) -> (std::time::Duration, std::time::Duration) {
     // One session, one put every 10us of simulated time: with zero latencies each put is
     // acknowledged at the instant it is issued, before the next.
     // The run ends shortly after the last put so idle heartbeats are not counted.
@@ -194,7 +196,11 @@ fn raftsim_same_work(n: u64, full_trace: bool) -> std::time::Duration {
         .count() as u64;
     assert_eq!(ok, n, "every put acknowledged");
     assert!(r.nodes.iter().all(|m| m.kv.len() == 1 && m.applied >= n));
-    took
+    let start = Instant::now();
+    let report = raftsim::report::timeline::render(&r);
+    let rendered = start.elapsed();
+    std::hint::black_box(report);
+    (took, rendered)
 }
 
 fn sim_speed(name: &str, runs: u32) -> (f64, f64) {
@@ -374,8 +380,8 @@ fn main() {
         .unwrap_or(if quick { 1_000 } else { 100_000 });
     println!("raftsim benchmarks ({} proposals)", n);
     let a = bare_raft(n);
-    let b = raftsim_same_work(n, false);
-    let b_full = raftsim_same_work(n, true);
+    let (b, report) = raftsim_same_work(n, false);
+    let (b_full, _) = raftsim_same_work(n, true);
     println!(
         "  (a) bare raft-rs loop, MemStorage, instant delivery: {:>8.1} ms  ({:.0} proposals/s)",
         a.as_secs_f64() * 1e3,
@@ -389,6 +395,10 @@ fn main() {
     println!(
         "      keeping every record (the library default):       {:>8.1} ms",
         b_full.as_secs_f64() * 1e3,
+    );
+    println!(
+        "      its text report (the timeline `raftsim run` prints, one line per put): {:.1} ms",
+        report.as_secs_f64() * 1e3,
     );
     println!(
         "  ratio b/a = {:.2} (goal <= 1.5); keeping every record {:.2}",

@@ -90,15 +90,36 @@ fn header(s: &mut String, r: &RunResult) {
 }
 
 /// Every trace event a reader needs, one timestamped line (or more) each.
+/// What the event lines look up in the history, gathered in one pass over it (a scenario
+/// command repeated 100,000 times prints as many lines: no line may scan the history).
+struct Lookups {
+    /// Requests of scenario commands, by id (apiservers' requests are shown through their
+    /// callers: kubelets, controllers).
+    requests: BTreeMap<RequestId, String>,
+    /// Scenario commands with an operation that timed out before any endpoint took it.
+    never_sent: std::collections::BTreeSet<usize>,
+}
+
+impl Lookups {
+    fn of(r: &RunResult) -> Lookups {
+        let mut l = Lookups {
+            requests: BTreeMap::new(),
+            never_sent: std::collections::BTreeSet::new(),
+        };
+        for h in &r.history {
+            let Some(command) = h.command else { continue };
+            l.requests
+                .extend(h.requests.iter().map(|&q| (q, h.kind.summary())));
+            if h.outcome == Outcome::Timeout && h.routed_to.is_empty() {
+                l.never_sent.insert(command);
+            }
+        }
+        l
+    }
+}
+
 fn events(s: &mut String, r: &RunResult, filter: &Filter) {
-    // Requests of scenario commands, by id (apiservers' requests are shown through their
-    // callers: kubelets, controllers).
-    let requests: BTreeMap<RequestId, String> = r
-        .history
-        .iter()
-        .filter(|h| h.command.is_some())
-        .flat_map(|h| h.requests.iter().map(move |&q| (q, h.kind.summary())))
-        .collect();
+    let lookups = Lookups::of(r);
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();
     let blocked = super::why::Blocked::of(r);
     let mut conf_shown = std::collections::BTreeSet::new();
@@ -110,7 +131,7 @@ fn events(s: &mut String, r: &RunResult, filter: &Filter) {
         }
         let k8s_line = kubernetes_line(&t.event, t.at, &mut failing_since);
         let line = k8s_line
-            .or_else(|| describe(&t.event, r, &requests))
+            .or_else(|| describe(&t.event, r, &lookups))
             .or_else(|| super::why::step_down(r, i))
             .map(|l| l + &cause(r, &blocked, i));
         if let Some(line) = line.filter(|l| filter.keeps(t.at, l)) {
@@ -186,11 +207,7 @@ pub fn summary_line(r: &RunResult) -> String {
     )
 }
 
-fn describe(
-    e: &TraceEvent,
-    r: &RunResult,
-    requests: &BTreeMap<RequestId, String>,
-) -> Option<String> {
+fn describe(e: &TraceEvent, r: &RunResult, lookups: &Lookups) -> Option<String> {
     if let TraceEvent::CommandStarted { command } | TraceEvent::CommandOutput { command, .. } = e {
         if r.scenario.commands[*command].quiet {
             return None;
@@ -198,7 +215,7 @@ fn describe(
     }
     if let Some(line) = describe_member(e)
         .or_else(|| describe_lease(e, r))
-        .or_else(|| describe_server(e, requests))
+        .or_else(|| describe_server(e, &lookups.requests))
     {
         return Some(line);
     }
@@ -227,7 +244,7 @@ fn describe(
             lines,
             took_us,
             ..
-        } => command_output(r, *command, lines, *took_us),
+        } => command_output(r, *command, lines, *took_us, lookups),
         TraceEvent::TimedOutWriteApplied {
             node,
             key,
@@ -402,7 +419,13 @@ fn lost_on_resume(r: &RunResult, i: usize, node: crate::sim::ids::NodeId) -> Str
 }
 
 /// A finished command: what it printed, and why, if it never reached any member.
-fn command_output(r: &RunResult, command: usize, lines: &[String], took_us: u64) -> String {
+fn command_output(
+    r: &RunResult,
+    command: usize,
+    lines: &[String],
+    took_us: u64,
+    lookups: &Lookups,
+) -> String {
     let spec = &r.scenario.commands[command];
     let took = crate::sim::time::SimDuration(took_us);
     let mut out = if spec.command.is_stream() {
@@ -416,10 +439,7 @@ fn command_output(r: &RunResult, command: usize, lines: &[String], took_us: u64)
     for l in lines {
         let _ = write!(out, "\n   {l}");
     }
-    let never_sent = r.history.iter().any(|h| {
-        h.command == Some(command) && h.outcome == Outcome::Timeout && h.routed_to.is_empty()
-    });
-    if never_sent {
+    if lookups.never_sent.contains(&command) {
         out.push_str("\n   (never sent: no endpoint completed the connection handshake in time)");
     }
     out
