@@ -59,13 +59,18 @@ fn incident_nodes_go_not_ready_grace_after_their_last_effective_renewal() {
     let k = r.scenario.kubernetes.as_ref().unwrap();
     let (grace, period) = (k.node_monitor_grace_period, k.node_monitor_period);
     assert_eq!(grace, SimDuration::from_secs(50), "v1.32 default");
+    let effective = r.effective_writes_by_key();
     for n in PINNED_TO_1 {
         let unknown = r.condition_changes(n, "Unknown");
         assert_eq!(unknown.len(), 1, "{n}");
         let last = r
             .renewals(n)
             .into_iter()
-            .chain(r.lease_writes_effective(n))
+            .chain(
+                effective[raftsim::k8s::lease_key(n).as_str()]
+                    .iter()
+                    .copied(),
+            )
             .filter(|t| *t <= unknown[0])
             .max()
             .unwrap();

@@ -76,6 +76,8 @@ pub struct ApiReply {
     pub etcd_members: Vec<u64>,
 }
 
+/// The etcd key of node `name`'s Lease in the `kube-node-lease` namespace, as kube-apiserver
+/// stores it (`/registry/leases/<namespace>/<name>`).
 pub fn lease_key(name: &str) -> String {
     format!("/registry/leases/kube-node-lease/{name}")
 }

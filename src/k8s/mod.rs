@@ -20,4 +20,5 @@ pub(crate) mod api;
 pub mod spec;
 
 pub(crate) use actors::K8s;
+pub use api::lease_key;
 pub use spec::{EtcdServers, K8sSpec, KubeletPath};

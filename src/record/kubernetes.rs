@@ -5,7 +5,7 @@ use super::Record;
 use crate::node::rpc::ServerOp;
 use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Record {
     /// Times of successful lease renewals of `node`.
@@ -46,28 +46,34 @@ impl Record {
             .collect()
     }
 
-    /// When writes to `node`'s lease first took effect in etcd, whether or not the kubelet was
-    /// told: a renewal that timed out at the kubelet can still commit, and the controller then
-    /// sees it.
-    pub fn lease_writes_effective(&self, node: &str) -> Vec<SimTime> {
-        let key = crate::k8s::api::lease_key(node);
+    /// When writes to each key first took effect in etcd, whether or not their clients were
+    /// told, in time order: a lease renewal that timed out at the kubelet can still commit, and
+    /// the controller then sees it (`k8s::api::lease_key` names a node's lease). One pass over
+    /// the trace for every key, so a check about many nodes asks once.
+    pub fn effective_writes_by_key(&self) -> BTreeMap<&str, Vec<SimTime>> {
         let ops = self.op_of_request();
         let mut seen = BTreeSet::new();
-        self.trace
-            .iter()
-            .filter_map(|t| match t.event {
-                TraceEvent::Applied {
-                    request: Some(q),
-                    effective: true,
-                    ..
-                } if seen.insert(q) => {
-                    let h = &self.history[ops.get(&q)?.0 as usize];
-                    matches!(&h.kind, ServerOp::Write { op } if op.key() == Some(key.as_str()))
-                        .then_some(t.at)
+        let mut out: BTreeMap<&str, Vec<SimTime>> = BTreeMap::new();
+        for t in &self.trace {
+            let TraceEvent::Applied {
+                request: Some(q),
+                effective: true,
+                ..
+            } = t.event
+            else {
+                continue;
+            };
+            if !seen.insert(q) {
+                continue; // a duplicate's second entry changes nothing
+            }
+            let Some(op) = ops.get(&q) else { continue };
+            if let ServerOp::Write { op } = &self.history[op.0 as usize].kind {
+                if let Some(key) = op.key() {
+                    out.entry(key).or_default().push(t.at);
                 }
-                _ => None,
-            })
-            .collect()
+            }
+        }
+        out
     }
 
     /// Intervals during which `node` was NotReady (Ready=Unknown), as `[from, until)`.

@@ -99,6 +99,12 @@ impl Window {
     }
 }
 
+/// How many of `times` (in time order) fall in `[from, until)`: two binary searches, so that
+/// cutting a long run into windows stays linear in its length.
+fn count_in(times: &[SimTime], from: SimTime, until: SimTime) -> usize {
+    times.partition_point(|t| *t < until) - times.partition_point(|t| *t < from)
+}
+
 /// Cuts the run into windows of `width`, with what etcd and kubelets did in each.
 pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
     let Some(k) = &r.scenario.kubernetes else {
@@ -107,15 +113,20 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
     let names = k.node_names();
     let ok: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewals(n)).collect();
     let bad: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewal_failures(n)).collect();
+    let all_probes = &r.cluster_probes;
+    assert!(
+        all_probes.is_sorted_by_key(|p| p.at) && ok.iter().chain(&bad).all(|ts| ts.is_sorted()),
+        "probes and renewals are recorded in time order"
+    );
     let end = r.sim_end;
     let mut out = Vec::new();
     let mut from = SimTime::ZERO;
     while from < end {
         let until = (from + width).min(end);
-        let probes: Vec<_> = r
-            .cluster_probes
+        let first = all_probes.partition_point(|p| p.at < from);
+        let probes: Vec<_> = all_probes[first..]
             .iter()
-            .filter(|p| p.at >= from && p.at < until)
+            .take_while(|p| p.at < until)
             .collect();
         let leaders: Vec<_> = probes.iter().map(|p| p.leader()).collect();
         let leader =
@@ -128,7 +139,7 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
             p.map_or(0, |p| p.committed.iter().copied().max().unwrap_or(0))
         };
         let commits = commit(probes.last()).saturating_sub(commit(probes.first()));
-        let inside = |ts: &Vec<SimTime>| ts.iter().filter(|t| **t >= from && **t < until).count();
+        let inside = |ts: &Vec<SimTime>| count_in(ts, from, until);
         let failing = names
             .iter()
             .enumerate()

@@ -43,8 +43,11 @@ impl Kind for NodeNotReady {
 
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let mut parts = Vec::new();
+        let effective = r.effective_writes_by_key();
         for n in &self.nodes {
-            match self.one(r, n) {
+            let lease = crate::k8s::api::lease_key(n);
+            let writes = effective.get(lease.as_str()).map_or(&[][..], Vec::as_slice);
+            match self.one(r, n, writes) {
                 Ok(p) => parts.push(p),
                 Err(e) => return (false, e),
             }
@@ -64,16 +67,14 @@ impl Kind for NodeNotReady {
 }
 
 impl NodeNotReady {
-    fn one(&self, r: &Record, n: &str) -> Result<String, String> {
+    /// `effective`: when writes to `n`'s lease took effect, in time order.
+    fn one(&self, r: &Record, n: &str, effective: &[SimTime]) -> Result<String, String> {
         let (min, max) = (self.min, self.max);
         let Some(&unknown) = r.condition_changes(n, "Unknown").first() else {
             return Err(format!("{n} never went NotReady"));
         };
         let acked = r.renewals(n).into_iter().rfind(|t| *t <= unknown);
-        let effective = r
-            .lease_writes_effective(n)
-            .into_iter()
-            .rfind(|t| *t <= unknown);
+        let effective = effective.iter().copied().rfind(|t| *t <= unknown);
         let Some(last) = acked.max(effective) else {
             return Err(format!(
                 "{n} went NotReady at {unknown} without ever renewing its lease"
