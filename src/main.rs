@@ -435,24 +435,28 @@ fn run_cmd(a: RunArgs) -> Result<ExitCode, BadInput> {
         eprint!("\r{:60}\r", ""); // clear the progress line
     }
     write_pictures(&a, &r)?;
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout alone flushes at every line, and a long run's JSON has millions.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let filter = raftsim::report::timeline::Filter {
         node: a.node.clone(),
         from: a.from,
         to: a.to,
         grep: a.grep.clone(),
     };
-    let text = if a.messages {
-        raftsim::report::messages::render(&r, &filter)
-    } else {
-        raftsim::report::timeline::render_with(&r, &filter)
-    };
     let printed = match a.format {
-        Format::Text => out.write_all(colour(&text, std::io::stdout().is_terminal()).as_bytes()),
+        Format::Text => {
+            let text = if a.messages {
+                raftsim::report::messages::render(&r, &filter)
+            } else {
+                raftsim::report::timeline::render_with(&r, &filter)
+            };
+            out.write_all(colour(&text, std::io::stdout().is_terminal()).as_bytes())
+        }
         Format::Json => serde_json::to_writer_pretty(&mut out, &r)
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out)),
     };
+    let printed = printed.and_then(|()| out.flush());
     let _ = printed; // a closed pipe is not an error of the simulation
     report_findings(&r);
     Ok(ExitCode::from(match (r.passed(), r.unknown.is_empty()) {
