@@ -160,7 +160,7 @@ fn a5_put_through_all_endpoints_succeeds() {
     let r = run_builtin("etcd-follower-frozen");
     let put = one(&r, "put-all");
     assert_eq!(put.outcome, Outcome::Ok);
-    assert_ne!(put.routed_to, [NodeId(1)]);
+    assert_ne!(put.routed_to[..], [NodeId(1)]);
     assert_eq!(r.command_run("put-all").unwrap().output, ["OK"]);
     let get = one(&r, "get-after-all");
     assert_eq!(
@@ -246,13 +246,16 @@ fn b_round_robin_puts_fail_exactly_when_sent_to_the_stalled_member() {
     let r = run_builtin("etcd-follower-fsync-stall");
     let ops = r.ops("rr-put");
     assert_eq!(ops.len(), 6);
-    let to1 = ops.iter().filter(|h| h.routed_to == [NodeId(1)]).count();
+    let to1 = ops
+        .iter()
+        .filter(|h| h.routed_to[..] == [NodeId(1)])
+        .count();
     assert!(
         (1..=3).contains(&to1),
         "round-robin sends the stalled member its share: {to1}"
     );
     for h in ops {
-        let expect = if h.routed_to == [NodeId(1)] {
+        let expect = if h.routed_to[..] == [NodeId(1)] {
             Outcome::Timeout
         } else {
             Outcome::Ok

@@ -51,14 +51,19 @@ pub struct HistoryOp {
     /// How it ended.
     pub outcome: Outcome,
     /// Members the request was sent to, in order (reads may be retried elsewhere).
-    pub routed_to: Vec<NodeId>,
+    pub routed_to: Few<NodeId>,
     /// The requests it sent, in order (the trace's `request-sent` records say the same; kept
     /// here so checks need not keep those records). Not in the history's JSON.
     #[serde(skip)]
-    pub requests: Vec<RequestId>,
+    pub requests: Few<RequestId>,
     /// The server's answer, if ok.
     pub reply: Option<ReplyBody>,
 }
+
+/// The members or requests of one operation: nearly always one, so held inline (a long run
+/// keeps hundreds of thousands of operations; two small allocations each were a third of what
+/// a history operation cost beyond its own size).
+pub type Few<T> = smallvec::SmallVec<[T; 2]>;
 
 /// Client-side settings.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -96,7 +101,7 @@ pub enum ClientMsg {
         /// The server's answer, if it was ok.
         reply: Option<ReplyBody>,
         /// Members the request went to, in order.
-        routed_to: Vec<NodeId>,
+        routed_to: Few<NodeId>,
     },
 }
 
@@ -113,7 +118,7 @@ struct InFlight {
     kind: ServerOp,
     deadline: SimTime,
     attempt: Option<RequestId>,
-    routed_to: Vec<NodeId>,
+    routed_to: Few<NodeId>,
 }
 
 /// One etcd client process (an etcdctl run or a long-lived session).
@@ -183,7 +188,7 @@ impl Client {
                 kind,
                 deadline,
                 attempt: None,
-                routed_to: Vec::new(),
+                routed_to: Few::new(),
             },
         );
         fx.push(Effect::Timer(deadline, op));

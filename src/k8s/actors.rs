@@ -51,7 +51,7 @@ pub enum K8sEvent {
         token: u64,
         outcome: Outcome,
         reply: Option<ReplyBody>,
-        routed: Vec<NodeId>,
+        routed: crate::client::Few<NodeId>,
     },
 }
 
@@ -439,7 +439,7 @@ impl K8s {
         token: u64,
         outcome: Outcome,
         reply: Option<ReplyBody>,
-        routed: Vec<NodeId>,
+        routed: crate::client::Few<NodeId>,
         cx: &mut Cx,
     ) {
         let Some(mut call) = self.apiservers[a].calls.remove(&token) else {

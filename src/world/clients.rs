@@ -113,10 +113,7 @@ impl Sim {
                     },
                 );
                 self.observer.request_sent(request, op);
-                let sent = &mut self.history.ops[op.0 as usize].requests;
-                // Nearly every operation sends one request: room for exactly one at first.
-                sent.reserve_exact(1);
-                sent.push(request);
+                self.history.ops[op.0 as usize].requests.push(request);
                 let at = now + self.client_latency();
                 self.queue.schedule(at, Event::ToServer { to, req });
             }
@@ -249,8 +246,8 @@ impl Sim {
             invoked: self.now(),
             completed: None,
             outcome: Outcome::Pending,
-            routed_to: vec![],
-            requests: vec![],
+            routed_to: Default::default(),
+            requests: Default::default(),
             reply: None,
         });
         self.history.op_command.push(run);
@@ -263,7 +260,7 @@ impl Sim {
         op: OpId,
         outcome: Outcome,
         reply: Option<ReplyBody>,
-        routed_to: Vec<NodeId>,
+        routed_to: crate::client::Few<NodeId>,
     ) {
         let now = self.now();
         let completed = TraceEvent::OpCompleted {
