@@ -190,12 +190,15 @@ mod tests {
         let mut seq = 0u64;
         for round in 0..20_000u64 {
             for _ in 0..rng.between(0, 3) {
-                let at = q.now().0 + rng.between(0, [0, 10, 1_000, 1 << 40][(round % 4) as usize]);
+                let spread = [0, 10, 1_000, 1 << 20, 1 << 23, 1 << 40][(round % 6) as usize];
+                let at = q.now().0 + rng.between(0, spread);
                 q.schedule(SimTime(at), seq);
                 reference.push(Reverse((at, seq)));
                 seq += 1;
             }
-            let limit = SimTime(q.now().0 + rng.between(0, 500));
+            // Pop horizons short and long, so that far keys come due too.
+            let horizon = [500, 500, 5_000, 1 << 21, 1 << 24, 1 << 41][(round % 6) as usize];
+            let limit = SimTime(q.now().0 + rng.between(0, horizon));
             let want = match reference.peek() {
                 Some(&Reverse((at, s))) if at <= limit.0 => {
                     reference.pop();
