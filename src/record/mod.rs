@@ -86,7 +86,7 @@ pub struct NodeSummary {
     /// Its store's event history (kept when the scenario watches), for the watch oracle.
     pub events: Vec<crate::node::kv::WatchEvent>,
     /// Client requests its state machine applied (this incarnation, or carried by the snapshot
-    /// it restored), in request order.
+    /// it restored), in ascending request order (see [`NodeSummary::applied_request`]).
     pub applied_requests: Vec<RequestId>,
     /// Counters.
     pub stats: NodeStats,
@@ -99,6 +99,14 @@ pub struct NodeSummary {
     pub in_cluster: bool,
     /// Whether it is a voter in the cluster's final member list.
     pub voter: bool,
+}
+
+impl NodeSummary {
+    /// Whether its state machine applied client request `q` (a binary search: the end-of-run
+    /// checks ask this for every acknowledged write).
+    pub fn applied_request(&self, q: RequestId) -> bool {
+        self.applied_requests.binary_search(&q).is_ok()
+    }
 }
 
 /// Everything one run produced.
@@ -372,7 +380,7 @@ impl Record {
             };
             for n in running.iter().filter(|n| n.applied >= *index) {
                 checked += 1;
-                if !h.requests.iter().any(|q| n.applied_requests.contains(q)) {
+                if !h.requests.iter().any(|&q| n.applied_request(q)) {
                     let (op, what, id) = (h.op.0, h.kind.summary(), n.id);
                     return Err(format!("acknowledged write op {op} ({what}) took effect at index {index}, but {id} applied past it without it"));
                 }
@@ -393,16 +401,12 @@ impl Record {
             .iter()
             .filter(|h| h.outcome == Outcome::Ok && matches!(h.kind, ServerOp::Write { .. }))
             .collect();
-        let applied: BTreeMap<NodeId, std::collections::BTreeSet<RequestId>> = self
-            .live_nodes()
-            .iter()
-            .map(|n| (n.id, n.applied_requests.iter().copied().collect()))
-            .collect();
+        let applied = self.live_nodes();
         for h in &acked {
             if let Some(node) = applied
                 .iter()
-                .find(|(_, set)| !h.requests.iter().any(|q| set.contains(q)))
-                .map(|(n, _)| n)
+                .find(|n| !h.requests.iter().any(|&q| n.applied_request(q)))
+                .map(|n| n.id)
             {
                 let (op, what) = (h.op.0, h.kind.summary());
                 return Err(format!(
