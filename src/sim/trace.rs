@@ -765,7 +765,7 @@ impl Trace {
         }
         self.hearing.note(at, &rec.event);
         if self.lean.as_mut().is_none_or(|f| f.keeps(&rec.event)) {
-            self.records.push(rec);
+            super::push_gently(&mut self.records, rec);
         }
     }
 

@@ -236,7 +236,7 @@ impl Sim {
             Issuer::Command { index, run } => (Some(index), Some(run)),
             Issuer::Apiserver => (None, None),
         };
-        self.history.ops.push(HistoryOp {
+        let h = HistoryOp {
             op,
             client,
             command,
@@ -249,8 +249,9 @@ impl Sim {
             routed_to: Default::default(),
             requests: Default::default(),
             reply: None,
-        });
-        self.history.op_command.push(run);
+        };
+        crate::sim::push_gently(&mut self.history.ops, h);
+        crate::sim::push_gently(&mut self.history.op_command, run);
         op
     }
 
