@@ -48,7 +48,7 @@ impl Record {
 
     /// When writes to each key first took effect in etcd, whether or not their clients were
     /// told, in time order: a lease renewal that timed out at the kubelet can still commit, and
-    /// the controller then sees it (`k8s::api::lease_key` names a node's lease). One pass over
+    /// the controller then sees it ([`crate::k8s::lease_key`] names a node's lease). One pass over
     /// the trace for every key, so a check about many nodes asks once.
     pub fn effective_writes_by_key(&self) -> BTreeMap<&str, Vec<SimTime>> {
         let ops = self.op_of_request();

@@ -89,7 +89,6 @@ fn header(s: &mut String, r: &RunResult) {
     );
 }
 
-/// Every trace event a reader needs, one timestamped line (or more) each.
 /// What the event lines look up in the history, gathered in one pass over it (a scenario
 /// command repeated 100,000 times prints as many lines: no line may scan the history).
 struct Lookups {
@@ -118,6 +117,7 @@ impl Lookups {
     }
 }
 
+/// Every trace event a reader needs, one timestamped line (or more) each.
 fn events(s: &mut String, r: &RunResult, filter: &Filter) {
     let lookups = Lookups::of(r);
     let mut failing_since: BTreeMap<String, SimTime> = BTreeMap::new();

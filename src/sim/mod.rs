@@ -55,7 +55,11 @@ mod tests {
         for i in 0..400_000u32 {
             super::push_gently(&mut log, i);
             if log.len() > 1 << 16 {
-                assert!(log.capacity() <= log.len() + log.len() / 8 + 1, "at {}", log.len());
+                assert!(
+                    log.capacity() <= log.len() + log.len() / 8 + 1,
+                    "at {}",
+                    log.len()
+                );
             }
         }
         assert!(log.iter().copied().eq(0..400_000));

@@ -777,7 +777,7 @@ impl Trace {
 
 /// Which records a lean run keeps (`RunOptions::full_trace` off): none of the kinds only full
 /// views read ([`TraceEvent::only_for_full_views`]), and a `wal-synced` record only when it
-/// ends a WAL stall, that is when a `wal-parked` record of its member is still unmatched. The
+/// ends a WAL stall, that is when a `disk-parked` record of its member's WAL is unmatched. The
 /// timeline's explanations read `wal-synced` only to close a stall window (`report/why.rs`), so
 /// the ones dropped change nothing there; they were half of what a long run kept.
 #[derive(Clone, Debug, Default)]
