@@ -10,6 +10,8 @@
 //! 4. Explore seeds per second on one core.
 //! 5. Peak heap of one simulated hour of the default scenario, as `raftsim run` runs it (no
 //!    message view) and with every record kept (a counting allocator: no timing involved).
+//! 6. Each report (timeline, HTML page, JSON, messages, `check-history`'s checks) on one and on
+//!    four simulated hours: a ratio well above 4 is a report growing faster than the run.
 //!
 //! `RAFTSIM_BENCH_PROPOSALS` changes the proposal count (default 100000).
 #![allow(clippy::disallowed_methods)] // the wall clock is what a benchmark measures
@@ -79,6 +81,56 @@ fn peak_heap_mib(duration: &str, full_trace: bool, stream: bool) -> f64 {
     std::hint::black_box(&r.trace_hash);
     drop(r);
     (PEAK.load(Ordering::Relaxed) - base) as f64 / (1024.0 * 1024.0)
+}
+
+/// A report's name and what it does with a run (returning something to keep it from being
+/// optimised away).
+type Report<'a> = (&'static str, &'a dyn Fn(&raftsim::RunResult) -> usize);
+
+/// What users wait for after a run, at two run lengths: each report's time for one and for
+/// four simulated hours of the default scenario (every record kept, as views run), so that a
+/// report that grows faster than the run shows as a ratio well above 4. Returns (name, ms at
+/// one hour, ms at four hours).
+fn report_scaling() -> Vec<(&'static str, f64, f64)> {
+    let results: Vec<raftsim::RunResult> = ["1h", "4h"]
+        .iter()
+        .map(|d| run(&default_with("duration", d), &RunOptions::default()))
+        .collect();
+    let time = |f: &dyn Fn(&raftsim::RunResult) -> usize| -> Vec<f64> {
+        results
+            .iter()
+            .map(|r| {
+                let start = Instant::now();
+                std::hint::black_box(f(r));
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect()
+    };
+    let views: [Report<'_>; 5] = [
+        ("timeline", &|r| raftsim::report::timeline::render(r).len()),
+        ("HTML page", &|r| raftsim::report::picture::html(r).len()),
+        ("JSON", &|r| serde_json::to_vec_pretty(r).unwrap().len()),
+        ("messages", &|r| {
+            raftsim::report::messages::render(r, &Default::default()).len()
+        }),
+        ("history check (check-history)", &|r| {
+            let h = raftsim::check::history::of_run(&r.history);
+            let stale = raftsim::check::history::stale_reads(&h).len();
+            let lin = raftsim::check::linearizability::check(&h.ops);
+            stale
+                + usize::from(matches!(
+                    lin,
+                    raftsim::check::linearizability::Answer::Linearizable
+                ))
+        }),
+    ];
+    views
+        .iter()
+        .map(|(name, f)| {
+            let ms = time(*f);
+            (*name, ms[0], ms[1])
+        })
+        .collect()
 }
 
 fn bare_raft(n: u64) -> std::time::Duration {
@@ -438,6 +490,12 @@ fn main() {
             "  ten simulated hours streaming the trace (`--trace`): peak heap {:.1} MiB (goal <= 80 MiB)",
             peak_heap_mib("10h", false, true)
         );
+        for (name, one, four) in report_scaling() {
+            println!(
+                "  report: {name} of one / four simulated hours: {one:.0} / {four:.0} ms, {:.1}x (linear: about 4x)",
+                four / one
+            );
+        }
     }
     let runs = if quick { 3 } else { 200 };
     let (six, hundred) = (kubelets_ms(6, runs / 4 + 1), kubelets_ms(100, runs / 4 + 1));
