@@ -51,7 +51,7 @@ fn get_value(h: &HistoryOp) -> Option<String> {
         Some(ReplyBody::Kv {
             result: KvResult::Get { kv, .. },
             ..
-        }) => kv.as_ref().map(|kv| kv.value.clone()),
+        }) => kv.as_ref().map(|kv| kv.value.to_string()),
         other => panic!("not a get reply: {other:?}"),
     }
 }

@@ -259,7 +259,7 @@ fn lines(history: &[HistoryOp]) -> impl Iterator<Item = HistoryLine> + '_ {
 fn kv_key(h: &HistoryOp) -> Option<&str> {
     match &h.kind {
         ServerOp::Write { op } => op.key(),
-        ServerOp::Get { key, .. } => Some(key.as_str()),
+        ServerOp::Get { key, .. } => Some(key),
         _ => None,
     }
 }
@@ -308,12 +308,12 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
         }
         | ServerOp::MachineQuery { .. } => return None,
         ServerOp::Get { key, serializable } => {
-            l.key = key.clone();
+            l.key = key.to_string();
             l.op = "get".into();
             l.serializable = *serializable;
             if let Some(KvResult::Get { kv, .. }) = result {
                 l.found = Some(kv.is_some());
-                l.value = kv.as_ref().map(|kv| kv.value.clone());
+                l.value = kv.as_ref().map(|kv| kv.value.to_string());
                 l.mod_revision = kv.as_ref().map(|kv| kv.mod_revision);
             }
         }

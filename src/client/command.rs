@@ -215,7 +215,7 @@ fn parse_get(words: &[(usize, &str)], err: ErrAt) -> Result<Command, CommandErro
             return Err(err(2, format!("unknown flag `{other}`; {allowed}")));
         }
     };
-    let key = words[1].1.to_string();
+    let key = words[1].1.into();
     Ok(Command::Kv {
         op: ServerOp::Get { key, serializable },
     })

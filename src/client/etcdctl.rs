@@ -51,7 +51,7 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
         KvResult::Txn {
             succeeded: false, ..
         } => vec!["FAILURE".into()],
-        KvResult::Get { kv: Some(kv), .. } => vec![kv.key.clone(), kv.value.clone()],
+        KvResult::Get { kv: Some(kv), .. } => vec![kv.key.to_string(), kv.value.to_string()],
         KvResult::Get { kv: None, .. } => vec![],
         KvResult::LeaseGrant { id, ttl_s, .. } => {
             vec![format!("lease {id} granted with TTL({ttl_s}s)")]

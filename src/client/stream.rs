@@ -401,7 +401,9 @@ impl Lock {
                 _ => self.check(now),
             },
             Purpose::Check => match result {
-                Some(KvResult::Get { kv: Some(kv), .. }) if kv.value == self.lease.to_string() => {
+                Some(KvResult::Get { kv: Some(kv), .. })
+                    if *kv.value == *self.lease.to_string() =>
+                {
                     self.acquired()
                 }
                 _ => vec![Act::Wake(now + RETRY_CONN_WAIT, StreamTimer::Acquire)],
@@ -466,7 +468,7 @@ impl Lock {
 
     fn check(&self, now: SimTime) -> Vec<Act> {
         let op = ServerOp::Get {
-            key: self.name.clone(),
+            key: self.name.as_str().into(),
             serializable: false,
         };
         vec![Act::Issue {
@@ -575,7 +577,7 @@ mod tests {
                 revision: 2,
                 kv: Some(crate::node::kv::KeyValue {
                     key: "L".into(),
-                    value: LeaseId(1).to_string(),
+                    value: LeaseId(1).to_string().into(),
                     create_revision: 2,
                     mod_revision: 2,
                     version: 1,

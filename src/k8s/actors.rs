@@ -183,6 +183,10 @@ pub struct K8s {
     rng: SimRng,
     latency: (SimDuration, SimDuration),
     names: Vec<String>,
+    /// Each node's keys, by node index (the order of `names`).
+    keys: Vec<NodeKeys>,
+    /// The controller-managers' leader-election Lease.
+    kcm_lease: Key,
 }
 
 /// The loop's handle for one call into the layer: it sends [`EtcdCall`]s, sets [`K8sEvent`]
@@ -239,6 +243,8 @@ impl K8s {
             next_id: 0,
             rng,
             latency,
+            keys: names.iter().map(|n| NodeKeys::of(n)).collect(),
+            kcm_lease: KCM_LEASE_KEY.into(),
             names,
             spec,
         }
@@ -495,7 +501,7 @@ impl K8s {
     fn lease_update(&mut self, k: usize, rv: u64, cx: &mut Cx) {
         let kl = &self.kubelets[k];
         let verb = ApiVerb::Update {
-            key: lease_key(&kl.name),
+            key: self.keys[k].lease.clone(),
             value: lease_value(&kl.name, cx.now.as_micros()),
             rv,
         };
@@ -507,7 +513,7 @@ impl K8s {
     fn kubelet_ensure(&mut self, k: usize, cx: &mut Cx) {
         let kl = &self.kubelets[k];
         let verb = ApiVerb::Get {
-            key: lease_key(&kl.name),
+            key: self.keys[k].lease.clone(),
             from_cache: false,
         };
         let (a, t) = (kl.apiserver, self.lease_timeout());
@@ -547,7 +553,7 @@ impl K8s {
                 Err(ApiError::NotFound) => {
                     let kl = &self.kubelets[k];
                     let verb = ApiVerb::Create {
-                        key: lease_key(&kl.name),
+                        key: self.keys[k].lease.clone(),
                         value: lease_value(&kl.name, cx.now.as_micros()),
                     };
                     let (a, t) = (kl.apiserver, self.lease_timeout());
@@ -661,7 +667,7 @@ impl K8s {
         }
         kl.status_inflight = true;
         let verb = ApiVerb::Get {
-            key: node_key(&kl.name),
+            key: self.keys[k].node.clone(),
             from_cache: true,
         };
         let (a, t) = (kl.apiserver, self.lease_timeout());
@@ -687,7 +693,7 @@ impl K8s {
         }
         let kl = &self.kubelets[k];
         let verb = ApiVerb::Patch {
-            key: node_key(&kl.name),
+            key: self.keys[k].node.clone(),
             value: node_value("True", cx.now.as_micros()),
         };
         let (a, t) = (kl.apiserver, self.lease_timeout());
@@ -723,7 +729,7 @@ impl K8s {
         }
         self.kcms[m].inflight = true;
         let verb = ApiVerb::Get {
-            key: KCM_LEASE_KEY.into(),
+            key: self.kcm_lease.clone(),
             from_cache: false,
         };
         let t = self.spec.leader_renew_deadline;
@@ -751,7 +757,7 @@ impl K8s {
         let value = lease_value(&me, cx.now.as_micros());
         let verb = match result {
             Err(ApiError::NotFound) => ApiVerb::Create {
-                key: KCM_LEASE_KEY.into(),
+                key: self.kcm_lease.clone(),
                 value,
             },
             Err(_) => {
@@ -771,7 +777,7 @@ impl K8s {
                     return;
                 }
                 ApiVerb::Update {
-                    key: KCM_LEASE_KEY.into(),
+                    key: self.kcm_lease.clone(),
                     value,
                     rv: obj.rv,
                 }
@@ -824,10 +830,10 @@ impl K8s {
             let (lease_busy, node_busy) =
                 h.map_or((false, false), |h| (h.observing_lease, h.observing_node));
             if !lease_busy {
-                self.observe(m, lease_key(&self.names[n]), Purpose::ObserveLease(n), cx);
+                self.observe(m, self.keys[n].lease.clone(), Purpose::ObserveLease(n), cx);
             }
             if !node_busy {
-                self.observe(m, node_key(&self.names[n]), Purpose::ObserveNode(n), cx);
+                self.observe(m, self.keys[n].node.clone(), Purpose::ObserveNode(n), cx);
             }
             if let Some(h) = self.kcms[m].health.get_mut(&n) {
                 h.observing_lease = true;
@@ -837,7 +843,7 @@ impl K8s {
     }
 
     /// A read of `key` from the watch cache of the KCM's own apiserver (what its informers see).
-    fn observe(&mut self, m: usize, key: String, purpose: Purpose, cx: &mut Cx) {
+    fn observe(&mut self, m: usize, key: Key, purpose: Purpose, cx: &mut Cx) {
         let verb = ApiVerb::Get {
             key,
             from_cache: true,
@@ -871,7 +877,7 @@ impl K8s {
             },
         );
         let verb = ApiVerb::Patch {
-            key: node_key(&name),
+            key: self.keys[n].node.clone(),
             value: node_value("Unknown", hb),
         };
         self.call(
@@ -1089,7 +1095,7 @@ fn next_step(
                 revision,
             }),
         ) => Err(Ok(Object {
-            value: written(verb),
+            value: written(verb).into(),
             rv: revision,
         })),
         (Stage::Txn, Ok(_)) => Err(Err(ApiError::Conflict)),
@@ -1136,7 +1142,7 @@ fn written(v: &ApiVerb) -> String {
     }
 }
 
-fn key_of(v: &ApiVerb) -> String {
+fn key_of(v: &ApiVerb) -> Key {
     match v {
         ApiVerb::Get { key, .. }
         | ApiVerb::Update { key, .. }

@@ -2,6 +2,30 @@
 //! etcd (as small `key=value;...` strings under `/registry/...`).
 
 use serde::Serialize;
+use std::sync::Arc;
+
+/// An object's etcd key. Shared: the components ask for the same few keys all run long, and
+/// every read lands in the history ([`Keys`] builds each once).
+pub type Key = Arc<str>;
+
+/// The etcd keys of one Kubernetes node's objects, built once per run.
+#[derive(Clone, Debug)]
+pub struct NodeKeys {
+    /// Its kubelet's Lease (`kube-node-lease` namespace).
+    pub lease: Key,
+    /// Its Node object.
+    pub node: Key,
+}
+
+impl NodeKeys {
+    /// The keys of the node called `name`.
+    pub fn of(name: &str) -> NodeKeys {
+        NodeKeys {
+            lease: lease_key(name).into(),
+            node: node_key(name).into(),
+        }
+    }
+}
 
 /// Who sent an API request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -17,13 +41,13 @@ pub enum Caller {
 pub enum ApiVerb {
     /// GET; `from_cache` reads the apiserver's watch cache (resourceVersion=0), otherwise a
     /// quorum (linearizable) read from etcd.
-    Get { key: String, from_cache: bool },
+    Get { key: Key, from_cache: bool },
     /// UPDATE with a resourceVersion precondition (a compare-and-swap on mod revision).
-    Update { key: String, value: String, rv: u64 },
+    Update { key: Key, value: String, rv: u64 },
     /// CREATE (compare mod revision 0).
-    Create { key: String, value: String },
+    Create { key: Key, value: String },
     /// PATCH-like update: GuaranteedUpdate reads the current revision and retries on conflict.
-    Patch { key: String, value: String },
+    Patch { key: Key, value: String },
     /// `/readyz`, whose etcd check is a linearizable GET with its own short timeout.
     Readyz,
 }
@@ -64,7 +88,7 @@ impl ApiError {
 /// An object as read: its stored value and resourceVersion (etcd mod revision).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Object {
-    pub value: String,
+    pub value: std::sync::Arc<str>,
     pub rv: u64,
 }
 

@@ -337,7 +337,7 @@ enum Inbound {
 /// What a ReadIndex round was for.
 enum ReadPurpose {
     /// A linearizable Range of one key.
-    Get { key: String },
+    Get { key: std::sync::Arc<str> },
     /// A linearizable query of the user's state machine.
     Machine { query: String },
     /// A leader confirming its leadership before a lease renewal (`ensureLeadership`).

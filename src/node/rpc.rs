@@ -16,8 +16,9 @@ pub enum ServerOp {
     },
     /// A Range on one key; `serializable` reads are served from local state without ReadIndex.
     Get {
-        /// The key.
-        key: String,
+        /// The key (shared: a Kubernetes layer reads the same few keys hundreds of thousands
+        /// of times, and the history keeps every read).
+        key: std::sync::Arc<str>,
         /// Served from local state, without ReadIndex.
         serializable: bool,
     },

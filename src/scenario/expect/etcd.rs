@@ -177,7 +177,7 @@ impl CommandCheck {
                 Some(ReplyBody::Kv {
                     result: KvResult::Get { kv, .. },
                     ..
-                }) => kv.as_ref().map(|kv| kv.value.clone()),
+                }) => kv.as_ref().map(|kv| kv.value.to_string()),
                 _ => return Some("no get result".into()),
             };
             if &got != want {
