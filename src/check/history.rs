@@ -303,10 +303,15 @@ fn line_of(h: &HistoryOp) -> Option<HistoryLine> {
         | ServerOp::LeaseTimeToLive { .. }
         | ServerOp::Watch { .. }
         | ServerOp::Member { .. } => return None,
-        ServerOp::Write {
-            op: KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. },
+        ServerOp::Write { op }
+            if matches!(
+                **op,
+                KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. }
+            ) =>
+        {
+            return None
         }
-        | ServerOp::MachineQuery { .. } => return None,
+        ServerOp::MachineQuery { .. } => return None,
         ServerOp::Get { key, serializable } => {
             l.key = key.to_string();
             l.op = "get".into();

@@ -12,6 +12,7 @@ use super::ready_contract;
 use super::safety::SafetyOracle;
 use super::snapshot::StateDigests;
 use crate::client::HistoryOp;
+use crate::node::rpc::ServerOp;
 use crate::sim::ids::{NodeId, OpId, RequestId};
 use crate::sim::observe::{ConfApplied, Observation, RaftView};
 use crate::sim::time::SimTime;
@@ -53,9 +54,13 @@ impl Observer {
         }
     }
 
-    /// A client sent `request` for history operation `op`.
-    pub fn request_sent(&mut self, request: RequestId, op: OpId) {
-        self.applied.request_sent(request, op);
+    /// A client sent `request` for history operation `op`, asking `kind`. Only a write goes
+    /// through raft and can be applied, so only writes are remembered (a Kubernetes run sends
+    /// four reads for every write).
+    pub fn request_sent(&mut self, request: RequestId, op: OpId, kind: &ServerOp) {
+        if matches!(kind, ServerOp::Write { .. }) {
+            self.applied.request_sent(request, op);
+        }
     }
 
     /// A fact an actor reported.

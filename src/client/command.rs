@@ -86,7 +86,7 @@ impl Command {
             } => vec![*id],
             Command::Kv {
                 op: ServerOp::Write { op },
-            } => match op {
+            } => match &**op {
                 KvOp::LeaseRevoke { id } => vec![*id],
                 op => op.lease().into_iter().collect(),
             },
@@ -177,7 +177,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 
 fn write(op: KvOp) -> Command {
     Command::Kv {
-        op: ServerOp::Write { op },
+        op: ServerOp::write(op),
     }
 }
 
@@ -401,11 +401,7 @@ mod tests {
     fn parses_all_forms() {
         assert!(matches!(
             parse("put hello world"),
-            Ok(Command::Kv {
-                op: ServerOp::Write {
-                    op: KvOp::Put { .. }
-                }
-            })
+            Ok(Command::Kv { op }) if matches!(op.write_op(), Some(KvOp::Put { .. }))
         ));
         assert_eq!(
             parse("get hello --consistency=s"),
@@ -419,14 +415,13 @@ mod tests {
         assert_eq!(parse("endpoint status"), Ok(Command::EndpointStatus));
         assert!(matches!(
             parse("txn k --if-mod-rev=0 --then-put=v"),
-            Ok(Command::Kv {
-                op: ServerOp::Write {
-                    op: KvOp::Txn {
-                        compare: Compare::ModRevision(0),
-                        ..
-                    }
-                }
-            })
+            Ok(Command::Kv { op }) if matches!(
+                op.write_op(),
+                Some(KvOp::Txn {
+                    compare: Compare::ModRevision(0),
+                    ..
+                })
+            )
         ));
     }
 

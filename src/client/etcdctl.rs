@@ -56,10 +56,8 @@ fn render_kv(op: &HistoryOp) -> Vec<String> {
         KvResult::LeaseGrant { id, ttl_s, .. } => {
             vec![format!("lease {id} granted with TTL({ttl_s}s)")]
         }
-        KvResult::LeaseRevoke { .. } => match &op.kind {
-            ServerOp::Write {
-                op: KvOp::LeaseRevoke { id },
-            } => vec![format!("lease {id} revoked")],
+        KvResult::LeaseRevoke { .. } => match op.kind.write_op() {
+            Some(KvOp::LeaseRevoke { id }) => vec![format!("lease {id} revoked")],
             _ => vec![],
         },
         KvResult::LeaseNotFound | KvResult::LeaseExists => vec![],

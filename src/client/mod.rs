@@ -312,9 +312,7 @@ mod tests {
     use crate::node::kv::KvOp;
 
     fn put() -> ServerOp {
-        ServerOp::Write {
-            op: KvOp::put("k", "v"),
-        }
+        ServerOp::write(KvOp::put("k", "v"))
     }
 
     fn sends(fx: &[ClientEffect]) -> Vec<NodeId> {

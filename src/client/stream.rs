@@ -351,9 +351,7 @@ impl Lock {
             ended: false,
         };
         let grant = Act::Issue {
-            op: ServerOp::Write {
-                op: KvOp::LeaseGrant { id: lease, ttl_s },
-            },
+            op: ServerOp::write(KvOp::LeaseGrant { id: lease, ttl_s }),
             deadline: now + request_timeout,
             purpose: Purpose::Grant,
         };
@@ -371,7 +369,7 @@ impl Lock {
             lease: Some(self.lease),
         };
         vec![Act::Issue {
-            op: ServerOp::Write { op },
+            op: ServerOp::write(op),
             deadline: now + self.request_timeout,
             purpose: Purpose::Acquire,
         }]

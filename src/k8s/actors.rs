@@ -1123,14 +1123,12 @@ fn next_step(
 }
 
 fn txn(key: &str, compare: Compare, value: &str) -> ServerOp {
-    ServerOp::Write {
-        op: KvOp::Txn {
-            key: key.to_string(),
-            compare,
-            then_put: value.to_string(),
-            lease: None,
-        },
-    }
+    ServerOp::write(KvOp::Txn {
+        key: key.to_string(),
+        compare,
+        then_put: value.to_string(),
+        lease: None,
+    })
 }
 
 fn written(v: &ApiVerb) -> String {

@@ -1074,7 +1074,7 @@ impl Node {
                 self.set_server_timeout(request, req.deadline, out);
             }
             op @ ServerOp::Watch { .. } => self.open_watch(client, request, op, out),
-            ServerOp::Write { op } => self.serve_write(client, request, op, req.deadline, out),
+            ServerOp::Write { op } => self.serve_write(client, request, *op, req.deadline, out),
         }
     }
 

@@ -266,7 +266,7 @@ impl Record {
             if kv.key() != Some(key) || by_index.contains_key(&index) {
                 continue;
             }
-            let value = match kv {
+            let value = match &**kv {
                 KvOp::Put { value, .. } => Some(value.clone()),
                 KvOp::Txn { then_put, .. } => Some(then_put.clone()),
                 _ => None,

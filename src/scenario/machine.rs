@@ -87,9 +87,7 @@ fn spec<M: StateMachine>(
             let command = json(c);
             (
                 format!("command {command}"),
-                ServerOp::Write {
-                    op: KvOp::Machine { command },
-                },
+                ServerOp::write(KvOp::Machine { command }),
             )
         }
         MachineCall::Query {

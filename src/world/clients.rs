@@ -112,7 +112,7 @@ impl Sim {
                         to,
                     },
                 );
-                self.observer.request_sent(request, op);
+                self.observer.request_sent(request, op, &req.op);
                 self.history.ops[op.0 as usize].requests.push(request);
                 let at = now + self.client_latency();
                 self.queue.schedule(at, Event::ToServer { to, req });
@@ -325,7 +325,7 @@ fn plan(
                 id: LeaseId::named(name),
                 ttl_s: *ttl_s,
             };
-            vec![(None, ServerOp::Write { op })]
+            vec![(None, ServerOp::write(op))]
         }
         Command::LeaseKeepAlive { lease, .. } => {
             let op = ServerOp::LeaseKeepAlive {
