@@ -679,7 +679,11 @@ mod tests {
         };
         let w = WalEntry::of(&e);
         assert_eq!(w.to_entry(), e);
-        assert_eq!(w.data.as_ptr(), e.data.as_ptr(), "the payload is shared, not copied");
+        assert_eq!(
+            w.data.as_ptr(),
+            e.data.as_ptr(),
+            "the payload is shared, not copied"
+        );
     }
 
     #[test]
