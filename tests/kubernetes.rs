@@ -345,3 +345,26 @@ fn bad_kubernetes_settings_get_positions_and_allowed_values() {
         "{e}"
     );
 }
+
+#[test]
+fn one_pass_questions_answer_as_the_per_node_ones() {
+    let r = run_builtin("k8s-local-etcd-follower-stall");
+    let by_node = r.renewals_by_node();
+    let last = r.last_conditions();
+    let names = r.scenario.kubernetes.as_ref().unwrap().node_names();
+    assert!(names.iter().any(|n| !r.renewal_failures(n).is_empty()));
+    assert!(names.iter().any(|n| last.contains_key(n.as_str())));
+    for n in &names {
+        let one = by_node.get(n.as_str()).cloned().unwrap_or_default();
+        assert_eq!(one.ok, r.renewals(n), "{n}");
+        assert_eq!(one.failed, r.renewal_failures(n), "{n}");
+        let changes = ["True", "Unknown"].map(|c| r.condition_changes(n, c).last().copied());
+        let latest = match changes {
+            [Some(t), Some(u)] => Some(if t > u { "True" } else { "Unknown" }),
+            [Some(_), None] => Some("True"),
+            [None, Some(_)] => Some("Unknown"),
+            [None, None] => None,
+        };
+        assert_eq!(last.get(n.as_str()).copied(), latest, "{n}");
+    }
+}

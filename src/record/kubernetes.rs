@@ -7,7 +7,47 @@ use crate::sim::time::{SimDuration, SimTime};
 use crate::sim::trace::TraceEvent;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One node's lease renewals, in time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Renewals {
+    /// When a renewal succeeded.
+    pub ok: Vec<SimTime>,
+    /// When a lease request failed.
+    pub failed: Vec<SimTime>,
+}
+
 impl Record {
+    /// Every node's lease renewals ([`Record::renewals`] and [`Record::renewal_failures`] of
+    /// each), from one pass over the trace: a report about every node asks once instead of
+    /// reading the trace twice per node.
+    pub fn renewals_by_node(&self) -> BTreeMap<&str, Renewals> {
+        let mut out: BTreeMap<&str, Renewals> = BTreeMap::new();
+        for t in &self.trace {
+            match &t.event {
+                TraceEvent::LeaseRenewed { node, .. } => {
+                    out.entry(node.as_str()).or_default().ok.push(t.at)
+                }
+                TraceEvent::LeaseRenewFailed(f) => {
+                    out.entry(f.node.as_str()).or_default().failed.push(t.at)
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Each node's Ready condition as the node-lifecycle controller last set it (nodes it
+    /// never changed are absent), from one pass over the trace.
+    pub fn last_conditions(&self) -> BTreeMap<&str, &str> {
+        let mut out = BTreeMap::new();
+        for t in &self.trace {
+            if let TraceEvent::NodeCondition(c) = &t.event {
+                out.insert(c.node.as_str(), c.ready.as_str());
+            }
+        }
+        out
+    }
+
     /// Times of successful lease renewals of `node`.
     pub fn renewals(&self, node: &str) -> Vec<SimTime> {
         self.times(|e| matches!(e, TraceEvent::LeaseRenewed { node: n, .. } if n == node))

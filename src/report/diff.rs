@@ -1,10 +1,10 @@
 //! Counterfactual comparison: the same scenario and seed with one or more settings changed, and
 //! what changed in the outcome.
 
-use crate::record::kubernetes::longest_gap;
+use crate::record::kubernetes::{longest_gap, Renewals};
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
-
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 fn intervals_text(iv: &[(SimTime, Option<SimTime>)]) -> String {
@@ -68,17 +68,24 @@ fn kubernetes(s: &mut String, base: &RunResult, alt: &RunResult) {
     }
     s.push_str("\nlease renewals: ok / failed requests, longest gap without a renewal\n");
     let from = SimTime::ZERO + SimDuration::from_secs(5);
+    let (base_renewals, alt_renewals) = (base.renewals_by_node(), alt.renewals_by_node());
     for n in k.node_names() {
-        let f = |r: &RunResult| {
-            let ok = r.renewals(&n);
+        let f = |r: &RunResult, by_node: &BTreeMap<&str, Renewals>| {
+            let none = Renewals::default();
+            let Renewals { ok, failed } = by_node.get(n.as_str()).unwrap_or(&none);
             format!(
                 "{:>3} / {:>3}, gap {}",
                 ok.len(),
-                r.renewal_failures(&n).len(),
-                longest_gap(&ok, from, r.sim_end)
+                failed.len(),
+                longest_gap(ok, from, r.sim_end)
             )
         };
-        let _ = writeln!(s, "  {n:<10} {:<40} {}", f(base), f(alt));
+        let _ = writeln!(
+            s,
+            "  {n:<10} {:<40} {}",
+            f(base, &base_renewals),
+            f(alt, &alt_renewals)
+        );
     }
     let _ = writeln!(
         s,

@@ -1,10 +1,10 @@
 //! Kubernetes views: `kubectl get nodes` and the availability report that sets the cluster's
 //! own health beside what each kubelet saw.
 
-use crate::record::kubernetes::longest_gap;
+use crate::record::kubernetes::{longest_gap, Renewals};
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
-use crate::sim::trace::TraceEvent;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// kubectl's short duration format (`119s`, `4m10s`, `12m`).
@@ -22,15 +22,12 @@ pub fn get_nodes(r: &RunResult) -> Vec<String> {
     let Some(k) = &r.scenario.kubernetes else {
         return vec![];
     };
+    let last = r.last_conditions();
     let rows: Vec<Vec<String>> = k
         .node_names()
         .iter()
         .map(|n| {
-            let last = r.trace.iter().rev().find_map(|t| match &t.event {
-                TraceEvent::NodeCondition(c) if &c.node == n => Some(c.ready.clone()),
-                _ => None,
-            });
-            let status = if last.as_deref() == Some("Unknown") {
+            let status = if last.get(n.as_str()) == Some(&"Unknown") {
                 "NotReady"
             } else {
                 "Ready"
@@ -107,12 +104,22 @@ fn count_in(times: &[SimTime], from: SimTime, until: SimTime) -> usize {
 
 /// Cuts the run into windows of `width`, with what etcd and kubelets did in each.
 pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
+    windows_of(r, width, &r.renewals_by_node())
+}
+
+fn windows_of(
+    r: &RunResult,
+    width: SimDuration,
+    renewals: &BTreeMap<&str, Renewals>,
+) -> Vec<Window> {
     let Some(k) = &r.scenario.kubernetes else {
         return vec![];
     };
     let names = k.node_names();
-    let ok: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewals(n)).collect();
-    let bad: Vec<Vec<SimTime>> = names.iter().map(|n| r.renewal_failures(n)).collect();
+    let none = Renewals::default();
+    let of = |n: &String| renewals.get(n.as_str()).unwrap_or(&none);
+    let ok: Vec<&Vec<SimTime>> = names.iter().map(|n| &of(n).ok).collect();
+    let bad: Vec<&Vec<SimTime>> = names.iter().map(|n| &of(n).failed).collect();
     let all_probes = &r.cluster_probes;
     assert!(
         all_probes.is_sorted_by_key(|p| p.at) && ok.iter().chain(&bad).all(|ts| ts.is_sorted()),
@@ -143,10 +150,10 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
         let failing = names
             .iter()
             .enumerate()
-            .filter(|(i, _)| inside(&ok[*i]) == 0 && inside(&bad[*i]) > 0)
+            .filter(|(i, _)| inside(ok[*i]) == 0 && inside(bad[*i]) > 0)
             .map(|(_, n)| n.clone())
             .collect();
-        let renewing = (0..names.len()).filter(|i| inside(&ok[*i]) > 0).count();
+        let renewing = (0..names.len()).filter(|i| inside(ok[*i]) > 0).count();
         out.push(Window {
             from,
             until,
@@ -166,7 +173,8 @@ pub fn availability(r: &RunResult) -> String {
     let Some(k) = &r.scenario.kubernetes else {
         return String::new();
     };
-    let ws = windows(r, SimDuration::from_secs(20));
+    let renewals = r.renewals_by_node();
+    let ws = windows_of(r, SimDuration::from_secs(20), &renewals);
     let mut s =
         String::from("availability: what etcd thought vs what kubelets saw (20s windows)\n");
     s.push_str(
@@ -190,14 +198,14 @@ pub fn availability(r: &RunResult) -> String {
     let end = r.sim_end;
     s.push_str("  per kubelet: renewals ok / failed requests, longest gap without a renewal\n");
     for (name, api) in &r.kubelets {
-        let ok = r.renewals(name);
-        let bad = r.renewal_failures(name);
+        let none = Renewals::default();
+        let Renewals { ok, failed: bad } = renewals.get(name.as_str()).unwrap_or(&none);
         let _ = writeln!(
             s,
             "    {name:<10} via apiserver-{api}: {:>3} ok / {:>3} failed, longest gap {}",
             ok.len(),
             bad.len(),
-            longest_gap(&ok, SimTime::ZERO + SimDuration::from_secs(5), end)
+            longest_gap(ok, SimTime::ZERO + SimDuration::from_secs(5), end)
         );
     }
     for line in statements(&ws) {

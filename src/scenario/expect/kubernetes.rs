@@ -2,7 +2,7 @@
 //! and etcd's health as the availability report sees it.
 
 use super::{Fields, Judged, Kind};
-use crate::record::kubernetes::longest_gap;
+use crate::record::kubernetes::{longest_gap, Renewals};
 use crate::record::Record;
 use crate::scenario::ScenarioError;
 use crate::sim::time::{SimDuration, SimTime};
@@ -171,13 +171,16 @@ impl Kind for RenewalsFail {
     }
 
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
-        let inside = |t: &SimTime| *t > self.from && *t <= self.until;
+        let inside = |t: &&SimTime| **t > self.from && **t <= self.until;
+        let by_node = r.renewals_by_node();
         let mut parts = Vec::new();
         for n in &self.nodes {
-            if let Some(t) = r.renewals(n).into_iter().find(inside) {
+            let none = Renewals::default();
+            let of = by_node.get(n.as_str()).unwrap_or(&none);
+            if let Some(t) = of.ok.iter().find(inside) {
                 return (false, format!("{n} renewed its lease at {t}"));
             }
-            let failed = r.renewal_failures(n).iter().filter(|t| inside(t)).count();
+            let failed = of.failed.iter().filter(inside).count();
             if failed == 0 {
                 return (false, format!("{n} attempted no renewal in the window"));
             }
@@ -225,9 +228,11 @@ impl Kind for RenewalsSucceed {
     }
 
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
+        let by_node = r.renewals_by_node();
         let mut parts = Vec::new();
         for n in &self.nodes {
-            let gap = longest_gap(&r.renewals(n), self.from, self.until);
+            let ok = by_node.get(n.as_str()).map_or(&[][..], |b| &b.ok[..]);
+            let gap = longest_gap(ok, self.from, self.until);
             if gap > self.max_gap {
                 let max = self.max_gap;
                 return (
@@ -272,15 +277,18 @@ impl Kind for RenewalsDegraded {
     }
 
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
-        let inside = |ts: Vec<SimTime>| {
-            ts.into_iter()
-                .filter(|t| *t > self.from && *t <= self.until)
+        let inside = |ts: &[SimTime]| {
+            ts.iter()
+                .filter(|t| **t > self.from && **t <= self.until)
                 .count()
         };
+        let by_node = r.renewals_by_node();
         let mut failed = 0;
         let mut parts = Vec::new();
         for n in &self.nodes {
-            let (ok, bad) = (inside(r.renewals(n)), inside(r.renewal_failures(n)));
+            let none = Renewals::default();
+            let of = by_node.get(n.as_str()).unwrap_or(&none);
+            let (ok, bad) = (inside(&of.ok), inside(&of.failed));
             if ok == 0 {
                 return (
                     false,
