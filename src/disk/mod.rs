@@ -190,6 +190,10 @@ pub struct WalEntry {
 }
 
 impl WalEntry {
+    /// From this many entries on, a log of them grows by an eighth at a time instead of
+    /// doubling ([`crate::sim::reserve_gently`]).
+    pub const LONG_LOG: usize = 4096;
+
     /// The WAL's copy of `e`.
     pub fn of(e: &Entry) -> WalEntry {
         assert!(
@@ -264,6 +268,7 @@ impl Durable {
                 self.last_index()
             );
             self.entries.truncate((first.index - base - 1) as usize);
+            crate::sim::reserve_gently(&mut self.entries, w.entries.len(), WalEntry::LONG_LOG);
             self.entries.extend(w.entries.iter().map(WalEntry::of));
         }
         if let Some(hs) = &w.hard_state {

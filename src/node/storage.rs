@@ -73,6 +73,7 @@ impl SimStorage {
             head.index
         );
         self.entries.truncate((head.index - self.first()) as usize);
+        crate::sim::reserve_gently(&mut self.entries, entries.len(), WalEntry::LONG_LOG);
         self.entries.extend(entries.iter().map(WalEntry::of));
     }
 

@@ -39,11 +39,18 @@ pub(crate) use shown_as_name;
 /// still doubles, so short runs copy no more than before; appends stay amortised O(1) (ten
 /// simulated hours took the same time either way).
 pub(crate) fn push_gently<T>(log: &mut Vec<T>, x: T) {
-    const LONG: usize = 1 << 16;
-    if log.len() == log.capacity() && log.len() >= LONG {
-        log.reserve_exact(log.len() / 8);
-    }
+    reserve_gently(log, 1, 1 << 16);
     log.push(x);
+}
+
+/// Makes room for `additional` more items in a log that grows for a long time, as
+/// [`push_gently`] does, once it holds `long` items or more: an eighth of its length at a
+/// time (or `additional`, if more). The raft log and the simulated WAL use it from a few
+/// thousand entries on: between etcd's snapshots a member's log reaches tens of thousands.
+pub(crate) fn reserve_gently<T>(log: &mut Vec<T>, additional: usize, long: usize) {
+    if log.len() + additional > log.capacity() && log.len() >= long {
+        log.reserve_exact(additional.max(log.len() / 8));
+    }
 }
 
 #[cfg(test)]
