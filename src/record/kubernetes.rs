@@ -91,7 +91,7 @@ impl Record {
     /// the controller then sees it ([`crate::k8s::lease_key`] names a node's lease). One pass over
     /// the trace for every key, so a check about many nodes asks once.
     pub fn effective_writes_by_key(&self) -> BTreeMap<&str, Vec<SimTime>> {
-        let ops = self.op_of_request();
+        let ops = self.write_of_request();
         let mut seen = BTreeSet::new();
         let mut out: BTreeMap<&str, Vec<SimTime>> = BTreeMap::new();
         for t in &self.trace {
