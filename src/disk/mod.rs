@@ -673,6 +673,14 @@ mod tests {
         }
     }
 
+    /// Every member's log and WAL hold one per entry, up to 100,000 of them with etcd 3.5.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn wal_entries_are_half_a_protobuf_entry() {
+        assert_eq!(std::mem::size_of::<WalEntry>(), 56);
+        assert_eq!(std::mem::size_of::<Entry>(), 104);
+    }
+
     #[test]
     fn the_wal_gives_back_the_entry_it_was_given_sharing_its_data() {
         let e = Entry {
