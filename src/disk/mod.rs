@@ -191,7 +191,7 @@ pub struct WalEntry {
 
 impl WalEntry {
     /// From this many entries on, a log of them grows by an eighth at a time instead of
-    /// doubling ([`crate::sim::reserve_gently`]).
+    /// doubling.
     pub const LONG_LOG: usize = 4096;
 
     /// The WAL's copy of `e`.
