@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// An object's etcd key. Shared: the components ask for the same few keys all run long, and
-/// every read lands in the history ([`Keys`] builds each once).
+/// every read lands in the history ([`NodeKeys`] builds each once).
 pub type Key = Arc<str>;
 
 /// The etcd keys of one Kubernetes node's objects, built once per run.
