@@ -328,7 +328,7 @@ fn progress(c: &mut Canvas, r: &RunResult) {
     for n in &r.nodes {
         let i = (n.id.0 - 1) as usize;
         let y0 = TOP + LANE * i as f64 + LANE - 5.0;
-        let series = |pick: fn(&crate::record::Probe) -> &Vec<u64>| -> String {
+        let series = |pick: fn(&crate::record::Probe) -> &[u64]| -> String {
             r.cluster_probes
                 .iter()
                 .map(|p| {

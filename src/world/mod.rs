@@ -279,6 +279,8 @@ impl Sim {
             }
             Event::ClusterProbe => {
                 let p = self.probe();
+                // One a second for the whole run: grown gently, as the raft logs are.
+                crate::sim::reserve_gently(&mut self.cluster_probes, 1, 4096);
                 self.cluster_probes.push(p);
                 let next = self.now() + SimDuration::from_secs(1);
                 self.queue.schedule(next, Event::ClusterProbe);
