@@ -355,7 +355,7 @@ fn one_pass_questions_answer_as_the_per_node_ones() {
     assert!(names.iter().any(|n| !r.renewal_failures(n).is_empty()));
     assert!(names.iter().any(|n| last.contains_key(n.as_str())));
     for n in &names {
-        let one = by_node.get(n.as_str()).cloned().unwrap_or_default();
+        let one = by_node.of(n);
         assert_eq!(one.ok, r.renewals(n), "{n}");
         assert_eq!(one.failed, r.renewal_failures(n), "{n}");
         let changes = ["True", "Unknown"].map(|c| r.condition_changes(n, c).last().copied());

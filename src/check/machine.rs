@@ -61,15 +61,15 @@ fn operation<M: StateMachine>(
     h: &HistoryOp,
     with_serializable: bool,
 ) -> Option<Operation<MachineRecord<M>>> {
-    let call = match (&h.kind, h.kind.write_op()) {
-        (_, Some(KvOp::Machine { command })) => MachineCall::Command(decode(command)),
-        (
-            ServerOp::MachineQuery {
-                query,
-                serializable,
-            },
-            _,
-        ) if with_serializable || !serializable => MachineCall::Query {
+    let call = match &h.kind {
+        ServerOp::Write { op } => match &**op {
+            KvOp::Machine { command } => MachineCall::Command(decode(command)),
+            _ => return None,
+        },
+        ServerOp::MachineQuery {
+            query,
+            serializable,
+        } if with_serializable || !serializable => MachineCall::Query {
             query: decode(query),
             linearizable: !serializable,
         },

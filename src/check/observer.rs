@@ -58,7 +58,7 @@ impl Observer {
     /// through raft and can be applied, so only writes are remembered (a Kubernetes run sends
     /// four reads for every write).
     pub fn request_sent(&mut self, request: RequestId, op: OpId, kind: &ServerOp) {
-        if matches!(kind, ServerOp::Write { .. }) {
+        if kind.write_op().is_some() {
             self.applied.request_sent(request, op);
         }
     }

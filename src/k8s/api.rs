@@ -88,7 +88,7 @@ impl ApiError {
 /// An object as read: its stored value and resourceVersion (etcd mod revision).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Object {
-    pub value: std::sync::Arc<str>,
+    pub value: Arc<str>,
     pub rv: u64,
 }
 

@@ -50,7 +50,7 @@ pub mod rpc;
 pub mod snapshots;
 pub mod storage;
 
-use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalEntry, WalWrite};
+use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
 use crate::sim::observe::{DurableSummary, Observation, RaftView};
 use crate::sim::rng::SimRng;
@@ -564,8 +564,7 @@ impl Node {
         if let Some(s) = &snapshot {
             store.install(s.clone());
         }
-        let entries: Vec<_> = durable.entries.iter().map(WalEntry::to_entry).collect();
-        store.append(&entries);
+        store.replay(&durable.entries);
         let mut hs = durable.hard_state.clone();
         hs.commit = hs.commit.max(durable.snapshot_index());
         store.set_hardstate(hs);

@@ -57,24 +57,35 @@ impl SimStorage {
 
     /// Appends entries raft-rs handed out (a contiguous suffix, possibly overwriting a tail).
     pub fn append(&mut self, entries: &[Entry]) {
-        let Some(head) = entries.first() else {
-            return;
-        };
+        if let Some(head) = entries.first() {
+            self.make_room(head.index, entries.len());
+            self.entries.extend(entries.iter().map(WalEntry::of));
+        }
+    }
+
+    /// Appends entries replayed from the WAL on restart (already in the log's own form).
+    pub fn replay(&mut self, entries: &[WalEntry]) {
+        if let Some(head) = entries.first() {
+            self.make_room(head.index, entries.len());
+            self.entries.extend_from_slice(entries);
+        }
+    }
+
+    /// Drops the entries from `index` on, which `n` new ones replace, checking they continue
+    /// the log as `MemStorage::append` does.
+    fn make_room(&mut self, index: u64, n: usize) {
         assert!(
-            head.index >= self.first(),
-            "overwrite compacted raft logs, compacted: {}, append: {}",
-            self.first() - 1,
-            head.index
+            index >= self.first(),
+            "overwrite compacted raft logs, compacted: {}, append: {index}",
+            self.first() - 1
         );
         assert!(
-            head.index <= self.last() + 1,
-            "raft logs should be continuous, last index: {}, new appended: {}",
-            self.last(),
-            head.index
+            index <= self.last() + 1,
+            "raft logs should be continuous, last index: {}, new appended: {index}",
+            self.last()
         );
-        self.entries.truncate((head.index - self.first()) as usize);
-        crate::sim::reserve_gently(&mut self.entries, entries.len(), WalEntry::LONG_LOG);
-        self.entries.extend(entries.iter().map(WalEntry::of));
+        self.entries.truncate((index - self.first()) as usize);
+        crate::sim::reserve_gently(&mut self.entries, n, WalEntry::LONG_LOG);
     }
 
     /// Sets the hard state.
@@ -223,7 +234,13 @@ mod tests {
             Step::Append { from, n, term } => {
                 let start = first + from % (last + 2 - first);
                 let ents: Vec<Entry> = (start..start + n).map(|i| entry(i, term)).collect();
-                sim.append(&ents);
+                if term % 2 == 0 {
+                    // The restart path: the same entries, replayed from the WAL's form.
+                    let wal: Vec<WalEntry> = ents.iter().map(WalEntry::of).collect();
+                    sim.replay(&wal);
+                } else {
+                    sim.append(&ents);
+                }
                 mem.wl().append(&ents).unwrap();
             }
             Step::Compact(to) => {

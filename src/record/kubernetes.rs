@@ -16,24 +16,44 @@ pub struct Renewals {
     pub failed: Vec<SimTime>,
 }
 
+/// Every node's lease renewals ([`Record::renewals_by_node`]).
+#[derive(Clone, Debug, Default)]
+pub struct RenewalsByNode<'a>(BTreeMap<&'a str, Renewals>);
+
+impl RenewalsByNode<'_> {
+    /// `node`'s renewals (none for a node that never asked).
+    pub fn of(&self, node: &str) -> &Renewals {
+        static NONE: Renewals = Renewals {
+            ok: Vec::new(),
+            failed: Vec::new(),
+        };
+        self.0.get(node).unwrap_or(&NONE)
+    }
+}
+
+/// Which node's lease request `e` records, and whether it renewed the lease: the one
+/// definition every renewal question reads.
+fn lease_request(e: &TraceEvent) -> Option<(&str, bool)> {
+    match e {
+        TraceEvent::LeaseRenewed { node, .. } => Some((node, true)),
+        TraceEvent::LeaseRenewFailed(f) => Some((&f.node, false)),
+        _ => None,
+    }
+}
+
 impl Record {
     /// Every node's lease renewals ([`Record::renewals`] and [`Record::renewal_failures`] of
     /// each), from one pass over the trace: a report about every node asks once instead of
     /// reading the trace twice per node.
-    pub fn renewals_by_node(&self) -> BTreeMap<&str, Renewals> {
+    pub fn renewals_by_node(&self) -> RenewalsByNode<'_> {
         let mut out: BTreeMap<&str, Renewals> = BTreeMap::new();
         for t in &self.trace {
-            match &t.event {
-                TraceEvent::LeaseRenewed { node, .. } => {
-                    out.entry(node.as_str()).or_default().ok.push(t.at)
-                }
-                TraceEvent::LeaseRenewFailed(f) => {
-                    out.entry(f.node.as_str()).or_default().failed.push(t.at)
-                }
-                _ => {}
+            if let Some((node, ok)) = lease_request(&t.event) {
+                let r = out.entry(node).or_default();
+                if ok { &mut r.ok } else { &mut r.failed }.push(t.at);
             }
         }
-        out
+        RenewalsByNode(out)
     }
 
     /// Each node's Ready condition as the node-lifecycle controller last set it (nodes it
@@ -50,12 +70,12 @@ impl Record {
 
     /// Times of successful lease renewals of `node`.
     pub fn renewals(&self, node: &str) -> Vec<SimTime> {
-        self.times(|e| matches!(e, TraceEvent::LeaseRenewed { node: n, .. } if n == node))
+        self.times(|e| lease_request(e) == Some((node, true)))
     }
 
     /// Times of failed lease requests of `node`.
     pub fn renewal_failures(&self, node: &str) -> Vec<SimTime> {
-        self.times(|e| matches!(e, TraceEvent::LeaseRenewFailed(f) if f.node == node))
+        self.times(|e| lease_request(e) == Some((node, false)))
     }
 
     /// Times at which the node-lifecycle controller set `node`'s Ready condition to `ready`.

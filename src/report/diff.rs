@@ -1,10 +1,9 @@
 //! Counterfactual comparison: the same scenario and seed with one or more settings changed, and
 //! what changed in the outcome.
 
-use crate::record::kubernetes::{longest_gap, Renewals};
+use crate::record::kubernetes::{longest_gap, Renewals, RenewalsByNode};
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 fn intervals_text(iv: &[(SimTime, Option<SimTime>)]) -> String {
@@ -70,9 +69,8 @@ fn kubernetes(s: &mut String, base: &RunResult, alt: &RunResult) {
     let from = SimTime::ZERO + SimDuration::from_secs(5);
     let (base_renewals, alt_renewals) = (base.renewals_by_node(), alt.renewals_by_node());
     for n in k.node_names() {
-        let f = |r: &RunResult, by_node: &BTreeMap<&str, Renewals>| {
-            let none = Renewals::default();
-            let Renewals { ok, failed } = by_node.get(n.as_str()).unwrap_or(&none);
+        let f = |r: &RunResult, by_node: &RenewalsByNode<'_>| {
+            let Renewals { ok, failed } = by_node.of(&n);
             format!(
                 "{:>3} / {:>3}, gap {}",
                 ok.len(),

@@ -1,10 +1,9 @@
 //! Kubernetes views: `kubectl get nodes` and the availability report that sets the cluster's
 //! own health beside what each kubelet saw.
 
-use crate::record::kubernetes::{longest_gap, Renewals};
+use crate::record::kubernetes::{longest_gap, Renewals, RenewalsByNode};
 use crate::run::RunResult;
 use crate::sim::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// kubectl's short duration format (`119s`, `4m10s`, `12m`).
@@ -107,19 +106,13 @@ pub fn windows(r: &RunResult, width: SimDuration) -> Vec<Window> {
     windows_of(r, width, &r.renewals_by_node())
 }
 
-fn windows_of(
-    r: &RunResult,
-    width: SimDuration,
-    renewals: &BTreeMap<&str, Renewals>,
-) -> Vec<Window> {
+fn windows_of(r: &RunResult, width: SimDuration, renewals: &RenewalsByNode<'_>) -> Vec<Window> {
     let Some(k) = &r.scenario.kubernetes else {
         return vec![];
     };
     let names = k.node_names();
-    let none = Renewals::default();
-    let of = |n: &String| renewals.get(n.as_str()).unwrap_or(&none);
-    let ok: Vec<&Vec<SimTime>> = names.iter().map(|n| &of(n).ok).collect();
-    let bad: Vec<&Vec<SimTime>> = names.iter().map(|n| &of(n).failed).collect();
+    let ok: Vec<&Vec<SimTime>> = names.iter().map(|n| &renewals.of(n).ok).collect();
+    let bad: Vec<&Vec<SimTime>> = names.iter().map(|n| &renewals.of(n).failed).collect();
     let all_probes = &r.cluster_probes;
     assert!(
         all_probes.is_sorted_by_key(|p| p.at) && ok.iter().chain(&bad).all(|ts| ts.is_sorted()),
@@ -198,8 +191,7 @@ pub fn availability(r: &RunResult) -> String {
     let end = r.sim_end;
     s.push_str("  per kubelet: renewals ok / failed requests, longest gap without a renewal\n");
     for (name, api) in &r.kubelets {
-        let none = Renewals::default();
-        let Renewals { ok, failed: bad } = renewals.get(name.as_str()).unwrap_or(&none);
+        let Renewals { ok, failed: bad } = renewals.of(name);
         let _ = writeln!(
             s,
             "    {name:<10} via apiserver-{api}: {:>3} ok / {:>3} failed, longest gap {}",

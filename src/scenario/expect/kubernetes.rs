@@ -2,7 +2,7 @@
 //! and etcd's health as the availability report sees it.
 
 use super::{Fields, Judged, Kind};
-use crate::record::kubernetes::{longest_gap, Renewals};
+use crate::record::kubernetes::longest_gap;
 use crate::record::Record;
 use crate::scenario::ScenarioError;
 use crate::sim::time::{SimDuration, SimTime};
@@ -44,10 +44,11 @@ impl Kind for NodeNotReady {
     fn evaluate(&self, r: &Judged<'_>) -> (bool, String) {
         let mut parts = Vec::new();
         let effective = r.effective_writes_by_key();
+        let renewals = r.renewals_by_node();
         for n in &self.nodes {
             let lease = crate::k8s::api::lease_key(n);
             let writes = effective.get(lease.as_str()).map_or(&[][..], Vec::as_slice);
-            match self.one(r, n, writes) {
+            match self.one(r, n, &renewals.of(n).ok, writes) {
                 Ok(p) => parts.push(p),
                 Err(e) => return (false, e),
             }
@@ -67,13 +68,20 @@ impl Kind for NodeNotReady {
 }
 
 impl NodeNotReady {
-    /// `effective`: when writes to `n`'s lease took effect, in time order.
-    fn one(&self, r: &Record, n: &str, effective: &[SimTime]) -> Result<String, String> {
+    /// `acked`: `n`'s successful renewals; `effective`: when writes to `n`'s lease took
+    /// effect; both in time order.
+    fn one(
+        &self,
+        r: &Record,
+        n: &str,
+        acked: &[SimTime],
+        effective: &[SimTime],
+    ) -> Result<String, String> {
         let (min, max) = (self.min, self.max);
         let Some(&unknown) = r.condition_changes(n, "Unknown").first() else {
             return Err(format!("{n} never went NotReady"));
         };
-        let acked = r.renewals(n).into_iter().rfind(|t| *t <= unknown);
+        let acked = acked.iter().copied().rfind(|t| *t <= unknown);
         let effective = effective.iter().copied().rfind(|t| *t <= unknown);
         let Some(last) = acked.max(effective) else {
             return Err(format!(
@@ -175,8 +183,7 @@ impl Kind for RenewalsFail {
         let by_node = r.renewals_by_node();
         let mut parts = Vec::new();
         for n in &self.nodes {
-            let none = Renewals::default();
-            let of = by_node.get(n.as_str()).unwrap_or(&none);
+            let of = by_node.of(n);
             if let Some(t) = of.ok.iter().find(inside) {
                 return (false, format!("{n} renewed its lease at {t}"));
             }
@@ -231,8 +238,7 @@ impl Kind for RenewalsSucceed {
         let by_node = r.renewals_by_node();
         let mut parts = Vec::new();
         for n in &self.nodes {
-            let ok = by_node.get(n.as_str()).map_or(&[][..], |b| &b.ok[..]);
-            let gap = longest_gap(ok, self.from, self.until);
+            let gap = longest_gap(&by_node.of(n).ok, self.from, self.until);
             if gap > self.max_gap {
                 let max = self.max_gap;
                 return (
@@ -286,8 +292,7 @@ impl Kind for RenewalsDegraded {
         let mut failed = 0;
         let mut parts = Vec::new();
         for n in &self.nodes {
-            let none = Renewals::default();
-            let of = by_node.get(n.as_str()).unwrap_or(&none);
+            let of = by_node.of(n);
             let (ok, bad) = (inside(&of.ok), inside(&of.failed));
             if ok == 0 {
                 return (
