@@ -46,13 +46,24 @@ pub enum K8sEvent {
         to: Caller,
         id: u64,
     },
-    EtcdDone {
-        apiserver: usize,
-        token: u64,
-        outcome: Outcome,
-        reply: Option<ReplyBody>,
-        routed: crate::client::Few<NodeId>,
-    },
+    /// Handed over at once, never queued; boxed so that it does not make every queued event as
+    /// large as itself.
+    EtcdDone(Box<EtcdDone>),
+}
+
+/// An apiserver's etcd operation completed.
+#[derive(Debug)]
+pub struct EtcdDone {
+    /// Which apiserver (0-based).
+    pub apiserver: usize,
+    /// The apiserver's token for the call.
+    pub token: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// etcd's answer, when it answered.
+    pub reply: Option<ReplyBody>,
+    /// The members the client tried.
+    pub routed: crate::client::Few<NodeId>,
 }
 
 /// An etcd operation the layer asks an apiserver's etcd client to run.
@@ -350,13 +361,7 @@ impl K8s {
                     self.answer(to, p, Err(()), cx);
                 }
             }
-            K8sEvent::EtcdDone {
-                apiserver,
-                token,
-                outcome,
-                reply,
-                routed,
-            } => self.etcd_done(apiserver, token, outcome, reply, routed, cx),
+            K8sEvent::EtcdDone(done) => self.etcd_done(*done, cx),
         }
     }
 
@@ -439,15 +444,14 @@ impl K8s {
         });
     }
 
-    fn etcd_done(
-        &mut self,
-        a: usize,
-        token: u64,
-        outcome: Outcome,
-        reply: Option<ReplyBody>,
-        routed: crate::client::Few<NodeId>,
-        cx: &mut Cx,
-    ) {
+    fn etcd_done(&mut self, done: EtcdDone, cx: &mut Cx) {
+        let EtcdDone {
+            apiserver: a,
+            token,
+            outcome,
+            reply,
+            routed,
+        } = done;
         let Some(mut call) = self.apiservers[a].calls.remove(&token) else {
             return;
         };

@@ -69,7 +69,7 @@ impl Node {
         if leader == 0 {
             return self.lease_retry(request, out); // waitLeader
         }
-        out.send(NodeMsg::Forward(PeerForward {
+        out.send(NodeMsg::forward(PeerForward {
             from: self.id,
             to: NodeId(leader),
             request,
@@ -154,7 +154,7 @@ impl Node {
                     Err(RenewError::NotFound) => Err(ServerError::LeaseNotFound),
                     Err(RenewError::NotPrimary) => Err(ServerError::NotPrimary),
                 };
-                out.send(NodeMsg::Forward(PeerForward {
+                out.send(NodeMsg::forward(PeerForward {
                     from: self.id,
                     to: f.from,
                     answer: Some(answer),
@@ -178,7 +178,7 @@ impl Node {
                     answer,
                     ..f
                 };
-                out.send(NodeMsg::Forward(back));
+                out.send(NodeMsg::forward(back));
             }
             Some(answer) => {
                 // The proposal's own timeout starts now; the client's deadline still bounds it.

@@ -373,7 +373,7 @@ impl Node {
             (client, super::rpc::ServerOp::Member { change: op }),
         );
         if leader != 0 {
-            out.send(NodeMsg::Forward(super::rpc::PeerForward {
+            out.send(NodeMsg::forward(super::rpc::PeerForward {
                 from: self.id,
                 to: NodeId(leader),
                 request,

@@ -286,12 +286,13 @@ pub enum NodeTimer {
 /// What a member sends: a raft message to a peer, or a reply to a client.
 #[derive(Debug)]
 pub enum NodeMsg {
-    /// A raft message, over the peer network.
-    Peer(Message),
+    /// A raft message, over the peer network (boxed once as it leaves raft-rs: it is 192
+    /// bytes, and the loop moves it through several hands before it arrives).
+    Peer(Box<Message>),
     /// An answer to a client request.
-    Reply(Reply),
+    Reply(Box<Reply>),
     /// A lease request or a promotion forwarded to the leader, or its answer (peer HTTP, outside raft).
-    Forward(PeerForward),
+    Forward(Box<PeerForward>),
     /// Events on an open watch stream.
     Watch(WatchPush),
     /// `from` applied the removal of `to`: its transport closes the connection, and `to`'s
@@ -302,6 +303,19 @@ pub enum NodeMsg {
         /// The removed member.
         to: NodeId,
     },
+}
+
+impl NodeMsg {
+    /// An answer to a client request (boxed: the loop moves every event it queues several
+    /// times, and a large variant would make every event as large).
+    pub fn reply(r: Reply) -> NodeMsg {
+        NodeMsg::Reply(Box::new(r))
+    }
+
+    /// A peer request outside raft (boxed, as [`NodeMsg::reply`]).
+    pub fn forward(f: PeerForward) -> NodeMsg {
+        NodeMsg::Forward(Box::new(f))
+    }
 }
 
 /// The loop's handle for one call into a member.
@@ -328,7 +342,7 @@ pub enum NodeFault {
 }
 
 enum Inbound {
-    Raft(Message),
+    Raft(Box<Message>),
     Request(ServerRequest),
     Timer(NodeTimer),
     Forward(PeerForward),
@@ -685,7 +699,7 @@ impl Node {
     }
 
     /// A raft message arrived.
-    pub fn receive(&mut self, msg: Message, out: &mut Out) {
+    pub fn receive(&mut self, msg: Box<Message>, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => out.trace.push(
                 out.now,
@@ -699,7 +713,7 @@ impl Node {
             NodeStatus::Paused => self.enqueue(Inbound::Raft(msg)),
             NodeStatus::Running => {
                 // Errors here are raft-rs refusing a message from an unknown peer: ignore, as etcd does.
-                let _ = self.raw().step(msg);
+                let _ = self.raw().step(*msg);
                 self.drive(out);
             }
         }
@@ -724,7 +738,7 @@ impl Node {
     pub fn request(&mut self, req: ServerRequest, out: &mut Out) {
         match self.status {
             NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {
-                out.send(NodeMsg::Reply(Reply {
+                out.send(NodeMsg::reply(Reply {
                     client: req.client,
                     request: req.request,
                     from: self.id,
@@ -799,7 +813,7 @@ impl Node {
         while let Some(i) = self.inbox.pop_front() {
             match i {
                 Inbound::Raft(m) => {
-                    let _ = self.raw().step(m);
+                    let _ = self.raw().step(*m);
                 }
                 Inbound::Request(r) => self.serve(r, out),
                 Inbound::Timer(t) => self.fire(t, out),
@@ -1197,7 +1211,7 @@ impl Node {
                 ok: result.is_ok(),
             },
         );
-        out.send(NodeMsg::Reply(Reply {
+        out.send(NodeMsg::reply(Reply {
             client,
             request,
             from: self.id,
@@ -1356,13 +1370,20 @@ impl Node {
     fn handle_ready(&mut self, out: &mut Out) {
         let mut rd = self.raw().ready();
         let number = rd.number();
-        for mut m in rd.take_messages() {
+        let mut msgs = rd.take_messages();
+        for mut m in msgs.drain(..) {
             match m.get_msg_type() {
                 raft::eraftpb::MessageType::MsgHeartbeat => self.heartbeat_sent(m.to, out),
                 raft::eraftpb::MessageType::MsgSnapshot => self.merge_snapshot(&mut m),
                 _ => {}
             }
-            out.send(NodeMsg::Peer(m));
+            out.send(NodeMsg::Peer(Box::new(m)));
+        }
+        // raft-rs hands its outbox over and starts a new one at the next message: give it back
+        // this one's room instead (it is empty), one allocation less per Ready.
+        let outbox = &mut self.raw().raft.msgs;
+        if outbox.is_empty() {
+            *outbox = msgs;
         }
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().clone());
         if let Some(s) = &snapshot {
@@ -1453,7 +1474,7 @@ impl Node {
             });
         }
         for m in msgs {
-            out.send(NodeMsg::Peer(m));
+            out.send(NodeMsg::Peer(Box::new(m)));
         }
     }
 

@@ -156,10 +156,10 @@ impl Sim {
         }
     }
 
-    pub(super) fn reply_to_client(&mut self, reply: Reply) {
+    pub(super) fn reply_to_client(&mut self, reply: Box<Reply>) {
         let (client, request) = (reply.client, reply.request);
         let mut handled = false;
-        self.with_client(client, |c, now, fx| handled = c.on_reply(reply, now, fx));
+        self.with_client(client, |c, now, fx| handled = c.on_reply(*reply, now, fx));
         if !handled {
             let now = self.now();
             self.trace

@@ -3,7 +3,7 @@
 
 use super::clients::Issuer;
 use super::{Event, Sim};
-use crate::k8s::actors::{Cx, EtcdCall, K8sEvent};
+use crate::k8s::actors::{Cx, EtcdCall, EtcdDone, K8sEvent};
 use crate::k8s::{EtcdServers, K8s, K8sSpec};
 use crate::sim::actor::Out;
 use crate::sim::ids::{ClientId, NodeId, OpId};
@@ -92,13 +92,13 @@ impl Sim {
             .remove(&op)
             .expect("an apiserver owns every op without a command");
         let h = &self.history.ops[op.0 as usize];
-        let ev = K8sEvent::EtcdDone {
+        let ev = K8sEvent::EtcdDone(Box::new(EtcdDone {
             apiserver,
             token,
             outcome: h.outcome.clone(),
             reply: h.reply.clone(),
             routed: h.routed_to.clone(),
-        };
+        }));
         self.k8s_handle(ev);
     }
 }

@@ -53,11 +53,11 @@ enum Event {
     Tick(NodeId),
     Campaign(NodeId),
     Deliver {
-        msg: Message,
+        msg: Box<Message>,
         stream: u64,
     },
     /// A snapshot arrives over its own connection (etcd's snapshot sender, not the stream).
-    DeliverSnapshot(Message),
+    DeliverSnapshot(Box<Message>),
     /// The leader learns how its snapshot transfer to `to` ended.
     SnapshotStatus {
         leader: NodeId,
@@ -70,9 +70,9 @@ enum Event {
         req: ServerRequest,
     },
     ToClient {
-        reply: Reply,
+        reply: Box<Reply>,
     },
-    Forward(PeerForward),
+    Forward(Box<PeerForward>),
     /// A peer's transport refused this removed member (410 Gone): it stops.
     Gone(NodeId),
     WatchPush(WatchPush),
@@ -257,7 +257,7 @@ impl Sim {
             Event::Timer(id, t) => self.with_node(id, |n, o| n.timer(t, o)),
             Event::ToServer { to, req } => self.with_node(to, |n, o| n.request(req, o)),
             Event::ToClient { reply } => self.reply_to_client(reply),
-            Event::Forward(f) => self.with_node(f.to, |n, o| n.forwarded(f, o)),
+            Event::Forward(f) => self.with_node(f.to, |n, o| n.forwarded(*f, o)),
             Event::Gone(id) => self.with_node(id, |n, o| {
                 n.stop_removed(
                     "the member has been permanently removed from the cluster",
@@ -555,5 +555,24 @@ fn summary(n: &Node, cluster: &crate::node::membership::Members) -> NodeSummary 
         },
         in_cluster: cluster.contains(n.id),
         voter: cluster.voters.contains(&n.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The loop moves every queued event several times (into its slot, out of it, into its
+    /// handler), and a member's messages through its effects: a large variant makes every one
+    /// of them large. A raft message (192 bytes), a reply, a peer forward and a finished etcd
+    /// call travel boxed.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn events_stay_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<super::Event>() <= 88,
+            "{}",
+            size_of::<super::Event>()
+        );
+        assert!(size_of::<crate::node::NodeMsg>() <= 56);
     }
 }

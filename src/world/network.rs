@@ -10,7 +10,7 @@ use crate::sim::trace::{msg_kind, DropReason, TraceEvent};
 use raft::eraftpb::{Message, MessageType};
 
 impl Sim {
-    pub(super) fn send(&mut self, m: Message) {
+    pub(super) fn send(&mut self, m: Box<Message>) {
         let now = self.now();
         self.observer.message_sent(&m);
         if m.get_msg_type() == MessageType::MsgSnapshot {
@@ -37,7 +37,7 @@ impl Sim {
     /// the ordered stream: it takes the link's latency plus its size over the link's bandwidth,
     /// and the leader hears how it ended (`ReportSnapshot`) once the receiver has it, or at once
     /// when the link is cut or the message lost.
-    fn send_snapshot(&mut self, m: Message) {
+    fn send_snapshot(&mut self, m: Box<Message>) {
         let now = self.now();
         let (from, to, kind) = (NodeId(m.from), NodeId(m.to), msg_kind(m.get_msg_type()));
         let after = match self.net.route(from, to, now) {
@@ -93,7 +93,7 @@ impl Sim {
         self.queue.schedule(now, ev);
     }
 
-    pub(super) fn deliver_snapshot(&mut self, msg: Message) {
+    pub(super) fn deliver_snapshot(&mut self, msg: Box<Message>) {
         let (from, to) = (NodeId(msg.from), NodeId(msg.to));
         let kind = msg_kind(msg.get_msg_type());
         if self.net.is_cut(from, to) {
@@ -144,7 +144,7 @@ impl Sim {
         );
     }
 
-    pub(super) fn deliver(&mut self, msg: Message, stream: u64) {
+    pub(super) fn deliver(&mut self, msg: Box<Message>, stream: u64) {
         let (from, to) = (NodeId(msg.from), NodeId(msg.to));
         if self.net.is_cut(from, to) {
             let kind = msg_kind(msg.get_msg_type());
