@@ -164,18 +164,16 @@ pub struct Proposal {
 }
 
 impl Proposal {
-    /// Encodes the proposal as entry data, in a buffer of exactly its length: raft-rs turns
-    /// it into the entry's `Bytes`, which would otherwise hold the whole spare capacity
-    /// `serde_json` grew (a 150-byte proposal in 256 bytes) for as long as the entry lives in
-    /// the log, the simulated WAL and messages.
+    /// Encodes the proposal as entry data, about as large as etcd's protobuf request
+    /// ([`super::wire`]), in a buffer of exactly its length.
     pub fn encode(&self) -> Vec<u8> {
-        let mut data = serde_json::to_vec(self).expect("proposal encodes");
-        data.shrink_to_fit();
-        data
+        super::wire::encode(self.request, &self.op)
     }
+
     /// Decodes an entry written by `encode`.
     pub fn decode(data: &[u8]) -> Proposal {
-        serde_json::from_slice(data).expect("entry data is a proposal written by this simulator")
+        super::wire::decode(data)
+            .unwrap_or_else(|e| panic!("entry data is a proposal written by this simulator: {e}"))
     }
 }
 

@@ -49,6 +49,7 @@ pub mod membership;
 pub mod rpc;
 pub mod snapshots;
 pub mod storage;
+pub mod wire;
 
 use crate::disk::{ApplyBatch, Completion, Disk, DiskFault, IoClass, WalWrite};
 use crate::sim::ids::{ClientId, LeaseId, NodeId, RequestId};
@@ -1088,7 +1089,7 @@ impl Node {
                 self.set_server_timeout(request, req.deadline, out);
             }
             op @ ServerOp::Watch { .. } => self.open_watch(client, request, op, out),
-            ServerOp::Write { op } => self.serve_write(client, request, *op, req.deadline, out),
+            ServerOp::Write { op } => self.serve_write(client, request, &op, req.deadline, out),
         }
     }
 
@@ -1121,22 +1122,18 @@ impl Node {
         &mut self,
         client: ClientId,
         request: RequestId,
-        op: KvOp,
+        op: &KvOp,
         deadline: SimTime,
         out: &mut Out,
     ) {
         self.waits.insert(request, client);
-        let data = Proposal {
-            request,
-            op: op.clone(),
-        }
-        .encode();
+        let data = wire::encode(request, op);
         // A dropped proposal (no leader, transfer in progress) is answered by the server
         // timeout, as in etcd.
         let _ = self.raw().propose(vec![], data);
         if self.cfg.bug == Some(Bug::AckBeforeCommit) && self.role() == Some(Role::Leader) {
             self.waits.remove(&request);
-            let body = self.kv_body(bugs::guessed_result(&op, self.kv.revision()));
+            let body = self.kv_body(bugs::guessed_result(op, self.kv.revision()));
             self.reply(client, request, Ok(body), out);
             return;
         }
