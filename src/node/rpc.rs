@@ -11,9 +11,11 @@ use serde::Serialize;
 pub enum ServerOp {
     /// A write (Put, DeleteRange, Txn) that goes through raft.
     Write {
-        /// The operation (boxed: a write is one request in five in a Kubernetes run, and
-        /// inline it made every read, reply and history operation as large as a transaction).
-        op: Box<KvOp>,
+        /// The operation, behind a pointer (a write is one request in five in a Kubernetes run,
+        /// and inline it made every read, reply and history operation as large as a
+        /// transaction) that is shared: the command, the client's request, its retries, the
+        /// member's proposal bookkeeping and the history hold the same one.
+        op: std::sync::Arc<KvOp>,
     },
     /// A Range on one key; `serializable` reads are served from local state without ReadIndex.
     Get {
@@ -65,7 +67,9 @@ pub enum ServerOp {
 impl ServerOp {
     /// A write of `op`.
     pub fn write(op: KvOp) -> ServerOp {
-        ServerOp::Write { op: Box::new(op) }
+        ServerOp::Write {
+            op: std::sync::Arc::new(op),
+        }
     }
 
     /// The operation, if this is a write.
