@@ -463,14 +463,19 @@ impl KvStore {
         self.revision += 1;
         self.bytes += (key.len() + value.len()) as u64;
         let rev = self.revision;
-        let e = self.data.entry(key.to_string()).or_insert(KeyValue {
-            key: key.into(),
-            value: "".into(),
-            create_revision: rev,
-            mod_revision: rev,
-            version: 0,
-            lease: None,
-        });
+        // Look the key up before making an owned copy of it: most puts overwrite a key.
+        if !self.data.contains_key(key) {
+            let created = KeyValue {
+                key: key.into(),
+                value: "".into(),
+                create_revision: rev,
+                mod_revision: rev,
+                version: 0,
+                lease: None,
+            };
+            self.data.insert(key.to_string(), created);
+        }
+        let e = self.data.get_mut(key).expect("inserted above");
         e.value = value.into();
         e.mod_revision = rev;
         e.version += 1;

@@ -171,14 +171,19 @@ impl Sim {
         if let Some(next) = self.scenario.commands.get(i + 1) {
             self.queue.schedule(next.at, Event::CommandStart(i + 1));
         }
-        let spec = self.scenario.commands[i].clone();
         let now = self.now();
         self.trace
             .push(now, TraceEvent::CommandStarted { command: i });
+        let spec = &self.scenario.commands[i];
         if spec.command.is_stream() {
             return self.start_stream(i, now);
         }
         let plan = plan(&spec.command, spec.id.as_deref(), &spec.endpoints);
+        let deadline = now + spec.timeout;
+        let actor: Arc<str> = spec.session.as_deref().unwrap_or("etcdctl").into();
+        // Only what the loop below needs while it changes the world: a repeated command's text
+        // and expectations are not copied at every repetition.
+        let (session, endpoints) = (spec.session.clone(), spec.endpoints.clone());
         self.history.commands.push(CommandRun {
             index: i,
             ops: vec![],
@@ -188,12 +193,10 @@ impl Sim {
             output: vec![],
         });
         let run = self.history.commands.len() - 1;
-        let deadline = now + spec.timeout;
-        let actor: Arc<str> = spec.session.as_deref().unwrap_or("etcdctl").into();
         for (single, kind) in plan {
             let client = match single {
                 Some(n) => self.new_client(vec![n], true),
-                None => self.command_client(&spec.session, &spec.endpoints),
+                None => self.command_client(&session, &endpoints),
             };
             let op = self.new_op(
                 client,
