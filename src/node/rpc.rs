@@ -13,8 +13,8 @@ pub enum ServerOp {
     Write {
         /// The operation, behind a pointer (a write is one request in five in a Kubernetes run,
         /// and inline it made every read, reply and history operation as large as a
-        /// transaction) that is shared: the command, the client's request, its retries, the
-        /// member's proposal bookkeeping and the history hold the same one.
+        /// transaction) that is shared: the command's plan, the client's request and its
+        /// retries, and the history operation hold the same one.
         op: std::sync::Arc<KvOp>,
     },
     /// A Range on one key; `serializable` reads are served from local state without ReadIndex.
