@@ -136,28 +136,12 @@ pub fn decode(data: &[u8]) -> Result<Proposal, WireError> {
     }
 }
 
-/// Room for the strings and a few bytes of tags and lengths (exact room comes from
-/// `shrink_to_fit`).
+/// Room for the key, the value written and a few bytes of tags and lengths: enough for the
+/// writes a run makes (a transaction comparing values or a machine command may grow once);
+/// `shrink_to_fit` trims it to the exact length.
 fn encoded_len_hint(op: &KvOp) -> usize {
-    let strings = match op {
-        KvOp::Put { key, value, .. } => key.len() + value.len(),
-        KvOp::Delete { key } => key.len(),
-        KvOp::Txn {
-            key,
-            compare,
-            then_put,
-            ..
-        } => {
-            let c = match compare {
-                Compare::Value(v) => v.len(),
-                Compare::ModRevision(_) => 0,
-            };
-            key.len() + c + then_put.len()
-        }
-        KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } => 0,
-        KvOp::Machine { command } => command.len(),
-    };
-    strings + 48
+    let len = |s: Option<&str>| s.map_or(0, str::len);
+    len(op.key()) + len(op.written_value()) + 48
 }
 
 /// Protobuf's base-128 varint: seven bits a byte, low bits first, the high bit set on every
