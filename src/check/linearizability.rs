@@ -13,7 +13,7 @@
 //! Reads that failed are dropped; serializable reads are not linearizable by design and are
 //! checked separately as stale reads.
 
-use super::model::{search, Found, Model, Operation};
+use super::model::{search_partition, Found, Model, Operation};
 use crate::node::kv::Compare;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -557,7 +557,7 @@ fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -
         })
         .collect();
     let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
-    match search(&KvModel, &refs, steps_left, memo_max) {
+    match search_partition(&KvModel, &refs, steps_left, memo_max) {
         Found::Order => Answer::Linearizable,
         Found::None { best, stuck } => Answer::NotLinearizable(violation(key, ops, &best, &stuck)),
         Found::Exhausted(limit) => Answer::Unknown(Exhausted {
@@ -689,6 +689,30 @@ mod tests {
         h.push(op(1, txn, failed, 100, Some(110)));
         h.push(op(1, LinKind::Get, got(Some("never"), 6), 120, Some(130)));
         h
+    }
+
+    #[test]
+    fn operations_that_touch_overlap_and_a_pause_cuts_the_search() {
+        // A read invoked the instant a put returned may still come before it; a read invoked
+        // after a pause may not (the search cuts the history there and carries the put's state).
+        let (write, absent) = (op(1, put("1"), put_ok(1), 0, Some(10)), got(None, 0));
+        let touching = vec![
+            write.clone(),
+            op(2, LinKind::Get, absent.clone(), 10, Some(20)),
+        ];
+        let after = vec![write, op(2, LinKind::Get, absent, 11, Some(20))];
+        for search in [
+            super::super::model::search,
+            super::super::model::search_in_segments,
+        ] {
+            let found = |h: &[LinOp]| {
+                let steps = model_ops(h);
+                let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
+                matches!(search(&KvModel, &refs, &mut 1_000, 1_000), Found::Order)
+            };
+            assert!(found(&touching));
+            assert!(!found(&after));
+        }
     }
 
     #[test]
@@ -898,5 +922,59 @@ mod tests {
             }
         }
         assert!(check(&h).is_linearizable());
+    }
+
+    /// `h` (one key) as the model's operations.
+    fn model_ops(h: &[LinOp]) -> Vec<Operation<KvStep>> {
+        let mut values = Values::default();
+        h.iter()
+            .map(|o| Operation {
+                client: o.client,
+                op: KvStep {
+                    ask: values.ask(&o.kind),
+                    saw: values.saw(&o.result),
+                },
+                invoke_us: o.invoke_us,
+                complete_us: o.complete_us,
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Searching segment by segment gives the whole search's answer, and on a violation
+        /// the same longest order and stuck operations: on porcupine-style register histories,
+        /// as generated (cut only before the first operation of unknown outcome), without
+        /// their operations of unknown outcome (cut wherever the clients paused), and with
+        /// one read's answer replaced (mostly not linearizable).
+        #[test]
+        fn segments_answer_as_the_whole_search(
+            seed in 0u64..1_000_000,
+            ops in 1usize..80,
+            clients in 1usize..5,
+            drop_unknown: bool,
+            corrupt_read in proptest::option::of((0usize..80, 0u8..6)),
+        ) {
+            let mut h = crate::check::generate::register_history(seed, ops, clients, false);
+            if drop_unknown {
+                h.retain(|o| o.complete_us.is_some());
+            }
+            if let Some((at, v)) = corrupt_read {
+                if let Some(read) = h.iter_mut().filter(|o| o.kind == LinKind::Get).nth(at) {
+                    read.result = got(Some(&v.to_string()), 0);
+                }
+            }
+            let steps = model_ops(&h);
+            let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
+            let search = |f: fn(&KvModel, &[&Operation<KvStep>], &mut u64, usize) -> Found| {
+                match f(&KvModel, &refs, &mut u64::MAX.clone(), usize::MAX) {
+                    Found::Order => None,
+                    Found::None { best, stuck } => Some((best, stuck)),
+                    Found::Exhausted(limit) => panic!("an unlimited search ran out: {limit}"),
+                }
+            };
+            let whole = search(super::super::model::search);
+            let segmented = search(super::super::model::search_in_segments);
+            proptest::prop_assert_eq!(whole, segmented);
+        }
     }
 }

@@ -10,7 +10,10 @@
 //! The search is Wing & Gong's with Lowe's memoisation of visited (linearized set, state) pairs,
 //! over a doubly linked list of call and return entries; identical operations of unknown outcome
 //! are interchangeable, so only orders that place the earlier first are searched. It stops at a
-//! [`Budget`] and then says Unknown: it may say Unknown, never something false. raftsim's own
+//! [`Budget`] and then says Unknown: it may say Unknown, never something false. A long partition
+//! is searched in segments, cut wherever every operation called so far has returned before the
+//! next call, each segment from every state the one before can end in: the same answer, holding
+//! one segment's search at a time. raftsim's own
 //! key-value checker (`check::linearizability`) is this search with the key-value model.
 //!
 //! ```
@@ -119,7 +122,7 @@ pub fn check_operations<M: Model>(
     let mut steps_left = budget.steps;
     let mut unknown = None;
     for (partition, ops) in parts {
-        match search(model, &ops, &mut steps_left, budget.memo_entries) {
+        match search_partition(model, &ops, &mut steps_left, budget.memo_entries) {
             Found::Order => {}
             Found::Exhausted(limit) => {
                 unknown.get_or_insert(Outcome::Unknown {
@@ -367,52 +370,97 @@ fn twins<O: PartialEq>(ops: &[&Operation<O>]) -> Vec<Option<usize>> {
     out
 }
 
-/// Searches one partition for an order that explains every result.
+/// Searches one partition for an order that explains every result, from the model's initial
+/// state, all its operations at once.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[&Operation<M::Op>],
     steps_left: &mut u64,
     memo_max: usize,
 ) -> Found {
-    let mut s = Search::new(ops, model.init());
+    search_from(
+        model,
+        ops,
+        model.init(),
+        Goal::AnyOrder,
+        steps_left,
+        memo_max,
+    )
+    .0
+}
+
+/// What a search looks for.
+#[derive(Clone, Copy, PartialEq)]
+enum Goal {
+    /// One order: stop at the first.
+    AnyOrder,
+    /// Every state an order can end in (the search goes on past each order it finds).
+    AllEnds,
+}
+
+/// The search from `init`: what it found and, for [`Goal::AllEnds`], every state an order of all
+/// of `ops` can end in (empty for [`Goal::AnyOrder`]).
+fn search_from<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    init: M::State,
+    goal: Goal,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> (Found, Vec<M::State>) {
+    let mut s = Search::new(ops, init);
     let (mut best, mut best_stuck): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
+    let mut ends = Vec::new();
     let mut cur = s.head;
-    while s.head != NIL {
+    loop {
         if *steps_left == 0 {
-            return Found::Exhausted("step limit");
+            return (Found::Exhausted("step limit"), ends);
         }
         if s.seen.len() > memo_max {
-            return Found::Exhausted("memory limit");
+            return (Found::Exhausted("memory limit"), ends);
         }
         *steps_left -= 1;
-        if cur == NIL {
-            cur = s.head;
-        }
-        let e = s.entries[cur];
-        if e.is_call && s.waits_for_twin(e.op) {
-            cur = e.next;
-            continue;
-        }
-        if e.is_call {
-            let options = model.step(&s.state, &ops[e.op].op);
-            cur = if s.try_place(cur, options) {
-                s.head
-            } else {
-                e.next
-            };
-            continue;
-        }
-        // A return whose call could not be placed: backtrack, trying the other outcomes of the
-        // last placed op before moving past it.
-        if s.stack.len() >= best.len() {
-            best = s.stack.iter().map(|(c, _, _)| s.entries[*c].op).collect();
-            best_stuck = pending_at(&s.entries, s.head);
+        if s.head == NIL {
+            if goal == Goal::AnyOrder {
+                return (Found::Order, ends);
+            }
+            // Every operation is placed: note where this order ends, then look for others
+            // (the memo keeps the search from reaching the same (set, state) twice).
+            ends.push(s.state.clone());
+        } else {
+            if cur == NIL {
+                cur = s.head;
+            }
+            let e = s.entries[cur];
+            if e.is_call && s.waits_for_twin(e.op) {
+                cur = e.next;
+                continue;
+            }
+            if e.is_call {
+                let options = model.step(&s.state, &ops[e.op].op);
+                cur = if s.try_place(cur, options) {
+                    s.head
+                } else {
+                    e.next
+                };
+                continue;
+            }
+            // A return whose call could not be placed: backtrack, trying the other outcomes of
+            // the last placed op before moving past it.
+            if s.stack.len() >= best.len() {
+                best = s.stack.iter().map(|(c, _, _)| s.entries[*c].op).collect();
+                best_stuck = pending_at(&s.entries, s.head);
+            }
         }
         let Some((call, options)) = s.undo() else {
-            return Found::None {
-                best,
-                stuck: best_stuck,
-            };
+            if ends.is_empty() {
+                let none = Found::None {
+                    best,
+                    stuck: best_stuck,
+                };
+                return (none, ends);
+            }
+            return (Found::Order, ends);
         };
         cur = if s.try_place(call, options) {
             s.head
@@ -420,7 +468,147 @@ pub(crate) fn search<M: Model>(
             s.entries[call].next
         };
     }
+}
+
+/// Partitions of at least this many operations are searched in segments
+/// ([`search_in_segments`]); shorter ones whole ([`search`]). Segments bound the memory a long
+/// partition's search holds, but a partition with no order is then searched a second time for
+/// its report, which on short histories doubles the work for nothing.
+pub(crate) const SEGMENTS_FROM_OPS: usize = 4096;
+
+/// Searches one partition: whole when short, in segments when long ([`SEGMENTS_FROM_OPS`]).
+/// Either way the same answer.
+pub(crate) fn search_partition<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Found {
+    if ops.len() < SEGMENTS_FROM_OPS {
+        search(model, ops, steps_left, memo_max)
+    } else {
+        search_in_segments(model, ops, steps_left, memo_max)
+    }
+}
+
+/// Searches one partition segment by segment: wherever every operation called so far has
+/// returned before the next call ([`segments`]), the operations before that point and those
+/// after it are ordered on their own, the later ones from every state the earlier ones can end
+/// in. A long history is mostly such segments, so the search holds one segment's list and memo
+/// at a time instead of the whole partition's. The answer is the whole search's: when no order
+/// exists, the whole partition is searched again so that the longest order and the stuck
+/// operations reported are the same as [`search`]'s.
+pub(crate) fn search_in_segments<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Found {
+    let segments = segments(ops);
+    let mut starts = vec![model.init()];
+    for (k, segment) in segments.iter().enumerate() {
+        let part: Vec<&Operation<M::Op>> = segment.iter().map(|&i| ops[i]).collect();
+        let goal = if k + 1 == segments.len() {
+            Goal::AnyOrder
+        } else {
+            Goal::AllEnds
+        };
+        let mut ends = Ends::default();
+        let mut last_none = None;
+        for start in starts {
+            match search_from(model, &part, start, goal, steps_left, memo_max) {
+                (Found::Exhausted(limit), _) => return Found::Exhausted(limit),
+                (Found::Order, _) if goal == Goal::AnyOrder => return Found::Order,
+                (Found::Order, states) => states.into_iter().for_each(|s| ends.add(s)),
+                (Found::None { best, stuck }, _) => last_none = Some((best, stuck)),
+            }
+        }
+        if ends.states.is_empty() {
+            let (best, stuck) = last_none.expect("a segment was searched from some state");
+            // The whole search never gets past this segment: searching the operations up to
+            // its end gives the whole search's report.
+            let local = |v: Vec<usize>| v.into_iter().map(|i| segment[i]).collect();
+            let (best, stuck) = if k == 0 {
+                (local(best), local(stuck))
+            } else {
+                let mut upto: Vec<usize> = segments[..=k].iter().flatten().copied().collect();
+                upto.sort_unstable();
+                report_violation(model, ops, &upto, steps_left, memo_max)
+                    .unwrap_or_else(|| (local(best), local(stuck)))
+            };
+            return Found::None { best, stuck };
+        }
+        starts = ends.states;
+    }
+    // No operations at all.
     Found::Order
+}
+
+/// The states segments can end in, each once, in the order found.
+struct Ends<S> {
+    states: Vec<S>,
+    seen: hashbrown::HashSet<S, std::hash::BuildHasherDefault<TraceHasher>>,
+}
+
+impl<S> Default for Ends<S> {
+    fn default() -> Self {
+        Ends {
+            states: Vec::new(),
+            seen: hashbrown::HashSet::default(),
+        }
+    }
+}
+
+impl<S: Clone + Eq + Hash> Ends<S> {
+    fn add(&mut self, s: S) {
+        if self.seen.insert(s.clone()) {
+            self.states.push(s);
+        }
+    }
+}
+
+/// A segment proved that no order exists: search the operations `upto` (indices into `ops`,
+/// ascending: every segment up to that one) for [`search`]'s longest order and stuck operations,
+/// as indices into `ops`; `None` if that search runs out of budget.
+fn report_violation<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    upto: &[usize],
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let part: Vec<&Operation<M::Op>> = upto.iter().map(|&i| ops[i]).collect();
+    let global = |v: Vec<usize>| v.into_iter().map(|i| upto[i]).collect();
+    match search(model, &part, steps_left, memo_max) {
+        Found::None { best, stuck } => Some((global(best), global(stuck))),
+        Found::Exhausted(_) => None,
+        Found::Order => panic!(
+            "the linearizability search is inconsistent: a segment has no order but the operations up to its end have one ({} operations)",
+            part.len()
+        ),
+    }
+}
+
+/// The operations' indices cut into segments, in call order, before each call made after every
+/// operation called before it had returned. Such cuts are all the real-time order needs:
+/// everything before a cut precedes everything after it. An operation of unknown outcome never
+/// returns, so nothing after its call is cut. Each segment lists its indices in ascending order,
+/// the order the whole search lists operations in, so that ties are broken as there.
+fn segments<O>(ops: &[&Operation<O>]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| (ops[i].invoke_us, i));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut returned_by = 0u64;
+    for i in order {
+        let o = ops[i];
+        match out.last_mut() {
+            Some(segment) if returned_by >= o.invoke_us => segment.push(i),
+            _ => out.push(vec![i]),
+        }
+        returned_by = returned_by.max(o.complete_us.unwrap_or(u64::MAX));
+    }
+    out.iter_mut().for_each(|segment| segment.sort_unstable());
+    out
 }
 
 /// Calls still in the list before the first return: the operations that were candidates.
