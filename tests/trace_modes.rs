@@ -1,7 +1,8 @@
 //! A run that keeps only the records checks and the timeline read (what `raftsim run` does unless
 //! a view draws everything, and what exploration does) is the same run: the same trace hash, the
-//! same timeline, the same verdicts; it holds fewer records, and what the timeline's election
-//! explanations need of the messages it did not keep is in its campaign table.
+//! same timeline, the same verdicts; it holds fewer records and fewer history operations (an
+//! apiserver's reads no check reads), and what the timeline's election explanations need of the
+//! messages it did not keep is in its campaign table.
 
 use raftsim::report::timeline;
 use raftsim::scenario::builtin;
@@ -57,6 +58,38 @@ fn a_lean_trace_is_the_same_run_with_fewer_records() {
         );
         assert_eq!(lean.trace, kept, "{name}");
         assert_eq!(lean.campaigns, full.campaigns, "{name}");
+        same_history_but_unread_reads(&full, &lean, name);
+    }
+}
+
+/// A lean run's history is the full run's without the apiserver reads no check reads
+/// (serializable, or not successful); every operation it keeps is the same.
+fn same_history_but_unread_reads(full: &raftsim::RunResult, lean: &raftsim::RunResult, name: &str) {
+    use raftsim::client::Outcome;
+    use raftsim::node::rpc::ServerOp;
+    let unread = |h: &raftsim::client::HistoryOp| {
+        h.command.is_none()
+            && matches!(h.kind, ServerOp::Get { serializable, .. } if serializable || h.outcome != Outcome::Ok)
+    };
+    let kept: Vec<String> = full
+        .history
+        .iter()
+        .filter(|h| !unread(h))
+        .map(|h| format!("{h:?}"))
+        .collect();
+    let lean_ops: Vec<String> = lean.history.iter().map(|h| format!("{h:?}")).collect();
+    assert!(
+        kept == lean_ops,
+        "{name}: the lean history is not the full one less unread reads"
+    );
+    for h in &lean.history {
+        assert_eq!(lean.op(h.op).map(|o| o.op), Some(h.op), "{name}");
+    }
+    if name.starts_with("k8s-") {
+        assert!(
+            lean.history.len() < full.history.len(),
+            "{name}: nothing left out"
+        );
     }
 }
 

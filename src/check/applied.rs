@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 /// The applied-writes tracker.
 #[derive(Default)]
 pub struct AppliedWrites {
-    /// Which operation sent each request.
+    /// Which operation sent each request not applied yet (a request's later applications, on
+    /// other members or as a duplicate entry, tell nothing new).
     request_op: BTreeMap<RequestId, OpId>,
     /// When each write first took effect: (log index, time).
     first_applied: BTreeMap<OpId, (u64, SimTime)>,
@@ -48,12 +49,12 @@ impl AppliedWrites {
     /// Notes an applied entry; returns the trace event to record when it was a write whose client
     /// had already been told it timed out or failed.
     pub fn applied(&mut self, e: AppliedEntry, history: &[HistoryOp]) -> Option<TraceEvent> {
-        let &op = self.request_op.get(&e.request)?;
+        let op = self.request_op.remove(&e.request)?;
         if self.first_applied.contains_key(&op) {
             return None;
         }
         self.first_applied.insert(op, (e.index, e.at));
-        let h = &history[op.0 as usize];
+        let h = crate::client::find_op(history, op)?;
         let ServerOp::Write { op: kv } = &h.kind else {
             return None;
         };

@@ -60,6 +60,14 @@ pub struct HistoryOp {
     pub reply: Option<ReplyBody>,
 }
 
+/// The operation `op` of a history held in op order. A lean run's record leaves out the
+/// operations no check reads ([`crate::RunOptions::full_trace`]), so an operation's place in
+/// it is not its id: this is a binary search.
+pub fn find_op(history: &[HistoryOp], op: OpId) -> Option<&HistoryOp> {
+    let i = history.binary_search_by_key(&op, |h| h.op).ok()?;
+    Some(&history[i])
+}
+
 /// The members or requests of one operation: nearly always one, so held inline (a long run
 /// keeps hundreds of thousands of operations; two small allocations each were a third of what
 /// a history operation cost beyond its own size).

@@ -127,7 +127,7 @@ impl Record {
                 continue; // a duplicate's second entry changes nothing
             }
             let Some(op) = ops.get(&q) else { continue };
-            if let ServerOp::Write { op } = &self.history[op.0 as usize].kind {
+            if let Some(ServerOp::Write { op }) = self.op(*op).map(|h| &h.kind) {
                 if let Some(key) = op.key() {
                     out.entry(key).or_default().push(t.at);
                 }

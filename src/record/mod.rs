@@ -134,7 +134,9 @@ pub struct Record {
     /// kept; the timeline's election explanations read it).
     #[serde(skip)]
     pub campaigns: Vec<crate::sim::heard::Campaign>,
-    /// Every client operation, indexed by [`OpId`].
+    /// Every client operation, in op order; when the run kept only what checks read
+    /// ([`crate::RunOptions::full_trace`] off), an apiserver's reads that no check reads are left
+    /// out, so look an operation up with [`Record::op`], not by its id as an index.
     pub history: Vec<HistoryOp>,
     /// The `id` of each scenario command, by command index (what expectations name).
     pub command_ids: Vec<Option<String>>,
@@ -153,6 +155,11 @@ pub struct Record {
 }
 
 impl Record {
+    /// Client operation `op`, if the record holds it (see [`Record::history`]).
+    pub fn op(&self, op: OpId) -> Option<&HistoryOp> {
+        crate::client::find_op(&self.history, op)
+    }
+
     /// The history operations issued by commands with this id.
     pub fn ops(&self, id: &str) -> Vec<&HistoryOp> {
         self.history
@@ -268,7 +275,7 @@ impl Record {
             let Some(&op) = op_of.get(&request) else {
                 continue;
             };
-            let ServerOp::Write { op: kv } = &self.history[op.0 as usize].kind else {
+            let Some(ServerOp::Write { op: kv }) = self.op(op).map(|h| &h.kind) else {
                 continue;
             };
             if kv.key() != Some(key) || by_index.contains_key(&index) {

@@ -390,8 +390,9 @@ fn cause(r: &RunResult, blocked: &super::why::Blocked, i: usize) -> String {
             .find_map(|n| blocked.at(crate::sim::ids::NodeId(*n), t.at))
             .map(|w| format!(" ({w})"))
             .unwrap_or_default(),
-        TraceEvent::TimedOutWriteApplied { op, .. } => r.history[op.0 as usize]
-            .completed
+        TraceEvent::TimedOutWriteApplied { op, .. } => r
+            .op(*op)
+            .and_then(|h| h.completed)
             .filter(|c| *c <= t.at)
             .map(|c| format!(" ({} after its client gave up)", t.at.since(c)))
             .unwrap_or_default(),

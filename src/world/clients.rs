@@ -38,14 +38,77 @@ pub(super) struct Clients {
 }
 
 /// Every client operation, and who issued it.
-#[derive(Default)]
 pub(super) struct History {
+    /// The operations in op order: every one, but when `keep_all` is off, an apiserver's
+    /// finished read that no check reads leaves ([`History::forget_if_unread`]).
     pub ops: Vec<HistoryOp>,
-    /// Per op: the command run that issued it (`None`: an apiserver).
-    pub op_command: Vec<Option<usize>>,
+    /// Keep every operation (the record is for views that show everything).
+    pub keep_all: bool,
+    /// The id the next operation gets.
+    pub next_op: OpId,
+    /// The command run that issued each command operation still in flight (an apiserver's
+    /// operations are not here).
+    pub op_run: BTreeMap<OpId, usize>,
     pub commands: Vec<CommandRun>,
     /// Per apiserver op: (apiserver, its token).
     pub op_owner: BTreeMap<OpId, (usize, u64)>,
+}
+
+impl History {
+    /// An empty history; `keep_all` off leaves out apiserver reads no check reads.
+    pub fn new(keep_all: bool) -> History {
+        History {
+            ops: Vec::new(),
+            keep_all,
+            next_op: OpId(0),
+            op_run: BTreeMap::new(),
+            commands: Vec::new(),
+            op_owner: BTreeMap::new(),
+        }
+    }
+
+    /// Where `op` is in `ops` (an operation in flight is always there).
+    fn place(&self, op: OpId) -> usize {
+        // Operations in flight are the newest: search from the end.
+        let from = self.ops.len().saturating_sub(64);
+        match self.ops[from..].binary_search_by_key(&op, |h| h.op) {
+            Ok(i) => from + i,
+            Err(_) => self
+                .ops
+                .binary_search_by_key(&op, |h| h.op)
+                .expect("an operation in flight or kept is in the history"),
+        }
+    }
+
+    /// Operation `op`.
+    pub fn op(&self, op: OpId) -> &HistoryOp {
+        &self.ops[self.place(op)]
+    }
+
+    /// Operation `op`, to update.
+    pub fn op_mut(&mut self, op: OpId) -> &mut HistoryOp {
+        let i = self.place(op);
+        &mut self.ops[i]
+    }
+
+    /// After an apiserver's operation finished and the apiserver heard of it: unless every
+    /// operation is kept, leaves it out of the history when no check reads it, that is when it
+    /// is a read that was serializable (stale reads are checked only on history files,
+    /// `raftsim check-history`) or did not succeed (it tells the linearizability check
+    /// nothing). Nothing else reads an apiserver's reads: views of commands read commands'
+    /// operations, the Kubernetes views read the trace. Three in five operations of a
+    /// Kubernetes run are such reads (a node's status and lease read from the watch cache).
+    pub fn forget_if_unread(&mut self, op: OpId) {
+        if self.keep_all {
+            return;
+        }
+        let i = self.place(op);
+        let h = &self.ops[i];
+        if matches!(h.kind, ServerOp::Get { serializable, .. } if serializable || h.outcome != Outcome::Ok)
+        {
+            self.ops.remove(i);
+        }
+    }
 }
 
 /// Who issues a new operation.
@@ -113,7 +176,7 @@ impl Sim {
                     },
                 );
                 self.observer.request_sent(request, op, &req.op);
-                self.history.ops[op.0 as usize].requests.push(request);
+                self.history.op_mut(op).requests.push(request);
                 let at = now + self.client_latency();
                 self.queue.schedule(at, Event::ToServer { to, req });
             }
@@ -234,7 +297,8 @@ impl Sim {
         actor: Arc<str>,
         kind: &ServerOp,
     ) -> OpId {
-        let op = OpId(self.history.ops.len() as u64);
+        let op = self.history.next_op;
+        self.history.next_op = OpId(op.0 + 1);
         let (command, run) = match issuer {
             Issuer::Command { index, run } => (Some(index), Some(run)),
             Issuer::Apiserver => (None, None),
@@ -254,7 +318,9 @@ impl Sim {
             reply: None,
         };
         crate::sim::push_gently(&mut self.history.ops, h);
-        crate::sim::push_gently(&mut self.history.op_command, run);
+        if let Some(run) = run {
+            self.history.op_run.insert(op, run);
+        }
         op
     }
 
@@ -273,12 +339,12 @@ impl Sim {
             outcome: outcome.clone(),
         };
         self.trace.push(now, completed);
-        let h = &mut self.history.ops[op.0 as usize];
+        let h = self.history.op_mut(op);
         h.completed = Some(now);
         h.outcome = outcome;
         h.reply = reply;
         h.routed_to = routed_to;
-        match self.history.op_command[op.0 as usize] {
+        match self.history.op_run.remove(&op) {
             Some(run) if self.clients.streams.contains_key(&run) => self.stream_op_done(run, op),
             Some(run) => self.command_op_done(run),
             None => self.apiserver_op_done(op),
@@ -293,11 +359,8 @@ impl Sim {
             return;
         }
         let spec = &self.scenario.commands[cr.index];
-        let ops: Vec<&HistoryOp> = cr
-            .ops
-            .iter()
-            .map(|o| &self.history.ops[o.0 as usize])
-            .collect();
+        let cr = &self.history.commands[run];
+        let ops: Vec<&HistoryOp> = cr.ops.iter().map(|&o| self.history.op(o)).collect();
         let lines = etcdctl::render(&spec.command, &ops);
         let took_us = now.since(cr.started).as_micros();
         let command = cr.index;

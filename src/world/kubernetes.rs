@@ -91,7 +91,7 @@ impl Sim {
             .op_owner
             .remove(&op)
             .expect("an apiserver owns every op without a command");
-        let h = &self.history.ops[op.0 as usize];
+        let h = self.history.op(op);
         let ev = K8sEvent::EtcdDone(Box::new(EtcdDone {
             apiserver,
             token,
@@ -100,5 +100,6 @@ impl Sim {
             routed: h.routed_to.clone(),
         }));
         self.k8s_handle(ev);
+        self.history.forget_if_unread(op);
     }
 }

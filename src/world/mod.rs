@@ -160,7 +160,7 @@ impl Sim {
             net,
             client_net: SimRng::fork(seed, Stream::ClientNetwork),
             clients: clients::Clients::default(),
-            history: clients::History::default(),
+            history: clients::History::new(full_trace),
             fault_nodes: BTreeMap::new(),
             probes: Vec::new(),
             cluster_probes: Vec::new(),

@@ -111,7 +111,7 @@ impl Sim {
     pub(super) fn stream_op_done(&mut self, run: usize, op: OpId) {
         let now = self.now();
         let purpose = self.clients.stream_ops.remove(&op).expect("a stream's op");
-        let h = &self.history.ops[op.0 as usize];
+        let h = self.history.op(op);
         let (outcome, reply) = (h.outcome.clone(), h.reply.clone());
         let Some((_, stream)) = self.clients.streams.get_mut(&run) else {
             return;
