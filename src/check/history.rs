@@ -371,6 +371,14 @@ fn write_line(l: &mut HistoryLine, op: &KvOp, result: Option<&KvResult>) {
 /// out): the same operations as [`of_run`]'s `ops`, but only one key's are converted at once,
 /// so checking a long run does not hold a second copy of its whole history.
 pub fn ops_by_key(history: &[HistoryOp]) -> impl Iterator<Item = (&str, Vec<LinOp>)> + '_ {
+    op_groups(history).map(|(k, hs)| (k, hs.into_iter().filter_map(lin_op).collect()))
+}
+
+/// A run's key-value operations by key, in key order, serializable reads and keys on leases
+/// left out; [`lin_op`] converts each (and leaves out some more: failed reads).
+pub(crate) fn op_groups(
+    history: &[HistoryOp],
+) -> impl Iterator<Item = (&str, Vec<&HistoryOp>)> + '_ {
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for h in history {
         if matches!(
@@ -387,17 +395,12 @@ pub fn ops_by_key(history: &[HistoryOp]) -> impl Iterator<Item = (&str, Vec<LinO
         }
     }
     let leased = keys_on_leases(history);
-    by_key
-        .into_iter()
-        .filter(move |(k, _)| !leased.contains(k))
-        .map(|(k, hs)| {
-            let ops = hs
-                .into_iter()
-                .filter_map(line_of)
-                .filter_map(|l| to_op(l).expect("a run's own history is well formed"))
-                .collect();
-            (k, ops)
-        })
+    by_key.into_iter().filter(move |(k, _)| !leased.contains(k))
+}
+
+/// One operation of a run as the checker reads it (`None`: it tells the checker nothing).
+pub(crate) fn lin_op(h: &HistoryOp) -> Option<LinOp> {
+    to_op(line_of(h)?).expect("a run's own history is well formed")
 }
 
 /// A run's history, ready for the checker.

@@ -16,6 +16,7 @@
 use super::model::{search_partition, Found, Model, Operation};
 use crate::node::kv::Compare;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One operation of a history, on one key.
@@ -231,17 +232,22 @@ fn txn(s: State, compare: Cmp, then_put: u32, saw: Option<Saw>) -> Vec<State> {
     }
 }
 
-/// The values of one key's history, numbered in order of first appearance.
+/// The values of one key's history, numbered in order of first appearance. It holds each value
+/// once, so that the operations can be numbered one at a time and dropped.
 #[derive(Default)]
-struct Values<'a>(BTreeMap<&'a str, u32>);
+struct Values(BTreeMap<String, u32>);
 
-impl<'a> Values<'a> {
-    fn id(&mut self, v: &'a str) -> u32 {
+impl Values {
+    fn id(&mut self, v: &str) -> u32 {
+        if let Some(&id) = self.0.get(v) {
+            return id;
+        }
         let next = u32::try_from(self.0.len()).expect("fewer than 2^32 values");
-        *self.0.entry(v).or_insert(next)
+        self.0.insert(v.to_string(), next);
+        next
     }
 
-    fn ask(&mut self, kind: &'a LinKind) -> Ask {
+    fn ask(&mut self, kind: &LinKind) -> Ask {
         match kind {
             LinKind::Put { value } => Ask::Put(self.id(value)),
             LinKind::Get => Ask::Get,
@@ -256,7 +262,7 @@ impl<'a> Values<'a> {
         }
     }
 
-    fn saw(&mut self, result: &'a Option<LinResult>) -> Option<Saw> {
+    fn saw(&mut self, result: &Option<LinResult>) -> Option<Saw> {
         Some(match result.as_ref()? {
             LinResult::Put { revision } => Saw::Put {
                 revision: *revision,
@@ -409,12 +415,17 @@ pub fn check_with(history: &[LinOp], budget: Budget) -> Answer {
     }
     let mut keys = Keys::new(budget);
     for (key, ops) in by_key {
-        if let Some(v) = keys.check(key, ops) {
+        if let Some(v) = keys.check(key, ops.len(), &|i| Some(Cow::Borrowed(ops[i]))) {
             return v;
         }
     }
     keys.answer()
 }
+
+/// One key's operations, read by position: `None` for one the checker leaves out (a read that
+/// failed). The checker reads each once to number it, and again only those a report names, so
+/// it never holds a converted copy of a long key's history.
+type OpAt<'a> = dyn Fn(usize) -> Option<Cow<'a, LinOp>> + 'a;
 
 /// Checks one key after another against a shared budget: the first violation ends the check;
 /// else the first key that ran out of budget makes the answer Unknown.
@@ -433,10 +444,10 @@ impl Keys {
         }
     }
 
-    /// Checks `key`'s operations; `Some` on a violation.
-    fn check(&mut self, key: &str, ops: Vec<&LinOp>) -> Option<Answer> {
-        let ops = prune_unobserved(ops);
-        match check_key(key, &ops, &mut self.steps_left, self.budget.memo_entries) {
+    /// Checks `key`'s `n` operations; `Some` on a violation.
+    fn check(&mut self, key: &str, n: usize, op_at: &OpAt<'_>) -> Option<Answer> {
+        let memo_max = self.budget.memo_entries;
+        match check_key(key, n, op_at, &mut self.steps_left, memo_max) {
             Answer::Linearizable => None,
             Answer::Unknown(e) => {
                 self.unknown.get_or_insert(e);
@@ -451,11 +462,12 @@ impl Keys {
     }
 }
 
-/// [`check`] on a run's history, converting one key's operations at a time.
+/// [`check`] on a run's history, converting one operation at a time.
 fn check_run(history: &[crate::client::HistoryOp]) -> Answer {
     let mut keys = Keys::new(Budget::default());
-    for (key, ops) in super::history::ops_by_key(history) {
-        if let Some(v) = keys.check(key, ops.iter().collect()) {
+    for (key, ops) in super::history::op_groups(history) {
+        let op_at = |i: usize| super::history::lin_op(ops[i]).map(Cow::Owned);
+        if let Some(v) = keys.check(key, ops.len(), &op_at) {
             return v;
         }
     }
@@ -468,55 +480,52 @@ fn check_run(history: &[crate::client::HistoryOp]) -> Answer {
 /// may be linearized anywhere after its call), and most timed-out writes are of this kind.
 /// Values are not the only thing observable: a delete that found the key, a comparison of mod
 /// revisions, or a value comparison that did not succeed can be explained by such a write, so on
-/// keys with those nothing is dropped.
-fn prune_unobserved(ops: Vec<&LinOp>) -> Vec<&LinOp> {
+/// keys with those nothing is dropped. Returns which operations to keep.
+fn observed_or_known(steps: &[Operation<KvStep>]) -> Vec<bool> {
     // A comparison that did not succeed (failed, or of unknown outcome) observes that the value
     // was *not* some v: any write of another value can explain it, so nothing is dropped.
-    let inequality_observed = |o: &&LinOp| {
-        matches!(
-            (&o.kind, &o.result),
-            (LinKind::Txn { compare: Compare::Value(_), .. }, r)
-                if !matches!(r, Some(LinResult::Txn { succeeded: true, .. }))
-        )
-    };
-    let existence_observed = ops.iter().any(|o| {
-        matches!(o.result, Some(LinResult::Delete { deleted: true }))
-            || matches!(
-                o.kind,
-                LinKind::Txn {
-                    compare: Compare::ModRevision(_),
+    let inequality_observed = |o: &Operation<KvStep>| {
+        matches!(o.op.ask, Ask::Txn(Cmp::Value(_), _))
+            && !matches!(
+                o.op.saw,
+                Some(Saw::Txn {
+                    succeeded: true,
                     ..
-                }
+                })
             )
-    });
-    if existence_observed || ops.iter().any(inequality_observed) {
-        return ops;
+    };
+    let existence_observed = |o: &Operation<KvStep>| {
+        matches!(o.op.saw, Some(Saw::Delete { deleted: true }))
+            || matches!(o.op.ask, Ask::Txn(Cmp::ModRevision(_), _))
+    };
+    if steps
+        .iter()
+        .any(|o| existence_observed(o) || inequality_observed(o))
+    {
+        return vec![true; steps.len()];
     }
-    let observed: std::collections::BTreeSet<&str> = ops
+    let observed: std::collections::BTreeSet<u32> = steps
         .iter()
         .flat_map(|o| {
-            let read = match &o.result {
-                Some(LinResult::Get { value: Some(v), .. }) => Some(v.as_str()),
+            let read = match o.op.saw {
+                Some(Saw::Get { value, .. }) => value,
                 _ => None,
             };
-            let compared = match &o.kind {
-                LinKind::Txn {
-                    compare: Compare::Value(v),
-                    ..
-                } => Some(v.as_str()),
+            let compared = match o.op.ask {
+                Ask::Txn(Cmp::Value(v), _) => Some(v),
                 _ => None,
             };
             read.into_iter().chain(compared)
         })
         .collect();
-    ops.into_iter()
-        .filter(|o| {
-            let written = match &o.kind {
-                LinKind::Put { value } => Some(value.as_str()),
-                LinKind::Txn { then_put, .. } => Some(then_put.as_str()),
-                _ => None,
+    steps
+        .iter()
+        .map(|o| {
+            let written = match o.op.ask {
+                Ask::Put(v) | Ask::Txn(_, v) => Some(v),
+                Ask::Get | Ask::Delete => None,
             };
-            !(o.result.is_none() && written.is_some_and(|v| !observed.contains(v)))
+            !(o.op.saw.is_none() && written.is_some_and(|v| !observed.contains(&v)))
         })
         .collect()
 }
@@ -542,11 +551,18 @@ impl Model for KvModel {
     }
 }
 
-fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -> Answer {
+fn check_key(
+    key: &str,
+    n: usize,
+    op_at: &OpAt<'_>,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Answer {
     let mut values = Values::default();
-    let steps: Vec<Operation<KvStep>> = ops
-        .iter()
-        .map(|o| Operation {
+    let (mut steps, mut from) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let Some(o) = op_at(i) else { continue };
+        steps.push(Operation {
             client: o.client,
             op: KvStep {
                 ask: values.ask(&o.kind),
@@ -554,29 +570,45 @@ fn check_key(key: &str, ops: &[&LinOp], steps_left: &mut u64, memo_max: usize) -
             },
             invoke_us: o.invoke_us,
             complete_us: o.complete_us,
-        })
-        .collect();
+        });
+        from.push(i);
+    }
+    let keep = observed_or_known(&steps);
+    let mut keeps = keep.iter();
+    steps.retain(|_| *keeps.next().expect("one flag per step"));
+    let mut keeps = keep.iter();
+    from.retain(|_| *keeps.next().expect("one flag per step"));
     let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
     match search_partition(&KvModel, &refs, steps_left, memo_max) {
         Found::Order => Answer::Linearizable,
-        Found::None { best, stuck } => Answer::NotLinearizable(violation(key, ops, &best, &stuck)),
+        Found::None { best, stuck } => {
+            let op = |j: &usize| op_at(from[*j]).expect("a numbered operation").into_owned();
+            Answer::NotLinearizable(violation(key, &op, from.len(), &best, &stuck))
+        }
         Found::Exhausted(limit) => Answer::Unknown(Exhausted {
             key: key.to_string(),
-            ops: ops.len(),
-            unknown_ops: ops.iter().filter(|o| o.complete_us.is_none()).count(),
+            ops: steps.len(),
+            unknown_ops: steps.iter().filter(|o| o.complete_us.is_none()).count(),
             limit: limit.to_string(),
         }),
     }
 }
 
-fn violation(key: &str, ops: &[&LinOp], best: &[usize], stuck: &[usize]) -> Violation {
+/// The report on `key`'s `n` operations (after pruning; `op` reads one) that no order explains.
+fn violation(
+    key: &str,
+    op: &dyn Fn(&usize) -> LinOp,
+    n: usize,
+    best: &[usize],
+    stuck: &[usize],
+) -> Violation {
     let tail = best.len().saturating_sub(5);
     Violation {
         key: key.to_string(),
-        ordered_tail: best[tail..].iter().map(|i| ops[*i].clone()).collect(),
-        stuck: stuck.iter().map(|i| ops[*i].clone()).collect(),
-        ordered: best.iter().map(|i| ops[*i].clone()).collect(),
-        ops: ops.iter().map(|o| (*o).clone()).collect(),
+        ordered_tail: best[tail..].iter().map(op).collect(),
+        stuck: stuck.iter().map(op).collect(),
+        ordered: best.iter().map(op).collect(),
+        ops: (0..n).map(|j| op(&j)).collect(),
     }
 }
 
