@@ -178,7 +178,8 @@ pub fn run_streaming(
 fn judge(scenario: Scenario, opts: &RunOptions, record: Record) -> RunResult {
     let (verdicts, findings) = match record.stopped_at {
         None => {
-            let findings = check::oracle_findings(&scenario, &record);
+            let lin = linearizability_in_full(&scenario, opts, &record);
+            let findings = check::findings_given_linearizability(&scenario, &record, lin);
             (check::verdicts(&scenario, &record, &findings), findings)
         }
         Some(at) => (vec![], check::stopped_early(&record, at)),
@@ -191,6 +192,41 @@ fn judge(scenario: Scenario, opts: &RunOptions, record: Record) -> RunResult {
         unknown: findings.unknown,
         bug: opts.bug,
     }
+}
+
+/// The linearizability oracle's answer on a finished run. A run that checked part of its
+/// history online dropped the reads it checked, so when the rest has no order (or the search
+/// runs out), the report would name only the operations from the last cut on: the run is then
+/// replayed keeping every operation, and the answer is the replay's, the same as a run that
+/// kept everything gives.
+fn linearizability_in_full(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    record: &Record,
+) -> Result<Option<check::OracleViolation>, check::Unknown> {
+    let answer = check::linearizability::oracle(record);
+    let cut = record
+        .linearized
+        .as_ref()
+        .is_some_and(check::linearizability::Progress::cut_any);
+    if !cut || matches!(answer, Ok(None)) {
+        return answer;
+    }
+    let full = RunOptions {
+        full_trace: true,
+        progress: None,
+        ..opts.clone()
+    };
+    let replay = run(scenario, &full);
+    let lin = crate::sim::trace::Oracle::Linearizability;
+    if let Some(u) = replay
+        .unknown
+        .iter()
+        .find(|u| u.what == check::Undecided::Oracle(lin))
+    {
+        return Err(u.clone());
+    }
+    Ok(replay.violations.iter().find(|v| v.oracle == lin).cloned())
 }
 
 /// Where two runs of the same scenario and seed first differ.

@@ -38,7 +38,7 @@ fn status_rows(r: &RunResult, id: &str) -> Vec<(NodeId, Outcome, Option<StatusIn
         .into_iter()
         .map(|h| {
             let s = match &h.reply {
-                Some(ReplyBody::Status(s)) => Some(s.clone()),
+                Some(ReplyBody::Status(s)) => Some((**s).clone()),
                 _ => None,
             };
             (h.endpoints[0], h.outcome.clone(), s)

@@ -13,8 +13,19 @@
 //! Reads that failed are dropped; serializable reads are not linearizable by design and are
 //! checked separately as stale reads.
 
-use super::model::{search_partition, Found, Model, Operation};
-use crate::node::kv::Compare;
+mod online;
+
+pub use crate::record::linearized::Linearized as Progress;
+pub use online::Online;
+
+use crate::record::linearized::{Carried, Rev, State, Values, EMPTY};
+
+use super::model::{
+    search_in_segments_from, search_partition, search_segment, Found, Model, Operation, Segment,
+};
+use crate::client::{HistoryOp, Outcome};
+use crate::node::kv::{Compare, KvOp, KvResult};
+use crate::node::rpc::{ReplyBody, ServerOp};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -87,27 +98,6 @@ pub enum LinResult {
         revision: u64,
     },
 }
-
-/// The revision a key was last written at, as far as clients can know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Rev {
-    Absent,
-    Known(u64),
-    Unknown,
-}
-
-/// One key's state. Values are numbered per key before the search ([`Values`]), so a state is
-/// a few words, copied and hashed without touching strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct State {
-    value: Option<u32>,
-    rev: Rev,
-}
-
-const EMPTY: State = State {
-    value: None,
-    rev: Rev::Absent,
-};
 
 /// What an operation asked, with its values numbered.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -232,19 +222,23 @@ fn txn(s: State, compare: Cmp, then_put: u32, saw: Option<Saw>) -> Vec<State> {
     }
 }
 
-/// The values of one key's history, numbered in order of first appearance. It holds each value
-/// once, so that the operations can be numbered one at a time and dropped.
-#[derive(Default)]
-struct Values(BTreeMap<String, u32>);
-
 impl Values {
     fn id(&mut self, v: &str) -> u32 {
-        if let Some(&id) = self.0.get(v) {
+        if let Some(&id) = self.ids.get(v) {
             return id;
         }
-        let next = u32::try_from(self.0.len()).expect("fewer than 2^32 values");
-        self.0.insert(v.to_string(), next);
-        next
+        let id = self.next;
+        self.next = id.checked_add(1).expect("fewer than 2^32 values");
+        self.ids.insert(v.to_string(), id);
+        id
+    }
+
+    /// Forgets every value no state in `states` holds (their numbers are not given again). A
+    /// value forgotten that comes back gets a new number, which no state holds, so the model
+    /// reads it as what it is: a value other than each state's.
+    fn keep_only(&mut self, states: &[State]) {
+        let held: std::collections::BTreeSet<u32> = states.iter().filter_map(|s| s.value).collect();
+        self.ids.retain(|_, id| held.contains(id));
     }
 
     fn ask(&mut self, kind: &LinKind) -> Ask {
@@ -415,17 +409,27 @@ pub fn check_with(history: &[LinOp], budget: Budget) -> Answer {
     }
     let mut keys = Keys::new(budget);
     for (key, ops) in by_key {
-        if let Some(v) = keys.check(key, ops.len(), &|i| Some(Cow::Borrowed(ops[i]))) {
+        let key_ops = KeyOps {
+            n: ops.len(),
+            step: &|i, values| Some(numbered(ops[i], values)),
+            op: &|i| Some(Cow::Borrowed(ops[i])),
+        };
+        if let Some(v) = keys.check(key, &key_ops, None) {
             return v;
         }
     }
     keys.answer()
 }
 
-/// One key's operations, read by position: `None` for one the checker leaves out (a read that
-/// failed). The checker reads each once to number it, and again only those a report names, so
-/// it never holds a converted copy of a long key's history.
-type OpAt<'a> = dyn Fn(usize) -> Option<Cow<'a, LinOp>> + 'a;
+/// One key's `n` operations, read by position (`None` for one the checker leaves out: a read
+/// that failed): `step` numbers one for the search, `op` gives it as a [`LinOp`] for a report.
+/// The checker numbers each once, and converts again only those a report names, so it never
+/// holds a converted copy of a long key's history.
+struct KeyOps<'a> {
+    n: usize,
+    step: &'a dyn Fn(usize, &mut Values) -> Option<Operation<KvStep>>,
+    op: &'a dyn Fn(usize) -> Option<Cow<'a, LinOp>>,
+}
 
 /// Checks one key after another against a shared budget: the first violation ends the check;
 /// else the first key that ran out of budget makes the answer Unknown.
@@ -444,10 +448,11 @@ impl Keys {
         }
     }
 
-    /// Checks `key`'s `n` operations; `Some` on a violation.
-    fn check(&mut self, key: &str, n: usize, op_at: &OpAt<'_>) -> Option<Answer> {
+    /// Checks `key`'s `n` operations (from what its part checked online carries, if any);
+    /// `Some` on a violation.
+    fn check(&mut self, key: &str, ops: &KeyOps<'_>, carried: Option<&Carried>) -> Option<Answer> {
         let memo_max = self.budget.memo_entries;
-        match check_key(key, n, op_at, &mut self.steps_left, memo_max) {
+        match check_key(key, ops, carried, &mut self.steps_left, memo_max) {
             Answer::Linearizable => None,
             Answer::Unknown(e) => {
                 self.unknown.get_or_insert(e);
@@ -462,12 +467,25 @@ impl Keys {
     }
 }
 
-/// [`check`] on a run's history, converting one operation at a time.
-fn check_run(history: &[crate::client::HistoryOp]) -> Answer {
+/// [`check`] on a run's history, converting one operation at a time; with `progress`, each key
+/// goes on from where the online check left it (its operations called before its cut are
+/// checked; the run may have dropped some).
+fn check_run(history: &[crate::client::HistoryOp], progress: Option<&Progress>) -> Answer {
     let mut keys = Keys::new(Budget::default());
-    for (key, ops) in super::history::op_groups(history) {
-        let op_at = |i: usize| super::history::lin_op(ops[i]).map(Cow::Owned);
-        if let Some(v) = keys.check(key, ops.len(), &op_at) {
+    if let Some(p) = progress {
+        keys.steps_left = p.steps_left;
+    }
+    for (key, mut ops) in super::history::op_groups(history) {
+        let carried = progress.and_then(|p| p.keys.get(key));
+        if let Some((cut_us, _)) = carried {
+            ops.retain(|h| h.invoked.as_micros() >= *cut_us);
+        }
+        let key_ops = KeyOps {
+            n: ops.len(),
+            step: &|i, values| step_of(ops[i], values),
+            op: &|i| super::history::lin_op(ops[i]).map(Cow::Owned),
+        };
+        if let Some(v) = keys.check(key, &key_ops, carried.map(|(_, c)| c)) {
             return v;
         }
     }
@@ -551,26 +569,124 @@ impl Model for KvModel {
     }
 }
 
+/// One operation as the model sees it, its values numbered in `values`.
+fn numbered(o: &LinOp, values: &mut Values) -> Operation<KvStep> {
+    Operation {
+        client: o.client,
+        op: KvStep {
+            ask: values.ask(&o.kind),
+            saw: values.saw(&o.result),
+        },
+        invoke_us: o.invoke_us,
+        complete_us: o.complete_us,
+    }
+}
+
+/// [`numbered`] straight from a run's operation, without a history line's strings: what
+/// `history::lin_op` then [`numbered`] give (a test holds them equal on every operation of
+/// several runs), at a fraction of the cost, for a run checks its history as it goes.
+fn step_of(h: &HistoryOp, values: &mut Values) -> Option<Operation<KvStep>> {
+    let known = match h.outcome {
+        Outcome::Ok => true,
+        Outcome::Timeout | Outcome::Failed(_) => false,
+        Outcome::Pending => return None,
+    };
+    let result = match &h.reply {
+        Some(ReplyBody::Kv { result, .. }) if known => Some(result),
+        _ => None,
+    };
+    let ask = match &h.kind {
+        ServerOp::Get { .. } if !known => return None,
+        ServerOp::Get { .. } => Ask::Get,
+        ServerOp::Write { op } => match &**op {
+            KvOp::Put { value, .. } => Ask::Put(values.id(value)),
+            KvOp::Delete { .. } => Ask::Delete,
+            KvOp::Txn {
+                compare, then_put, ..
+            } => {
+                let c = match compare {
+                    Compare::Value(v) => Cmp::Value(values.id(v)),
+                    Compare::ModRevision(n) => Cmp::ModRevision(*n),
+                };
+                Ask::Txn(c, values.id(then_put))
+            }
+            KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => {
+                return None
+            }
+        },
+        _ => return None,
+    };
+    let saw = known.then(|| saw_of(ask, result, values));
+    Some(Operation {
+        client: h.client.0,
+        op: KvStep { ask, saw },
+        invoke_us: h.invoked.as_micros(),
+        complete_us: h.completed.filter(|_| known).map(|c| c.as_micros()),
+    })
+}
+
+/// What the client of an acknowledged operation that asked `ask` saw, from its result.
+fn saw_of(ask: Ask, result: Option<&KvResult>, values: &mut Values) -> Saw {
+    match (ask, result) {
+        (Ask::Get, Some(KvResult::Get { kv: None, .. })) => Saw::Get {
+            value: None,
+            mod_revision: 0,
+        },
+        (Ask::Get, Some(KvResult::Get { kv: Some(kv), .. })) => Saw::Get {
+            value: Some(values.id(&kv.value)),
+            mod_revision: kv.mod_revision,
+        },
+        (Ask::Put(_), Some(KvResult::Put { revision })) => Saw::Put {
+            revision: *revision,
+        },
+        (Ask::Delete, Some(KvResult::Delete { deleted, .. })) => Saw::Delete {
+            deleted: *deleted > 0,
+        },
+        (
+            Ask::Txn(..),
+            Some(KvResult::Txn {
+                succeeded,
+                revision,
+            }),
+        ) => Saw::Txn {
+            succeeded: *succeeded,
+            revision: *revision,
+        },
+        (ask, result) => panic!("an acknowledged {ask:?} answered {result:?}"),
+    }
+}
+
+/// Searches one segment of a key's operations from `starts` for every state it can end in
+/// (`None`: no order, or the budget ran out).
+fn search_segment_kv(
+    steps: &[Operation<KvStep>],
+    starts: Vec<State>,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Option<Vec<State>> {
+    let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
+    match search_segment(&KvModel, &refs, starts, false, steps_left, memo_max) {
+        Segment::Ends(ends) => Some(ends),
+        _ => None,
+    }
+}
+
+/// Checks `key`'s `n` operations, from the initial state or, with `carried`, from what the
+/// part of the key checked online carries.
 fn check_key(
     key: &str,
-    n: usize,
-    op_at: &OpAt<'_>,
+    ops: &KeyOps<'_>,
+    carried: Option<&Carried>,
     steps_left: &mut u64,
     memo_max: usize,
 ) -> Answer {
-    let mut values = Values::default();
+    let mut values = carried.map(|c| c.values.clone()).unwrap_or_default();
     let (mut steps, mut from) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        let Some(o) = op_at(i) else { continue };
-        steps.push(Operation {
-            client: o.client,
-            op: KvStep {
-                ask: values.ask(&o.kind),
-                saw: values.saw(&o.result),
-            },
-            invoke_us: o.invoke_us,
-            complete_us: o.complete_us,
-        });
+    for i in 0..ops.n {
+        let Some(step) = (ops.step)(i, &mut values) else {
+            continue;
+        };
+        steps.push(step);
         from.push(i);
     }
     let keep = observed_or_known(&steps);
@@ -579,10 +695,18 @@ fn check_key(
     let mut keeps = keep.iter();
     from.retain(|_| *keeps.next().expect("one flag per step"));
     let refs: Vec<&Operation<KvStep>> = steps.iter().collect();
-    match search_partition(&KvModel, &refs, steps_left, memo_max) {
+    let found = match carried {
+        None => search_partition(&KvModel, &refs, steps_left, memo_max),
+        Some(c) => search_in_segments_from(&KvModel, &refs, c.starts.clone(), steps_left, memo_max),
+    };
+    match found {
         Found::Order => Answer::Linearizable,
         Found::None { best, stuck } => {
-            let op = |j: &usize| op_at(from[*j]).expect("a numbered operation").into_owned();
+            let op = |j: &usize| {
+                (ops.op)(from[*j])
+                    .expect("a numbered operation")
+                    .into_owned()
+            };
             Answer::NotLinearizable(violation(key, &op, from.len(), &best, &stuck))
         }
         Found::Exhausted(limit) => Answer::Unknown(Exhausted {
@@ -615,7 +739,7 @@ fn violation(
 /// The linearizability oracle on a finished run's client history: a violation, or Unknown when
 /// the search ran out of budget.
 pub fn oracle(r: &crate::record::Record) -> Result<Option<super::OracleViolation>, super::Unknown> {
-    match check_run(&r.history) {
+    match check_run(&r.history, r.linearized.as_ref()) {
         Answer::Linearizable => Ok(None),
         Answer::NotLinearizable(v) => {
             let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);
@@ -1008,5 +1132,162 @@ mod tests {
             let segmented = search(super::super::model::search_in_segments);
             proptest::prop_assert_eq!(whole, segmented);
         }
+    }
+
+    /// The checker numbers a run's operations straight from them ([`step_of`]); a history
+    /// file's go through history lines ([`numbered`]). Both read the same from operations of
+    /// every kind and outcome, values numbered alike.
+    #[test]
+    fn a_run_operation_numbers_as_its_history_line_does() {
+        use crate::client::HistoryOp;
+        use crate::node::kv::{KeyValue, KvOp, KvResult};
+        use crate::node::rpc::{Header, ReplyBody, ServerOp};
+        use crate::sim::ids::{ClientId, LeaseId, OpId};
+        use crate::sim::time::SimTime;
+        use crate::sim::trace::Outcome;
+        let write = |op: KvOp| ServerOp::Write { op: op.into() };
+        let get = |serializable| ServerOp::Get {
+            key: "k".into(),
+            serializable,
+        };
+        let kv = |value: &str, mod_revision| {
+            Box::new(KeyValue {
+                key: "k".into(),
+                value: value.into(),
+                create_revision: 1,
+                mod_revision,
+                version: 1,
+                lease: None,
+            })
+        };
+        let put = |value: &str| KvOp::Put {
+            key: "k".into(),
+            value: value.into(),
+            lease: None,
+        };
+        let txn = |compare, then_put: &str| KvOp::Txn {
+            key: "k".into(),
+            compare,
+            then_put: then_put.into(),
+            lease: None,
+        };
+        let cases: Vec<(ServerOp, Outcome, Option<KvResult>)> = vec![
+            (
+                write(put("a")),
+                Outcome::Ok,
+                Some(KvResult::Put { revision: 2 }),
+            ),
+            (write(put("b")), Outcome::Timeout, None),
+            (write(put("c")), Outcome::Failed("x".into()), None),
+            (write(put("d")), Outcome::Pending, None),
+            (
+                get(false),
+                Outcome::Ok,
+                Some(KvResult::Get {
+                    revision: 3,
+                    kv: Some(kv("a", 2)),
+                }),
+            ),
+            (
+                get(false),
+                Outcome::Ok,
+                Some(KvResult::Get {
+                    revision: 3,
+                    kv: None,
+                }),
+            ),
+            (get(false), Outcome::Timeout, None),
+            (
+                get(true),
+                Outcome::Ok,
+                Some(KvResult::Get {
+                    revision: 3,
+                    kv: Some(kv("b", 3)),
+                }),
+            ),
+            (
+                write(KvOp::Delete { key: "k".into() }),
+                Outcome::Ok,
+                Some(KvResult::Delete {
+                    revision: 4,
+                    deleted: 1,
+                }),
+            ),
+            (
+                write(KvOp::Delete { key: "k".into() }),
+                Outcome::Ok,
+                Some(KvResult::Delete {
+                    revision: 4,
+                    deleted: 0,
+                }),
+            ),
+            (
+                write(KvOp::Delete { key: "k".into() }),
+                Outcome::Timeout,
+                None,
+            ),
+            (
+                write(txn(Compare::Value("a".into()), "e")),
+                Outcome::Ok,
+                Some(KvResult::Txn {
+                    revision: 5,
+                    succeeded: true,
+                }),
+            ),
+            (
+                write(txn(Compare::ModRevision(5), "f")),
+                Outcome::Ok,
+                Some(KvResult::Txn {
+                    revision: 5,
+                    succeeded: false,
+                }),
+            ),
+            (
+                write(txn(Compare::Value("z".into()), "g")),
+                Outcome::Timeout,
+                None,
+            ),
+            (
+                write(KvOp::LeaseGrant {
+                    id: LeaseId(1),
+                    ttl_s: 5,
+                }),
+                Outcome::Ok,
+                None,
+            ),
+            (ServerOp::Status, Outcome::Ok, None),
+        ];
+        let (mut direct, mut by_line) = (Values::default(), Values::default());
+        let mut steps = 0;
+        for (i, (kind, outcome, result)) in cases.into_iter().enumerate() {
+            let h = HistoryOp {
+                op: OpId(i as u64),
+                client: ClientId(7),
+                command: None,
+                actor: "apiserver-1".into(),
+                kind,
+                endpoints: vec![].into(),
+                invoked: SimTime(10 * i as u64),
+                completed: (outcome != Outcome::Pending).then_some(SimTime(10 * i as u64 + 5)),
+                outcome,
+                routed_to: Default::default(),
+                requests: Default::default(),
+                reply: result.map(|result| ReplyBody::Kv {
+                    header: Header {
+                        member: crate::sim::ids::NodeId(1),
+                        revision: 5,
+                        raft_term: 2,
+                    },
+                    result,
+                }),
+            };
+            let step = step_of(&h, &mut direct);
+            let line = super::super::history::lin_op(&h).map(|o| numbered(&o, &mut by_line));
+            assert_eq!(step, line, "case {i}: {:?}", h.kind);
+            steps += usize::from(step.is_some());
+        }
+        // Serializable reads are left out before, by key (`history::op_groups`).
+        let left_out = "the pending put, the failed read, the lease grant and status";
+        assert_eq!(steps, 12, "every case but {left_out}");
     }
 }

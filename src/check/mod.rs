@@ -167,9 +167,20 @@ fn online_violations(r: &Record) -> Vec<OracleViolation> {
 /// safety, Ready contract), then linearizability of the client history, then durability of
 /// acknowledged writes.
 pub fn oracle_findings(s: &Scenario, r: &Record) -> Findings {
+    findings_given_linearizability(s, r, linearizability::oracle(r))
+}
+
+/// [`oracle_findings`] with the linearizability oracle's answer given (`run` takes it from a
+/// replay that keeps every operation, when the run checked part of its history online and
+/// dropped it: see [`linearizability::Progress`]).
+pub fn findings_given_linearizability(
+    s: &Scenario,
+    r: &Record,
+    linearizability: Result<Option<OracleViolation>, Unknown>,
+) -> Findings {
     let mut out = online_violations(r);
     let mut unknown = Vec::new();
-    match linearizability::oracle(r) {
+    match linearizability {
         Ok(v) => out.extend(v),
         Err(u) => unknown.push(u),
     }

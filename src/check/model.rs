@@ -504,44 +504,123 @@ pub(crate) fn search_in_segments<M: Model>(
     steps_left: &mut u64,
     memo_max: usize,
 ) -> Found {
+    segmented(model, ops, vec![model.init()], true, steps_left, memo_max)
+}
+
+/// [`search_in_segments`] from `starts`, the states an earlier part of the partition, already
+/// searched, can end in (every operation here was called after every one there returned). When
+/// no order exists, the longest order and stuck operations reported are the failing segment's
+/// own (the whole search's would need the earlier part).
+pub(crate) fn search_in_segments_from<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    starts: Vec<M::State>,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Found {
+    segmented(model, ops, starts, false, steps_left, memo_max)
+}
+
+fn segmented<M: Model>(
+    model: &M,
+    ops: &[&Operation<M::Op>],
+    mut starts: Vec<M::State>,
+    whole_report: bool,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Found {
     let segments = segments(ops);
-    let mut starts = vec![model.init()];
     for (k, segment) in segments.iter().enumerate() {
         let part: Vec<&Operation<M::Op>> = segment.iter().map(|&i| ops[i]).collect();
-        let goal = if k + 1 == segments.len() {
-            Goal::AnyOrder
-        } else {
-            Goal::AllEnds
-        };
-        let mut ends = Ends::default();
-        let mut last_none = None;
-        for start in starts {
-            match search_from(model, &part, start, goal, steps_left, memo_max) {
-                (Found::Exhausted(limit), _) => return Found::Exhausted(limit),
-                (Found::Order, _) if goal == Goal::AnyOrder => return Found::Order,
-                (Found::Order, states) => states.into_iter().for_each(|s| ends.add(s)),
-                (Found::None { best, stuck }, _) => last_none = Some((best, stuck)),
+        let last = k + 1 == segments.len();
+        let (best, stuck) = match search_segment(model, &part, starts, last, steps_left, memo_max) {
+            Segment::Ends(ends) => {
+                starts = ends;
+                continue;
             }
-        }
-        if ends.states.is_empty() {
-            let (best, stuck) = last_none.expect("a segment was searched from some state");
-            // The whole search never gets past this segment: searching the operations up to
-            // its end gives the whole search's report.
-            let local = |v: Vec<usize>| v.into_iter().map(|i| segment[i]).collect();
-            let (best, stuck) = if k == 0 {
-                (local(best), local(stuck))
-            } else {
-                let mut upto: Vec<usize> = segments[..=k].iter().flatten().copied().collect();
-                upto.sort_unstable();
-                report_violation(model, ops, &upto, steps_left, memo_max)
-                    .unwrap_or_else(|| (local(best), local(stuck)))
-            };
-            return Found::None { best, stuck };
-        }
-        starts = ends.states;
+            Segment::Order => return Found::Order,
+            Segment::Exhausted(limit) => return Found::Exhausted(limit),
+            Segment::None { best, stuck } => (best, stuck),
+        };
+        // The whole search never gets past this segment: searching the operations up to its
+        // end gives the whole search's report.
+        let local = |v: Vec<usize>| v.into_iter().map(|i| segment[i]).collect();
+        let (best, stuck) = if k == 0 || !whole_report {
+            (local(best), local(stuck))
+        } else {
+            let mut upto: Vec<usize> = segments[..=k].iter().flatten().copied().collect();
+            upto.sort_unstable();
+            report_violation(model, ops, &upto, steps_left, memo_max)
+                .unwrap_or_else(|| (local(best), local(stuck)))
+        };
+        return Found::None { best, stuck };
     }
     // No operations at all.
     Found::Order
+}
+
+/// What the search of one segment from some states found.
+pub(crate) enum Segment<S> {
+    /// Every state an order of it can end in, from any of the states (never empty).
+    Ends(Vec<S>),
+    /// An order (the segment was the last: its end states were not wanted).
+    Order,
+    /// No order from any of the states: the longest order and the stuck operations (indices
+    /// into the segment) of the last state searched.
+    None { best: Vec<usize>, stuck: Vec<usize> },
+    /// The named limit ran out.
+    Exhausted(&'static str),
+}
+
+/// Searches one segment (`part`: operations none of which was called after all the others
+/// returned) from each of `starts`: for `last`, until one order is found; else for every state
+/// it can end in.
+pub(crate) fn search_segment<M: Model>(
+    model: &M,
+    part: &[&Operation<M::Op>],
+    starts: Vec<M::State>,
+    last: bool,
+    steps_left: &mut u64,
+    memo_max: usize,
+) -> Segment<M::State> {
+    let goal = if last { Goal::AnyOrder } else { Goal::AllEnds };
+    let mut ends = Ends::default();
+    let mut none = None;
+    if let [only] = part {
+        // One operation (most segments of a long history): its steps from each state are its
+        // orders' ends; the search would find the same, at the cost of building its lists.
+        for start in starts {
+            if *steps_left == 0 {
+                return Segment::Exhausted("step limit");
+            }
+            *steps_left -= 1;
+            let states = model.step(&start, &only.op);
+            if last && !states.is_empty() {
+                return Segment::Order;
+            }
+            states.into_iter().for_each(|s| ends.add(s));
+        }
+        if ends.states.is_empty() {
+            none = Some((vec![], vec![0]));
+        }
+        return match none {
+            Some((best, stuck)) => Segment::None { best, stuck },
+            None => Segment::Ends(ends.states),
+        };
+    }
+    for start in starts {
+        match search_from(model, part, start, goal, steps_left, memo_max) {
+            (Found::Exhausted(limit), _) => return Segment::Exhausted(limit),
+            (Found::Order, _) if last => return Segment::Order,
+            (Found::Order, states) => states.into_iter().for_each(|s| ends.add(s)),
+            (Found::None { best, stuck }, _) => none = Some((best, stuck)),
+        }
+    }
+    match none {
+        Some((best, stuck)) if ends.states.is_empty() => Segment::None { best, stuck },
+        _ if ends.states.is_empty() => panic!("a segment was searched from no state"),
+        _ => Segment::Ends(ends.states),
+    }
 }
 
 /// The states segments can end in, each once, in the order found.

@@ -8,6 +8,7 @@
 
 use super::applied::{AppliedEntry, AppliedWrites};
 use super::config::ConfigChecker;
+use super::linearizability::{Online, Progress};
 use super::ready_contract;
 use super::safety::SafetyOracle;
 use super::snapshot::StateDigests;
@@ -27,6 +28,8 @@ pub struct Observer {
     digests: StateDigests,
     config: ConfigChecker,
     applied: AppliedWrites,
+    /// Linearizability checked as the run goes (only when the run may drop what it checked).
+    linearizability: Option<Online>,
     /// Trace records already scanned for applied entries.
     scanned: usize,
 }
@@ -43,6 +46,31 @@ fn violation(trace: &mut Trace, at: SimTime, oracle: Oracle, nodes: Vec<NodeId>,
 }
 
 impl Observer {
+    /// The observer of a run; `online_linearizability` also checks linearizability as the run
+    /// goes, so that the run may drop the reads it checked ([`Online`]).
+    pub fn new(online_linearizability: bool) -> Observer {
+        Observer {
+            linearizability: online_linearizability.then(Online::default),
+            ..Observer::default()
+        }
+    }
+
+    /// A client called history operation `h`: returns the operations the run may now drop
+    /// (reads the online linearizability check has checked; `history` is the run's so far).
+    pub fn op_invoked(&mut self, h: &HistoryOp, history: &[HistoryOp]) -> Vec<OpId> {
+        match &mut self.linearizability {
+            Some(l) => l.invoked(h, history),
+            None => Vec::new(),
+        }
+    }
+
+    /// History operation `h` finished.
+    pub fn op_finished(&mut self, h: &HistoryOp) {
+        if let Some(l) = &mut self.linearizability {
+            l.finished(h);
+        }
+    }
+
     /// A raft message left its sender: the safety oracle learns the terms members acted in
     /// (pre-vote messages carry the term a pre-candidate would take, not one it holds).
     pub fn message_sent(&mut self, m: &Message) {
@@ -145,8 +173,10 @@ impl Observer {
         }
     }
 
-    /// When each client write first took effect: (log index, time).
-    pub fn into_first_applied(self) -> BTreeMap<OpId, (u64, SimTime)> {
-        self.applied.into_first_applied()
+    /// When each client write first took effect: (log index, time); and how far linearizability
+    /// was checked online, if it was.
+    pub fn finish(self) -> (BTreeMap<OpId, (u64, SimTime)>, Option<Progress>) {
+        let progress = self.linearizability.map(Online::into_progress);
+        (self.applied.into_first_applied(), progress)
     }
 }

@@ -573,14 +573,14 @@ mod tests {
             },
             result: KvResult::Get {
                 revision: 2,
-                kv: Some(crate::node::kv::KeyValue {
+                kv: Some(Box::new(crate::node::kv::KeyValue {
                     key: "L".into(),
                     value: LeaseId(1).to_string().into(),
                     create_revision: 2,
                     mod_revision: 2,
                     version: 1,
                     lease: Some(LeaseId(1)),
-                }),
+                })),
             },
         };
         let acts = l.on_done(Purpose::Check, s(5_010), &Outcome::Ok, Some(&ours));

@@ -226,8 +226,9 @@ pub enum KvResult {
     Get {
         /// The store's revision when read.
         revision: u64,
-        /// The key, if present.
-        kv: Option<KeyValue>,
+        /// The key, if present (boxed: a result is kept in every read's history operation,
+        /// and most results are not reads).
+        kv: Option<Box<KeyValue>>,
     },
     /// A lease was granted.
     LeaseGrant {
@@ -365,7 +366,7 @@ impl KvStore {
     pub fn get(&self, key: &str) -> KvResult {
         KvResult::Get {
             revision: self.revision,
-            kv: self.data.get(key).cloned(),
+            kv: self.data.get(key).cloned().map(Box::new),
         }
     }
 

@@ -1058,7 +1058,7 @@ impl Node {
             }
             ServerOp::Status => {
                 let info = self.status_info();
-                self.reply(client, request, Ok(ReplyBody::Status(info)), out);
+                self.reply(client, request, Ok(ReplyBody::Status(Box::new(info))), out);
             }
             ServerOp::Get { key, serializable }
                 if serializable || self.cfg.bug == Some(Bug::LocalLinearizableRead) =>

@@ -216,8 +216,8 @@ pub enum ReplyBody {
         /// The result.
         result: KvResult,
     },
-    /// The answer to a Status RPC.
-    Status(StatusInfo),
+    /// The answer to a Status RPC (boxed: rare, and every history operation keeps its reply).
+    Status(Box<StatusInfo>),
     /// The answer to LeaseKeepAlive or LeaseTimeToLive, from the leader's lessor.
     Lease {
         /// The lease.

@@ -7,6 +7,7 @@
 //! `scenario::expect`) and views (`report/`).
 
 pub mod kubernetes;
+pub mod linearized;
 pub mod locks;
 
 use crate::client::HistoryOp;
@@ -152,6 +153,10 @@ pub struct Record {
     pub kubelets: Vec<(String, u64)>,
     /// When each client write first took effect anywhere: (log index, time).
     pub first_applied: BTreeMap<OpId, (u64, SimTime)>,
+    /// How far linearizability was checked as the run went (a run that keeps only what checks
+    /// read): the end-of-run check goes on from there. `None`: nothing was checked online.
+    #[serde(skip)]
+    pub linearized: Option<linearized::Linearized>,
 }
 
 impl Record {

@@ -52,6 +52,8 @@ pub(super) struct History {
     pub commands: Vec<CommandRun>,
     /// Per apiserver op: (apiserver, its token).
     pub op_owner: BTreeMap<OpId, (usize, u64)>,
+    /// Finished operations checked online that leave `ops` at its next sweep.
+    pub retired: std::collections::BTreeSet<OpId>,
 }
 
 impl History {
@@ -64,6 +66,25 @@ impl History {
             op_run: BTreeMap::new(),
             commands: Vec::new(),
             op_owner: BTreeMap::new(),
+            retired: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Finished operations the online linearizability check has checked and nothing else
+    /// reads: they leave `ops` at the next sweep, 256 at a time (one pass over `ops`, instead
+    /// of moving its tail for each), or at the end.
+    pub fn retire(&mut self, ops: Vec<OpId>) {
+        self.retired.extend(ops);
+        if self.retired.len() >= 256 {
+            self.drop_retired();
+        }
+    }
+
+    /// Sweeps the retired operations out of `ops`.
+    pub fn drop_retired(&mut self) {
+        if !self.retired.is_empty() {
+            let retired = std::mem::take(&mut self.retired);
+            self.ops.retain(|h| !retired.contains(&h.op));
         }
     }
 
@@ -317,7 +338,9 @@ impl Sim {
             requests: Default::default(),
             reply: None,
         };
+        let checked = self.observer.op_invoked(&h, &self.history.ops);
         crate::sim::push_gently(&mut self.history.ops, h);
+        self.history.retire(checked);
         if let Some(run) = run {
             self.history.op_run.insert(op, run);
         }
@@ -344,6 +367,7 @@ impl Sim {
         h.outcome = outcome;
         h.reply = reply;
         h.routed_to = routed_to;
+        self.observer.op_finished(h);
         match self.history.op_run.remove(&op) {
             Some(run) if self.clients.streams.contains_key(&run) => self.stream_op_done(run, op),
             Some(run) => self.command_op_done(run),

@@ -151,7 +151,7 @@ impl Sim {
             seed,
             queue: EventQueue::default(),
             trace: Trace::new(full_trace),
-            observer: Observer::default(),
+            observer: Observer::new(!full_trace),
             log_clock,
             events_handled: 0,
             stopped_at: None,
@@ -426,6 +426,10 @@ impl Sim {
     /// Ends the simulation and returns its record and the scenario it ran (handed back, not
     /// copied: a scenario with many commands is large).
     pub fn finish(mut self) -> (Record, Scenario) {
+        // What the record does not take goes first, so that the summaries are built in its room.
+        self.queue = EventQueue::default();
+        self.clients = clients::Clients::default();
+        self.fx = Buffers::default();
         let last = self
             .nodes
             .iter()
@@ -438,6 +442,8 @@ impl Sim {
             .as_ref()
             .map(|k| k.layer.kubelet_apiservers())
             .unwrap_or_default();
+        let (first_applied, linearized) = self.observer.finish();
+        self.history.drop_retired();
         let record = Record {
             seed: self.seed,
             sim_end: SimTime::ZERO + self.scenario.duration,
@@ -452,11 +458,12 @@ impl Sim {
                 .collect(),
             commands: self.history.commands,
             history: self.history.ops,
+            linearized,
             nodes,
             probes: self.probes,
             cluster_probes: self.cluster_probes,
             kubelets,
-            first_applied: self.observer.into_first_applied(),
+            first_applied,
             trace: self.trace.records,
             campaigns: {
                 self.trace.hearing.finish();
