@@ -33,7 +33,8 @@ pub struct RunOptions {
     /// sixth of a long run's records; checks and the timeline do not read them (the timeline's
     /// election explanations read `Record::campaigns`, kept either way). It also leaves out of
     /// `Record::history` an apiserver's reads that no check reads (serializable or failed: three
-    /// in five operations of a Kubernetes run).
+    /// in five operations of a Kubernetes run), and checks linearizability as the run goes so
+    /// that the apiserver's other reads leave it once checked (`Record::linearized`).
     pub full_trace: bool,
 }
 
@@ -195,8 +196,8 @@ fn judge(scenario: Scenario, opts: &RunOptions, record: Record) -> RunResult {
 }
 
 /// The linearizability oracle's answer on a finished run. A run that checked part of its
-/// history online dropped the reads it checked, so when the rest has no order (or the search
-/// runs out), the report would name only the operations from the last cut on: the run is then
+/// history online may have dropped reads it checked; then, when the rest has no order (or the
+/// search runs out), the report would name only the operations from the last cut on: the run is
 /// replayed keeping every operation, and the answer is the replay's, the same as a run that
 /// kept everything gives.
 fn linearizability_in_full(
@@ -205,11 +206,11 @@ fn linearizability_in_full(
     record: &Record,
 ) -> Result<Option<check::OracleViolation>, check::Unknown> {
     let answer = check::linearizability::oracle(record);
-    let cut = record
+    let dropped = record
         .linearized
         .as_ref()
-        .is_some_and(check::linearizability::Progress::cut_any);
-    if !cut || matches!(answer, Ok(None)) {
+        .is_some_and(check::linearizability::Progress::dropped_any);
+    if !dropped || matches!(answer, Ok(None)) {
         return answer;
     }
     let full = RunOptions {

@@ -739,7 +739,14 @@ fn violation(
 /// The linearizability oracle on a finished run's client history: a violation, or Unknown when
 /// the search ran out of budget.
 pub fn oracle(r: &crate::record::Record) -> Result<Option<super::OracleViolation>, super::Unknown> {
-    match check_run(&r.history, r.linearized.as_ref()) {
+    let mut answer = check_run(&r.history, r.linearized.as_ref());
+    // From the online check's cuts, a report would name only the operations after them: when
+    // the run dropped none, the whole history is here, so search it whole for the report a run
+    // that checked nothing online gives (when it dropped some, `run` replays the run).
+    if r.linearized.as_ref().is_some_and(|p| !p.dropped_any()) && !answer.is_linearizable() {
+        answer = check_run(&r.history, None);
+    }
+    match answer {
         Answer::Linearizable => Ok(None),
         Answer::NotLinearizable(v) => {
             let at = v.stuck.iter().map(|o| o.invoke_us).min().unwrap_or(0);

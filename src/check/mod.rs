@@ -7,7 +7,7 @@
 //! | Ready contract | [`ready_contract`] | on the facts the driver reports ([`observer`]) |
 //! | state digests | [`snapshot`] | on each member's applied-state digest ([`observer`]): equal at equal indexes, snapshots included |
 //! | configuration | [`config`] | on each configuration change as it takes effect ([`observer`]): only committed, the same on every member |
-//! | linearizability | [`linearizability`] | on the finished client history |
+//! | linearizability | [`linearizability`] | as a lean run goes, segment by segment ([`linearizability::Online`], fed by [`observer`]), then on the rest of the client history |
 //! | durability | [`durability`] | on the finished record, when every fault healed |
 //! | watch | [`watch`] | on what each `watch` command saw, against the store's event history |
 //!

@@ -4,7 +4,7 @@
 //! the reads it checked, so the end-of-run check must go on from here, never start over on the
 //! record's history.
 //!
-//! A state is the check's model of one key: its value by number ([`Values`]: each value string
+//! A state is the check's model of one key: its value by number (`Values`: each value string
 //! is held once and named by a number, so a state is a few words, copied and hashed without
 //! touching strings) and its mod revision as far as clients can know.
 
@@ -50,17 +50,24 @@ pub(crate) struct Carried {
 }
 
 /// How far the online check got: per key, the cut (operations called before it, in simulated
-/// microseconds, are checked) and what the checked part carries; and the search budget left.
+/// microseconds, are checked) and what the checked part carries; the search budget left; and
+/// whether the run dropped operations it checked.
 #[derive(Clone, Debug, Default)]
 pub struct Linearized {
     pub(crate) keys: BTreeMap<String, (u64, Carried)>,
     pub(crate) steps_left: u64,
+    pub(crate) dropped: bool,
 }
 
 impl Linearized {
-    /// Whether some key's operations before a cut were checked online (and so the run may
-    /// have dropped some of them).
+    /// Whether some key's operations before a cut were checked online.
     pub fn cut_any(&self) -> bool {
         !self.keys.is_empty()
+    }
+
+    /// Whether the run dropped operations the online check had checked (the record's history
+    /// then lacks them: a report on it names only operations from the cuts on).
+    pub fn dropped_any(&self) -> bool {
+        self.dropped
     }
 }

@@ -64,6 +64,8 @@ pub struct Online {
     keys: BTreeMap<String, KeyOnline>,
     steps_left: u64,
     memo_max: usize,
+    /// Whether some operation was handed back to be dropped.
+    dropped: bool,
 }
 
 impl Default for Online {
@@ -73,6 +75,7 @@ impl Default for Online {
             keys: BTreeMap::new(),
             steps_left: budget.steps,
             memo_max: budget.memo_entries,
+            dropped: false,
         }
     }
 }
@@ -115,6 +118,7 @@ impl Online {
         }
         k.open.push(h.op);
         k.unfinished += 1;
+        self.dropped |= !dropped.is_empty();
         dropped
     }
 
@@ -144,6 +148,7 @@ impl Online {
         Progress {
             keys,
             steps_left: self.steps_left,
+            dropped: self.dropped,
         }
     }
 }
