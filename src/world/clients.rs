@@ -123,7 +123,10 @@ impl History {
         if self.keep_all {
             return;
         }
-        let i = self.place(op);
+        // Not there: the online check has already dropped it.
+        let Ok(i) = self.ops.binary_search_by_key(&op, |h| h.op) else {
+            return;
+        };
         let h = &self.ops[i];
         if matches!(h.kind, ServerOp::Get { serializable, .. } if serializable || h.outcome != Outcome::Ok)
         {

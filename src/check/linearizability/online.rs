@@ -14,9 +14,10 @@
 //! the states carried are exactly those the operations before the cut can end in, so the
 //! verdict is the whole history's. A segment with no order, or one that runs out of budget,
 //! stops the key's online check: the end-of-run check searches that segment again (with the
-//! budget the online search had used given back) and says what it finds. Its report then names
-//! only operations from the last cut on; `run` replays such a run keeping every operation to
-//! report as a run that keeps everything would.
+//! budget the online search had used given back) and says what it finds. From the cut, a report
+//! would name only the operations after it: when the run dropped nothing, the oracle searches
+//! the record's whole history for its report; when it dropped reads, `run` replays the run
+//! keeping every operation. Either way the report is the one a run that keeps everything gives.
 
 use super::{search_segment_kv, Budget, Progress};
 use crate::client::{find_op, HistoryOp};
