@@ -1090,17 +1090,7 @@ mod tests {
     /// `h` (one key) as the model's operations.
     fn model_ops(h: &[LinOp]) -> Vec<Operation<KvStep>> {
         let mut values = Values::default();
-        h.iter()
-            .map(|o| Operation {
-                client: o.client,
-                op: KvStep {
-                    ask: values.ask(&o.kind),
-                    saw: values.saw(&o.result),
-                },
-                invoke_us: o.invoke_us,
-                complete_us: o.complete_us,
-            })
-            .collect()
+        h.iter().map(|o| numbered(o, &mut values)).collect()
     }
 
     proptest::proptest! {

@@ -626,7 +626,8 @@ pub(crate) fn search_segment<M: Model>(
 /// The states segments can end in, each once, in the order found.
 struct Ends<S> {
     states: Vec<S>,
-    seen: hashbrown::HashSet<S, std::hash::BuildHasherDefault<TraceHasher>>,
+    /// Asked for membership only, never iterated (`states` keeps the order).
+    seen: hashbrown::HashSet<S, std::hash::BuildHasherDefault<TraceHasher>>, // determinism: ok
 }
 
 impl<S> Default for Ends<S> {
