@@ -249,7 +249,7 @@ pub struct AppliedValue {
 
 impl Record {
     /// The client operations by how they ended (`ok`, `timeout`, `error`, `pending`), each list
-    /// in invocation order.
+    /// in invocation order (of the operations the record holds: see [`Record::history`]).
     pub fn ops_by_outcome(&self) -> BTreeMap<&'static str, Vec<&HistoryOp>> {
         let mut m: BTreeMap<&'static str, Vec<&HistoryOp>> = BTreeMap::new();
         for h in &self.history {
