@@ -212,3 +212,40 @@ fn a_history_checked_as_the_run_goes_reports_as_a_whole_one() {
         assert_eq!(progress.dropped_any(), name.starts_with("k8s-"), "{name}");
     }
 }
+
+/// The reads a lean run holds do not grow with the run: the apiserver's reads leave its history
+/// once checked (serializable and failed ones once finished), so what is left at the end is the
+/// few read since each key's last cut, whether the run lasts four simulated minutes or eight.
+#[test]
+fn an_apiserver_read_leaves_a_lean_history_once_checked() {
+    use raftsim::node::rpc::ServerOp;
+    let (file, text) = builtin::find(builtin::DEFAULT).unwrap();
+    let apiserver_reads = |r: &raftsim::RunResult| {
+        r.history
+            .iter()
+            .filter(|h| h.command.is_none() && matches!(h.kind, ServerOp::Get { .. }))
+            .count()
+    };
+    for duration in ["240s", "480s"] {
+        let sets = [("duration".to_string(), duration.to_string())];
+        let s = raftsim::scenario::Scenario::parse_with_overrides(text, file, &sets).unwrap();
+        let lean = run(
+            &s,
+            &RunOptions {
+                full_trace: false,
+                ..Default::default()
+            },
+        );
+        let full = run(&s, &RunOptions::default());
+        assert!(apiserver_reads(&full) > 1_000, "{duration}");
+        assert!(
+            apiserver_reads(&lean) <= 10,
+            "{duration}: {}",
+            apiserver_reads(&lean)
+        );
+        assert_eq!(
+            format!("{:?}", lean.verdicts),
+            format!("{:?}", full.verdicts)
+        );
+    }
+}
