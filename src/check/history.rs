@@ -255,6 +255,18 @@ fn lines(history: &[HistoryOp]) -> impl Iterator<Item = HistoryLine> + '_ {
         .filter_map(line_of)
 }
 
+/// The key whose linearizable history `h` belongs to: a key-value write's or read's, but not a
+/// serializable read's (checked separately, as stale reads). The end-of-run check
+/// ([`op_groups`]) and the online one select operations with this one rule.
+pub(crate) fn checked_key(h: &HistoryOp) -> Option<&str> {
+    match &h.kind {
+        ServerOp::Get {
+            serializable: true, ..
+        } => None,
+        _ => kv_key(h),
+    }
+}
+
 /// The key a key-value write or read names (`None` for every other operation).
 fn kv_key(h: &HistoryOp) -> Option<&str> {
     match &h.kind {
@@ -381,16 +393,7 @@ pub(crate) fn op_groups(
 ) -> impl Iterator<Item = (&str, Vec<&HistoryOp>)> + '_ {
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for h in history {
-        if matches!(
-            h.kind,
-            ServerOp::Get {
-                serializable: true,
-                ..
-            }
-        ) {
-            continue; // checked separately, as stale reads
-        }
-        if let Some(k) = kv_key(h) {
+        if let Some(k) = checked_key(h) {
             by_key.entry(k).or_default().push(h);
         }
     }

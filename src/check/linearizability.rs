@@ -246,13 +246,15 @@ impl Values {
             LinKind::Put { value } => Ask::Put(self.id(value)),
             LinKind::Get => Ask::Get,
             LinKind::Delete => Ask::Delete,
-            LinKind::Txn { compare, then_put } => {
-                let c = match compare {
-                    Compare::Value(v) => Cmp::Value(self.id(v)),
-                    Compare::ModRevision(n) => Cmp::ModRevision(*n),
-                };
-                Ask::Txn(c, self.id(then_put))
-            }
+            LinKind::Txn { compare, then_put } => Ask::Txn(self.cmp(compare), self.id(then_put)),
+        }
+    }
+
+    /// A comparison, its value numbered.
+    fn cmp(&mut self, compare: &Compare) -> Cmp {
+        match compare {
+            Compare::Value(v) => Cmp::Value(self.id(v)),
+            Compare::ModRevision(n) => Cmp::ModRevision(*n),
         }
     }
 
@@ -603,13 +605,7 @@ fn step_of(h: &HistoryOp, values: &mut Values) -> Option<Operation<KvStep>> {
             KvOp::Delete { .. } => Ask::Delete,
             KvOp::Txn {
                 compare, then_put, ..
-            } => {
-                let c = match compare {
-                    Compare::Value(v) => Cmp::Value(values.id(v)),
-                    Compare::ModRevision(n) => Cmp::ModRevision(*n),
-                };
-                Ask::Txn(c, values.id(then_put))
-            }
+            } => Ask::Txn(values.cmp(compare), values.id(then_put)),
             KvOp::LeaseGrant { .. } | KvOp::LeaseRevoke { .. } | KvOp::Machine { .. } => {
                 return None
             }

@@ -600,12 +600,13 @@ pub(crate) fn search_segment<M: Model>(
             }
             states.into_iter().for_each(|s| ends.add(s));
         }
-        if ends.states.is_empty() {
-            none = Some((vec![], vec![0]));
-        }
-        return match none {
-            Some((best, stuck)) => Segment::None { best, stuck },
-            None => Segment::Ends(ends.states),
+        return match ends.states.is_empty() {
+            // As the search reports it: nothing ordered, the one operation stuck.
+            true => Segment::None {
+                best: vec![],
+                stuck: vec![0],
+            },
+            false => Segment::Ends(ends.states),
         };
     }
     for start in starts {

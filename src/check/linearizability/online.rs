@@ -19,6 +19,7 @@
 //! the record's whole history for its report; when it dropped reads, `run` replays the run
 //! keeping every operation. Either way the report is the one a run that keeps everything gives.
 
+use super::super::history::checked_key;
 use super::{search_segment_kv, Budget, Progress};
 use crate::client::{find_op, HistoryOp};
 use crate::node::rpc::ServerOp;
@@ -78,20 +79,6 @@ impl Default for Online {
             memo_max: budget.memo_entries,
             dropped: false,
         }
-    }
-}
-
-/// The key whose history `h` belongs to, if the linearizability check reads it (as
-/// `check::history::op_groups` selects: key-value reads and writes, serializable reads left
-/// out).
-fn checked_key(h: &HistoryOp) -> Option<&str> {
-    match &h.kind {
-        ServerOp::Get {
-            serializable: false,
-            key,
-        } => Some(key),
-        ServerOp::Write { op } => op.key(),
-        _ => None,
     }
 }
 
