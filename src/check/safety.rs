@@ -133,8 +133,13 @@ impl SafetyOracle {
         if newly_led {
             seen.led_term = Some(term);
         }
-        // Compacted entries live in a snapshot, which the state-digest oracle checks.
-        let from = seen.checked_upto.max(n.compacted_through()) + 1;
+        // Compacted entries live in a snapshot, which the state-digest oracle checks. (Most
+        // events commit nothing new: ask for the compaction point only when there is.)
+        let from = if commit > seen.checked_upto {
+            seen.checked_upto.max(n.compacted_through()) + 1
+        } else {
+            commit + 1
+        };
         seen.checked_upto = seen.checked_upto.max(commit);
         (newly_led, from)
     }

@@ -74,7 +74,7 @@ pub struct Network {
     /// Active degradations (by fault index), applied on top of the link model.
     degraded: BTreeMap<usize, Degrade>,
     /// Each directed stream's incarnation and the arrival time of its last ordered message.
-    streams: BTreeMap<(NodeId, NodeId), (u64, SimTime)>,
+    streams: Streams,
     rng: SimRng,
 }
 
@@ -125,7 +125,7 @@ impl Network {
             overrides,
             cuts: BTreeMap::new(),
             degraded: BTreeMap::new(),
-            streams: BTreeMap::new(),
+            streams: Streams::default(),
             rng,
         }
     }
@@ -170,17 +170,17 @@ impl Network {
     }
 
     fn break_stream(&mut self, from: NodeId, to: NodeId) {
-        let s = self.streams.entry((from, to)).or_insert((0, SimTime::ZERO));
+        let s = self.streams.entry(from, to);
         *s = (s.0 + 1, SimTime::ZERO);
     }
 
-    /// A member crashed: every stream from or to it breaks.
+    /// A member crashed: every stream from or to it that ever carried a message or broke
+    /// breaks.
     pub fn member_down(&mut self, node: NodeId) {
         let links: Vec<(NodeId, NodeId)> = self
             .streams
-            .keys()
+            .links()
             .filter(|(a, b)| *a == node || *b == node)
-            .copied()
             .collect();
         for (a, b) in links {
             self.break_stream(a, b);
@@ -189,7 +189,7 @@ impl Network {
 
     /// The current incarnation of the stream from `from` to `to`.
     pub fn stream(&self, from: NodeId, to: NodeId) -> u64 {
-        self.streams.get(&(from, to)).map_or(0, |s| s.0)
+        self.streams.get(from, to).map_or(0, |s| s.0)
     }
 
     /// Ends one cut of the directed link.
@@ -206,7 +206,7 @@ impl Network {
 
     /// Whether the directed link is cut.
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.cuts.contains_key(&(from, to))
+        !self.cuts.is_empty() && self.cuts.contains_key(&(from, to))
     }
 
     /// Starts degradation number `fault`.
@@ -226,7 +226,7 @@ impl Network {
         if self.is_cut(from, to) {
             return None;
         }
-        let link = *self.overrides.get(&(from, to)).unwrap_or(&self.base);
+        let link = self.link(from, to);
         if self.rng.chance(link.drop) {
             return None;
         }
@@ -236,12 +236,20 @@ impl Network {
         Some(SimDuration::from_micros(us))
     }
 
+    /// The model of the directed link from `from` to `to`.
+    fn link(&self, from: NodeId, to: NodeId) -> LinkModel {
+        if self.overrides.is_empty() {
+            return self.base; // the common case, asked once per message
+        }
+        *self.overrides.get(&(from, to)).unwrap_or(&self.base)
+    }
+
     /// Decides the fate of one message from `from` to `to` sent at `now`.
     pub fn route(&mut self, from: NodeId, to: NodeId, now: SimTime) -> Route {
         if self.is_cut(from, to) {
             return Route::Partitioned;
         }
-        let link = *self.overrides.get(&(from, to)).unwrap_or(&self.base);
+        let link = self.link(from, to);
         let (mut drop, mut dup, mut reorder, mut extra) =
             (link.drop, Ratio::NEVER, Ratio::NEVER, SimDuration::ZERO);
         for d in self.degraded.values() {
@@ -281,7 +289,7 @@ impl Network {
             let hi = 2 * link.latency_max.as_micros() + 1_000;
             us += self.rng.between(link.latency_max.as_micros(), hi);
         }
-        let stream = self.streams.entry((from, to)).or_insert((0, SimTime::ZERO));
+        let stream = self.streams.entry(from, to);
         let mut arrival = now + SimDuration::from_micros(us);
         if !reordered && !duplicate {
             arrival = arrival.max(stream.1);
@@ -291,6 +299,43 @@ impl Network {
             after: arrival.since(now),
             stream: stream.0,
         }
+    }
+}
+
+/// Per directed link that has been used, its stream's incarnation and the arrival time of its
+/// last ordered message: a table indexed by member ids (small numbers), as every message looks
+/// its stream up.
+#[derive(Default)]
+struct Streams {
+    /// Row `from`, column `to`; `None`: never used.
+    rows: Vec<Vec<Option<(u64, SimTime)>>>,
+}
+
+impl Streams {
+    fn get(&self, from: NodeId, to: NodeId) -> Option<&(u64, SimTime)> {
+        self.rows.get(from.0 as usize)?.get(to.0 as usize)?.as_ref()
+    }
+
+    /// The stream, first used now if it never was.
+    fn entry(&mut self, from: NodeId, to: NodeId) -> &mut (u64, SimTime) {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        if self.rows.len() <= f {
+            self.rows.resize(f + 1, Vec::new());
+        }
+        let row = &mut self.rows[f];
+        if row.len() <= t {
+            row.resize(t + 1, None);
+        }
+        row[t].get_or_insert((0, SimTime::ZERO))
+    }
+
+    /// The links used so far, in (from, to) order.
+    fn links(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
+        self.rows.iter().enumerate().flat_map(|(f, row)| {
+            row.iter()
+                .enumerate()
+                .filter_map(move |(t, s)| s.map(|_| (NodeId(f as u64), NodeId(t as u64))))
+        })
     }
 }
 

@@ -1376,12 +1376,7 @@ impl Node {
             }
             out.send(NodeMsg::Peer(Box::new(m)));
         }
-        // raft-rs hands its outbox over and starts a new one at the next message: give it back
-        // this one's room instead (it is empty), one allocation less per Ready.
-        let outbox = &mut self.raw().raft.msgs;
-        if outbox.is_empty() {
-            *outbox = msgs;
-        }
+        self.give_back_outbox(msgs);
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().clone());
         if let Some(s) = &snapshot {
             // raft-rs's contract: the storage holds the snapshot before the Ready advances.
@@ -1461,7 +1456,7 @@ impl Node {
 
     /// Sends the messages of Ready `ready` that had to wait for its persistence; the
     /// Ready-contract oracle checks that it is durable.
-    fn send_held(&mut self, ready: u64, msgs: Vec<Message>, out: &mut Out) {
+    fn send_held(&mut self, ready: u64, mut msgs: Vec<Message>, out: &mut Out) {
         if !msgs.is_empty() {
             out.observe(Observation::HeldMessagesSent {
                 node: self.id,
@@ -1470,8 +1465,22 @@ impl Node {
                 count: msgs.len() as u64,
             });
         }
-        for m in msgs {
+        for m in msgs.drain(..) {
             out.send(NodeMsg::Peer(Box::new(m)));
+        }
+        self.give_back_outbox(msgs);
+    }
+
+    /// raft-rs hands its outbox over with each Ready and starts a new one at the next message:
+    /// give it back an emptied one's room instead, one allocation less per Ready. (A follower's
+    /// messages all wait for persistence, so its room comes back with the held messages.)
+    fn give_back_outbox(&mut self, emptied: Vec<Message>) {
+        debug_assert!(emptied.is_empty());
+        if let Some(raw) = self.raw.as_mut() {
+            let outbox = &mut raw.raft.msgs;
+            if outbox.is_empty() && outbox.capacity() < emptied.capacity() {
+                *outbox = emptied;
+            }
         }
     }
 
@@ -1780,6 +1789,9 @@ impl Node {
     }
 
     fn serve_reads(&mut self, out: &mut Out) {
+        if self.reads.is_empty() {
+            return; // the common case, after every Ready
+        }
         let applied = self.applied;
         let ready: Vec<RequestId> = self
             .reads
