@@ -237,6 +237,12 @@ impl Values {
     /// value forgotten that comes back gets a new number, which no state holds, so the model
     /// reads it as what it is: a value other than each state's.
     fn keep_only(&mut self, states: &[State]) {
+        if states.len() <= 8 {
+            // The common case (one or two states): a scan, no set to build.
+            self.ids
+                .retain(|_, id| states.iter().any(|s| s.value == Some(*id)));
+            return;
+        }
         let held: std::collections::BTreeSet<u32> = states.iter().filter_map(|s| s.value).collect();
         self.ids.retain(|_, id| held.contains(id));
     }
@@ -656,7 +662,7 @@ fn saw_of(ask: Ask, result: Option<&KvResult>, values: &mut Values) -> Saw {
 /// (`None`: no order, or the budget ran out).
 fn search_segment_kv(
     steps: &[Operation<KvStep>],
-    starts: Vec<State>,
+    starts: &[State],
     steps_left: &mut u64,
     memo_max: usize,
 ) -> Option<Vec<State>> {

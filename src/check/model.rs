@@ -533,7 +533,8 @@ fn segmented<M: Model>(
     for (k, segment) in segments.iter().enumerate() {
         let part: Vec<&Operation<M::Op>> = segment.iter().map(|&i| ops[i]).collect();
         let last = k + 1 == segments.len();
-        let (best, stuck) = match search_segment(model, &part, starts, last, steps_left, memo_max) {
+        let (best, stuck) = match search_segment(model, &part, &starts, last, steps_left, memo_max)
+        {
             Segment::Ends(ends) => {
                 starts = ends;
                 continue;
@@ -578,7 +579,7 @@ pub(crate) enum Segment<S> {
 pub(crate) fn search_segment<M: Model>(
     model: &M,
     part: &[&Operation<M::Op>],
-    starts: Vec<M::State>,
+    starts: &[M::State],
     last: bool,
     steps_left: &mut u64,
     memo_max: usize,
@@ -594,7 +595,7 @@ pub(crate) fn search_segment<M: Model>(
                 return Segment::Exhausted("step limit");
             }
             *steps_left -= 1;
-            let states = model.step(&start, &only.op);
+            let states = model.step(start, &only.op);
             if last && !states.is_empty() {
                 return Segment::Order;
             }
@@ -610,7 +611,7 @@ pub(crate) fn search_segment<M: Model>(
         };
     }
     for start in starts {
-        match search_from(model, part, start, goal, steps_left, memo_max) {
+        match search_from(model, part, start.clone(), goal, steps_left, memo_max) {
             (Found::Exhausted(limit), _) => return Segment::Exhausted(limit),
             (Found::Order, _) if last => return Segment::Order,
             (Found::Order, states) => states.into_iter().for_each(|s| ends.add(s)),
@@ -627,9 +628,13 @@ pub(crate) fn search_segment<M: Model>(
 /// The states segments can end in, each once, in the order found.
 struct Ends<S> {
     states: Vec<S>,
-    /// Asked for membership only, never iterated (`states` keeps the order).
+    /// Asked for membership only, never iterated (`states` keeps the order); filled only once
+    /// there are more than [`ENDS_SCANNED`] states (a segment usually ends in one or two).
     seen: hashbrown::HashSet<S, std::hash::BuildHasherDefault<TraceHasher>>, // determinism: ok
 }
+
+/// Up to this many end states, membership is a scan of the list, not a hash set.
+const ENDS_SCANNED: usize = 8;
 
 impl<S> Default for Ends<S> {
     fn default() -> Self {
@@ -642,6 +647,15 @@ impl<S> Default for Ends<S> {
 
 impl<S: Clone + Eq + Hash> Ends<S> {
     fn add(&mut self, s: S) {
+        if self.states.len() < ENDS_SCANNED {
+            if !self.states.contains(&s) {
+                self.states.push(s);
+            }
+            return;
+        }
+        if self.seen.is_empty() {
+            self.seen.extend(self.states.iter().cloned());
+        }
         if self.seen.insert(s.clone()) {
             self.states.push(s);
         }

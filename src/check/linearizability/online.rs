@@ -160,8 +160,7 @@ fn check_segment(
         .filter_map(|&o| op(o).and_then(|h| super::step_of(h, &mut k.carried.values)))
         .collect();
     let before = *steps_left;
-    let starts = std::mem::take(&mut k.carried.starts);
-    match search_segment_kv(&steps, starts.clone(), steps_left, memo_max) {
+    match search_segment_kv(&steps, &k.carried.starts, steps_left, memo_max) {
         Some(ends) => {
             k.carried.values.keep_only(&ends);
             k.carried.starts = ends;
@@ -177,7 +176,6 @@ fn check_segment(
                 .collect()
         }
         None => {
-            k.carried.starts = starts;
             k.stopped = true;
             *steps_left = before;
             Vec::new()
