@@ -12,13 +12,14 @@
 //! the per-entry term check cannot see.
 
 use crate::sim::ids::NodeId;
-use std::collections::BTreeMap;
 
 /// What every member reported so far.
 #[derive(Default)]
 pub struct StateDigests {
-    /// index -> (first reporter, its digest).
-    at: BTreeMap<u64, (NodeId, u64)>,
+    /// index -> (first reporter, its digest): a dense table, as log indexes are small and
+    /// every applied batch reports one (member ids start at 1, so `NodeId(0)` marks an index
+    /// nobody reported).
+    at: Vec<(NodeId, u64)>,
 }
 
 impl StateDigests {
@@ -31,8 +32,16 @@ impl StateDigests {
         digest: u64,
         from_snapshot: bool,
     ) -> Option<(Vec<NodeId>, String)> {
-        match self.at.get(&index) {
-            Some(&(first, d)) if d != digest => {
+        let i = usize::try_from(index).expect("a log index fits in memory");
+        if self.at.len() <= i {
+            self.at.resize(i + 1, (NodeId(0), 0));
+        }
+        match self.at[i] {
+            (NodeId(0), _) => {
+                self.at[i] = (node, digest);
+                None
+            }
+            (first, d) if d != digest => {
                 let how = if from_snapshot {
                     "restored from a snapshot"
                 } else {
@@ -43,11 +52,7 @@ impl StateDigests {
                     format!("state machine safety: {node}'s state {how} through index {index} differs from the state {first} reported there first (digest {digest:016x}, not {d:016x})"),
                 ))
             }
-            Some(_) => None,
-            None => {
-                self.at.insert(index, (node, digest));
-                None
-            }
+            _ => None,
         }
     }
 }

@@ -161,6 +161,9 @@ impl EtcdVersion {
 
 /// etcd's "slow fdatasync" warning: a WAL sync took more than a second (`server/storage/wal/wal.go`,
 /// `warnSyncDuration`).
+/// The most messages' room an outbox given back to raft-rs keeps ([`Node::give_back_outbox`]).
+const OUTBOX_KEPT: usize = 16;
+
 const SLOW_FDATASYNC: (&str, SimDuration) = ("slow fdatasync", SimDuration::from_secs(1));
 /// etcd's "apply request took too long" warning (`--experimental-warning-apply-duration`, 100 ms);
 /// raftsim measures one apply batch.
@@ -1473,9 +1476,14 @@ impl Node {
 
     /// raft-rs hands its outbox over with each Ready and starts a new one at the next message:
     /// give it back an emptied one's room instead, one allocation less per Ready. (A follower's
-    /// messages all wait for persistence, so its room comes back with the held messages.)
+    /// messages all wait for persistence, so its room comes back with the held messages.) Not
+    /// the room of a burst (the responses a stalled follower held): that would stay for the
+    /// rest of the run.
     fn give_back_outbox(&mut self, emptied: Vec<Message>) {
         debug_assert!(emptied.is_empty());
+        if emptied.capacity() > OUTBOX_KEPT {
+            return;
+        }
         if let Some(raw) = self.raw.as_mut() {
             let outbox = &mut raw.raft.msgs;
             if outbox.is_empty() && outbox.capacity() < emptied.capacity() {
