@@ -844,9 +844,13 @@ impl Hasher for TraceHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+            // The rest as a little-endian word (what copying it into eight zero bytes gives),
+            // assembled in registers: a copy of a variable length is a call to `memcpy`.
+            let w = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | (b as u64) << (8 * i));
+            self.mix(w ^ ((rest.len() as u64) << 56));
         }
     }
     fn write_u8(&mut self, i: u8) {
