@@ -720,3 +720,27 @@ fn pending_at(entries: &[Entry], head: usize) -> Vec<usize> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// End states stay in the order first found, each once, below and past the length up to
+    /// which membership is a scan.
+    #[test]
+    fn ends_keep_each_state_once_in_the_order_found() {
+        let mut ends = Ends::default();
+        let found: Vec<u32> = (0..40).map(|i| (i * 7) % 23).collect();
+        for &s in &found {
+            ends.add(s);
+        }
+        let mut want: Vec<u32> = Vec::new();
+        for s in found {
+            if !want.contains(&s) {
+                want.push(s);
+            }
+        }
+        assert!(want.len() > ENDS_SCANNED);
+        assert_eq!(ends.states, want);
+    }
+}

@@ -462,6 +462,25 @@ mod tests {
         assert_eq!(n.stream(NodeId(2), NodeId(1)), 1);
     }
 
+    /// A crash breaks the streams to and from the member that were ever used, and only those:
+    /// a stream first used later starts at incarnation 0, as it always did.
+    #[test]
+    fn a_crash_breaks_the_used_streams_touching_the_member() {
+        let mut n = net(LinkModel::default());
+        for (a, b) in [(1, 2), (2, 1), (1, 3), (3, 4)] {
+            n.route(NodeId(a), NodeId(b), SimTime::ZERO);
+        }
+        n.member_down(NodeId(1));
+        let stream = |n: &Network, a, b| n.stream(NodeId(a), NodeId(b));
+        assert_eq!(
+            [(1, 2), (2, 1), (1, 3), (3, 1), (3, 4), (5, 1)].map(|(a, b)| stream(&n, a, b)),
+            [1, 1, 1, 0, 0, 0]
+        );
+        n.member_down(NodeId(1));
+        assert_eq!(stream(&n, 1, 3), 2);
+        assert_eq!(stream(&n, 3, 1), 0, "never used, never broken");
+    }
+
     #[test]
     fn degradation_applies_to_touching_links_only() {
         let mut n = net(LinkModel::default());
