@@ -159,11 +159,11 @@ impl EtcdVersion {
     }
 }
 
-/// etcd's "slow fdatasync" warning: a WAL sync took more than a second (`server/storage/wal/wal.go`,
-/// `warnSyncDuration`).
 /// The most messages' room an outbox given back to raft-rs keeps ([`Node::give_back_outbox`]).
 const OUTBOX_KEPT: usize = 16;
 
+/// etcd's "slow fdatasync" warning: a WAL sync took more than a second (`server/storage/wal/wal.go`,
+/// `warnSyncDuration`).
 const SLOW_FDATASYNC: (&str, SimDuration) = ("slow fdatasync", SimDuration::from_secs(1));
 /// etcd's "apply request took too long" warning (`--experimental-warning-apply-duration`, 100 ms);
 /// raftsim measures one apply batch.
