@@ -237,7 +237,7 @@ impl Values {
     /// value forgotten that comes back gets a new number, which no state holds, so the model
     /// reads it as what it is: a value other than each state's.
     fn keep_only(&mut self, states: &[State]) {
-        if states.len() <= 8 {
+        if states.len() <= super::model::ENDS_SCANNED {
             // The common case (one or two states): a scan, no set to build.
             self.ids
                 .retain(|_, id| states.iter().any(|s| s.value == Some(*id)));

@@ -633,8 +633,9 @@ struct Ends<S> {
     seen: hashbrown::HashSet<S, std::hash::BuildHasherDefault<TraceHasher>>, // determinism: ok
 }
 
-/// Up to this many end states, membership is a scan of the list, not a hash set.
-const ENDS_SCANNED: usize = 8;
+/// Up to this many states, asking whether a state is among them is a scan of the list, not a
+/// set to build (end states here, the values carried states hold in the linearizability check).
+pub(crate) const ENDS_SCANNED: usize = 8;
 
 impl<S> Default for Ends<S> {
     fn default() -> Self {
