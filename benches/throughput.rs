@@ -7,7 +7,8 @@
 //!    Also the time its text report takes to render (it once scanned the history per line).
 //! 2. Simulated seconds per wall-clock second for each built-in scenario.
 //! 3. The linearizability checker on porcupine's 102 Jepsen etcd histories.
-//! 4. Explore seeds per second on one core.
+//! 4. Explore seeds per second on one core, in the library's loop and through the CLI
+//!    (`raftsim explore`, with one and two jobs).
 //! 5. Peak heap of one simulated hour of the default scenario, as `raftsim run` runs it (no
 //!    message view) and with every record kept (a counting allocator: no timing involved).
 //! 6. Each report (timeline, HTML page, JSON, messages, `check-history`'s checks) on one and on
@@ -435,6 +436,29 @@ fn explore_throughput(seeds: u64) -> (f64, f64) {
     (seeds as f64 / wall, sim_s / wall)
 }
 
+/// `raftsim explore` as users run it (the CLI binary, its worker threads and summary): seeds
+/// per second.
+fn explore_cli(seeds: u64, jobs: u32) -> f64 {
+    let start = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args([
+            "explore",
+            "--seeds",
+            &seeds.to_string(),
+            "--jobs",
+            &jobs.to_string(),
+        ])
+        .output()
+        .expect("the raftsim binary runs");
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "raftsim explore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    seeds as f64 / wall
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with `--bench` absent: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -490,6 +514,13 @@ fn main() {
     }
     let (seeds_per_s, sim_per_s) = explore_throughput(if quick { 20 } else { 2_000 });
     println!("  explore, one core: {seeds_per_s:.0} seeds/s (45 s simulations with faults), {sim_per_s:.0} simulated s per wall s");
+    if !quick {
+        let (one, two) = (explore_cli(4_000, 1), explore_cli(4_000, 2));
+        println!(
+            "  `raftsim explore --seeds 4000`: {one:.0} seeds/s with --jobs 1 (goal >= 500), {two:.0} with --jobs 2 ({:.2}x)",
+            two / one
+        );
+    }
     if !quick {
         println!(
             "  one simulated hour of {}: peak heap {:.1} MiB as `raftsim run` runs it (goal <= 64 MiB), {:.1} MiB keeping every record, {:.1} MiB streaming the trace (`--trace`)",
