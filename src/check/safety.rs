@@ -32,9 +32,6 @@ struct Seen {
     commit: u64,
     checked_upto: u64,
     led_term: Option<u64>,
-    /// A term the election-safety check found this member the one leader of (that never
-    /// changes: the first leader seen of a term is the one recorded).
-    sole_leader_of: Option<u64>,
 }
 
 /// index -> term of every committed entry seen: a dense table (indexes are small and mostly
@@ -81,10 +78,7 @@ impl SafetyOracle {
     fn observe_one(&mut self, n: &impl RaftView, out: &mut Vec<Finding>) {
         let (term, commit) = (n.term(), n.commit_index());
         let (newly_led, from) = self.update_seen(n, term, commit, out);
-        let slot = n.id().0 as usize;
-        // A leader already found the one of its term: nothing to look up again.
-        let settled = !newly_led && self.per_node[slot].sole_leader_of == Some(term);
-        if !settled && n.is_leader() {
+        if n.is_leader() {
             self.check_leader(n, term, newly_led, out);
         }
         self.check_committed(n, from, commit, out);
@@ -163,10 +157,9 @@ impl SafetyOracle {
                 vec![*other, n.id()],
                 format!("two leaders in term {term}: {other} and {}", n.id()),
             )),
-            Some(_) => self.per_node[n.id().0 as usize].sole_leader_of = Some(term),
+            Some(_) => {}
             None => {
                 self.leaders.insert(term, n.id());
-                self.per_node[n.id().0 as usize].sole_leader_of = Some(term);
             }
         }
         if newly_led {
