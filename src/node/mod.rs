@@ -39,6 +39,7 @@
 /// reads nothing for this long closes its connection and re-dials (`docs/reference/etcd-observed.md`).
 pub const PEER_STREAM_READ_TIMEOUT: SimDuration = SimDuration::from_secs(5);
 
+mod applied;
 pub mod bugs;
 pub mod clock;
 pub mod kv;
@@ -448,7 +449,7 @@ pub struct Node {
     heartbeats: BTreeMap<u64, SimTime>,
     /// Requests already applied: a proposal the network delivered twice (a duplicated forwarded
     /// MsgPropose) is appended twice but takes effect once.
-    applied_requests: std::collections::BTreeSet<RequestId>,
+    applied_requests: applied::AppliedRequests,
     /// When each lease expires, as this member's lessor sees it.
     lessor: Lessor,
     /// Whether the lessor's loop timer is set.
@@ -1177,7 +1178,7 @@ impl Node {
     /// The client requests its state machine has applied (in this incarnation, or carried by
     /// the snapshot it restored), in request order.
     pub fn applied_requests(&self) -> impl Iterator<Item = RequestId> + '_ {
-        self.applied_requests.iter().copied()
+        self.applied_requests.iter()
     }
 
     /// This member's clock (a `clock_drift` fault changes its speed).

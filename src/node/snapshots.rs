@@ -91,7 +91,7 @@ impl Node {
         };
         let data = SnapshotData {
             kv: self.kv.clone(),
-            applied_requests: self.applied_requests.iter().copied().collect(),
+            applied_requests: self.applied_requests.iter().collect(),
             machine,
             digest: self.applied_digest,
             removed: self.members.removed.clone(),
