@@ -6,6 +6,7 @@
 use crate::client::HistoryOp;
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, ServerOp};
+use crate::record::FirstApplied;
 use crate::sim::ids::{NodeId, OpId, RequestId};
 use crate::sim::time::SimTime;
 use crate::sim::trace::{Outcome, TraceEvent};
@@ -18,7 +19,7 @@ pub struct AppliedWrites {
     /// other members or as a duplicate entry, tell nothing new).
     request_op: BTreeMap<RequestId, OpId>,
     /// When each write first took effect: (log index, time).
-    first_applied: BTreeMap<OpId, (u64, SimTime)>,
+    first_applied: FirstApplied,
 }
 
 /// One entry a member applied, as the trace records it.
@@ -42,7 +43,7 @@ impl AppliedWrites {
     }
 
     /// When each write first took effect.
-    pub fn into_first_applied(self) -> BTreeMap<OpId, (u64, SimTime)> {
+    pub fn into_first_applied(self) -> FirstApplied {
         self.first_applied
     }
 
@@ -50,10 +51,9 @@ impl AppliedWrites {
     /// had already been told it timed out or failed.
     pub fn applied(&mut self, e: AppliedEntry, history: &[HistoryOp]) -> Option<TraceEvent> {
         let op = self.request_op.remove(&e.request)?;
-        if self.first_applied.contains_key(&op) {
+        if !self.first_applied.insert(op, (e.index, e.at)) {
             return None;
         }
-        self.first_applied.insert(op, (e.index, e.at));
         let h = crate::client::find_op(history, op)?;
         let ServerOp::Write { op: kv } = &h.kind else {
             return None;

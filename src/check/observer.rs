@@ -19,7 +19,6 @@ use crate::sim::observe::{ConfApplied, Observation, RaftView};
 use crate::sim::time::SimTime;
 use crate::sim::trace::{Oracle, Trace, TraceEvent};
 use raft::eraftpb::{Message, MessageType};
-use std::collections::BTreeMap;
 
 /// The online checkers of one run.
 #[derive(Default)]
@@ -175,7 +174,7 @@ impl Observer {
 
     /// When each client write first took effect: (log index, time); and how far linearizability
     /// was checked online, if it was.
-    pub fn finish(self) -> (BTreeMap<OpId, (u64, SimTime)>, Option<Progress>) {
+    pub fn finish(self) -> (crate::record::FirstApplied, Option<Progress>) {
         let progress = self.linearizability.map(Online::into_progress);
         (self.applied.into_first_applied(), progress)
     }

@@ -6,9 +6,12 @@
 //! Data flows one way: scenario -> loop (`world/`) -> [`Record`] -> checks (`check/`,
 //! `scenario::expect`) and views (`report/`).
 
+mod first_applied;
 pub mod kubernetes;
 pub mod linearized;
 pub mod locks;
+
+pub use first_applied::FirstApplied;
 
 use crate::client::HistoryOp;
 use crate::node::{NodeStats, NodeStatus, Published};
@@ -152,7 +155,7 @@ pub struct Record {
     /// Kubernetes nodes (masters, then workers) and the apiserver each kubelet uses at the end.
     pub kubelets: Vec<(String, u64)>,
     /// When each client write first took effect anywhere: (log index, time).
-    pub first_applied: BTreeMap<OpId, (u64, SimTime)>,
+    pub first_applied: FirstApplied,
     /// How far linearizability was checked as the run went (a run that keeps only what checks
     /// read): the end-of-run check goes on from there. `None`: nothing was checked online.
     #[serde(skip)]
