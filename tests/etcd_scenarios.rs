@@ -428,24 +428,19 @@ fn the_record_answers_which_values_a_key_took_and_how_operations_ended() {
 /// How long etcd-1 took, after its resume at 38 s, to apply what the others had applied then.
 fn catch_up_ms(r: &RunResult) -> f64 {
     let resume = secs(38);
-    let applied = |t: &raftsim::sim::trace::TraceRecord| match t.event {
-        TraceEvent::Applied { node, index, .. } => Some((t.at, node, index)),
-        _ => None,
-    };
     let target = r
-        .trace
+        .applied
         .iter()
-        .filter_map(applied)
-        .filter(|&(at, n, _)| at <= resume && n != NodeId(1))
-        .map(|(_, _, i)| i)
+        .filter(|a| a.at <= resume && a.node() != NodeId(1))
+        .map(|a| a.index)
         .max()
         .unwrap();
-    let (at, _, _) = r
-        .trace
+    let at = r
+        .applied
         .iter()
-        .filter_map(applied)
-        .find(|&(at, n, i)| at >= resume && n == NodeId(1) && i >= target)
-        .expect("etcd-1 catches up");
+        .find(|a| a.at >= resume && a.node() == NodeId(1) && a.index >= target)
+        .expect("etcd-1 catches up")
+        .at;
     at.since(resume).as_micros() as f64 / 1000.0
 }
 

@@ -58,6 +58,16 @@ fn a_lean_trace_is_the_same_run_with_fewer_records() {
         );
         assert_eq!(lean.trace, kept, "{name}");
         assert_eq!(lean.campaigns, full.campaigns, "{name}");
+        // Entry applications: left out of the lean records, kept packed by both runs, one per
+        // `applied` record of the full trace, in order.
+        let applications: Vec<_> = full
+            .trace
+            .iter()
+            .filter_map(|t| raftsim::sim::trace::Application::of(t.at, &t.event))
+            .collect();
+        assert!(!applications.is_empty(), "{name}");
+        assert_eq!(full.applied, applications, "{name}");
+        assert_eq!(lean.applied, applications, "{name}");
         same_history_but_unread_reads(&full, &lean, name);
     }
 }

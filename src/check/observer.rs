@@ -29,7 +29,7 @@ pub struct Observer {
     applied: AppliedWrites,
     /// Linearizability checked as the run goes (only when the run may drop what it checked).
     linearizability: Option<Online>,
-    /// Trace records already scanned for applied entries.
+    /// Entry applications already scanned (`Trace::applied`).
     scanned: usize,
 }
 
@@ -140,34 +140,22 @@ impl Observer {
     }
 
     fn scan_applied(&mut self, trace: &mut Trace, history: &[HistoryOp]) {
-        while self.scanned < trace.records.len() {
-            let rec = &trace.records[self.scanned];
+        while let Some(&a) = trace.applied.get(self.scanned) {
             self.scanned += 1;
-            let TraceEvent::Applied {
-                node,
-                index,
-                term,
-                request,
-                effective,
-            } = rec.event
-            else {
-                continue;
-            };
-            let at = rec.at;
-            if let Some((nodes, detail)) = self.safety.applied(node, index, term) {
-                violation(trace, at, Oracle::RaftSafety, nodes, detail);
+            if let Some((nodes, detail)) = self.safety.applied(a.node(), a.index, a.term) {
+                violation(trace, a.at, Oracle::RaftSafety, nodes, detail);
                 continue;
             }
-            let Some(request) = request else { continue };
+            let Some(request) = a.request() else { continue };
             let e = AppliedEntry {
-                node,
-                index,
+                node: a.node(),
+                index: a.index,
                 request,
-                effective,
-                at,
+                effective: a.effective(),
+                at: a.at,
             };
             if let Some(ev) = self.applied.applied(e, history) {
-                trace.push(at, ev);
+                trace.push(a.at, ev);
             }
         }
     }

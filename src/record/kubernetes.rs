@@ -114,13 +114,8 @@ impl Record {
         let ops = self.write_of_request();
         let mut seen = BTreeSet::new();
         let mut out: BTreeMap<&str, Vec<SimTime>> = BTreeMap::new();
-        for t in &self.trace {
-            let TraceEvent::Applied {
-                request: Some(q),
-                effective: true,
-                ..
-            } = t.event
-            else {
+        for a in &self.applied {
+            let (Some(q), true) = (a.request(), a.effective()) else {
                 continue;
             };
             if !seen.insert(q) {
@@ -129,7 +124,7 @@ impl Record {
             let Some(op) = ops.get(&q) else { continue };
             if let Some(ServerOp::Write { op }) = self.op(*op).map(|h| &h.kind) {
                 if let Some(key) = op.key() {
-                    out.entry(key).or_default().push(t.at);
+                    out.entry(key).or_default().push(a.at);
                 }
             }
         }

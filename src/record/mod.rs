@@ -131,9 +131,14 @@ pub struct Record {
     pub events_handled: u64,
     /// Where the run stopped at its event budget, if it did (the record ends there).
     pub stopped_at: Option<SimTime>,
-    /// Every trace event, in order (the kinds only full views read, `msg-sent` among them, only
-    /// when the run was asked for a full trace, `RunOptions::full_trace`).
+    /// Every trace event, in order (the kinds only full views read, `msg-sent` and `applied`
+    /// among them, only when the run was asked for a full trace, `RunOptions::full_trace`).
     pub trace: Vec<TraceRecord>,
+    /// Every entry application (each `applied` record), in order, however the run was asked to
+    /// keep records: read these, not `applied` records in [`Record::trace`]. Not in the JSON
+    /// output, whose `trace` has the records.
+    #[serde(skip)]
+    pub applied: Vec<crate::sim::trace::Application>,
     /// Each campaign start and what the member had last heard from each peer by then (always
     /// kept; the timeline's election explanations read it).
     #[serde(skip)]
@@ -270,14 +275,8 @@ impl Record {
         use crate::node::rpc::ServerOp;
         let op_of = self.write_of_request();
         let mut by_index: BTreeMap<u64, AppliedValue> = BTreeMap::new();
-        for t in &self.trace {
-            let TraceEvent::Applied {
-                index,
-                request: Some(request),
-                effective: true,
-                ..
-            } = t.event
-            else {
+        for a in &self.applied {
+            let (index, Some(request), true) = (a.index, a.request(), a.effective()) else {
                 continue;
             };
             let Some(&op) = op_of.get(&request) else {
@@ -294,7 +293,7 @@ impl Record {
                 KvOp::Txn { then_put, .. } => Some(then_put.clone()),
                 _ => None,
             };
-            let at = t.at;
+            let at = a.at;
             by_index.insert(
                 index,
                 AppliedValue {

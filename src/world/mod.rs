@@ -465,6 +465,7 @@ impl Sim {
             kubelets,
             first_applied,
             trace: self.trace.records,
+            applied: self.trace.applied,
             campaigns: {
                 self.trace.hearing.finish();
                 self.trace.hearing.campaigns

@@ -212,21 +212,16 @@ pub struct CatchUp {
 impl CatchUp {
     /// How long `node` took to apply what the others had applied at `from` (`None`: never).
     fn took(&self, r: &Judged<'_>) -> Option<SimDuration> {
-        let applied = |t: &crate::sim::trace::TraceRecord| match t.event {
-            TraceEvent::Applied { node, index, .. } => Some((node, index)),
-            _ => None,
-        };
-        let target = r
-            .trace
+        let applied = &r.applied;
+        let target = applied
             .iter()
-            .take_while(|t| t.at <= self.from)
-            .filter_map(applied)
-            .filter(|&(n, _)| n != self.node)
-            .map(|(_, i)| i)
+            .take_while(|a| a.at <= self.from)
+            .filter(|a| a.node() != self.node)
+            .map(|a| a.index)
             .max()?;
-        let reached = r.trace.iter().find(|t| {
-            t.at >= self.from && applied(t).is_some_and(|(n, i)| n == self.node && i >= target)
-        })?;
+        let reached = applied
+            .iter()
+            .find(|a| a.at >= self.from && a.node() == self.node && a.index >= target)?;
         Some(reached.at.since(self.from))
     }
 }
