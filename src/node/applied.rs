@@ -9,7 +9,7 @@
 //! or a member's own id and incarnation, `node/leasing.rs`) and a sequence number counting up
 //! from 1 in its low 32 bits (`client/mod.rs`). So the set is, per prefix, a bitset of sequence
 //! numbers: one bit per request a client ever sent, against a B-tree's 9 to 16 bytes per request
-//! applied and a search per insertion (it was 1.8% of the proposal benchmark's instructions).
+//! applied and a search per insertion (1.7% of the proposal benchmark's instructions).
 //!
 //! Invariants: [`AppliedRequests::iter`] yields the ids in increasing order, as the B-tree set it
 //! replaces did (snapshots serialize that order); prefixes are kept sorted.
