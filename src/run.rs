@@ -302,6 +302,20 @@ mod tests {
     use crate::sim::time::SimTime;
     use crate::sim::trace::{TraceEvent, TraceRecord};
 
+    /// A run holds the scenario it ran without copying its commands (a file's `repeat` can
+    /// make a hundred thousand), and a change to the copy's commands leaves the caller's alone.
+    #[test]
+    fn a_run_shares_its_scenario_commands() {
+        let s = crate::scenario::builtin::load("etcd-leader-crash")
+            .expect("a built-in")
+            .expect("it parses");
+        let r = run(&s, &RunOptions::default());
+        assert!(std::sync::Arc::ptr_eq(&r.scenario.commands, &s.commands));
+        let mut copy = r.scenario.clone();
+        std::sync::Arc::make_mut(&mut copy.commands).clear();
+        assert!(!s.commands.is_empty() && !r.scenario.commands.is_empty());
+    }
+
     fn rec(us: u64, node: u64) -> TraceRecord {
         TraceRecord {
             at: SimTime(us),

@@ -86,9 +86,12 @@ impl Case {
                 quiet: c.quiet,
             })
             .collect();
-        commands.append(&mut s.commands);
+        // The shape's own (liveness) commands: `move_heal` made them this scenario's alone.
+        commands.extend(std::sync::Arc::unwrap_or_clone(std::mem::take(
+            &mut s.commands,
+        )));
         commands.sort_by_key(|c| c.at); // stable, as the validator sorts
-        s.commands = commands;
+        s.commands = commands.into();
         s
     }
 
@@ -120,7 +123,7 @@ impl Case {
         let (heal, write, read, end) = super::phases_at(self.heal_ms);
         s.duration = SimDuration::from_millis(end);
         s.description = super::description(self.heal_ms);
-        for c in &mut s.commands {
+        for c in std::sync::Arc::make_mut(&mut s.commands) {
             c.at = at_ms(match c.id.as_deref() {
                 Some("live-read-at-heal") => heal,
                 Some("live-write") => write,

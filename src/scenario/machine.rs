@@ -67,10 +67,11 @@ impl Scenario {
                     "a scenario runs at most {MAX_COMMANDS} commands"
                 )));
             }
-            self.commands
-                .push(spec(&o, at, endpoints, self.client.command_timeout));
+            let commands = std::sync::Arc::make_mut(&mut self.commands);
+            commands.push(spec(&o, at, endpoints, self.client.command_timeout));
         }
-        self.commands.sort_by_key(|c| c.at); // stable: same-time commands keep their order
+        // Stable: same-time commands keep their order.
+        std::sync::Arc::make_mut(&mut self.commands).sort_by_key(|c| c.at);
         Ok(self)
     }
 }

@@ -355,8 +355,10 @@ pub struct Scenario {
     pub client: ClientConfig,
     /// The faults.
     pub faults: Vec<Fault>,
-    /// etcdctl commands, sorted by time.
-    pub commands: Vec<CommandSpec>,
+    /// etcdctl commands, sorted by time, repetitions expanded. Shared: a run holds the
+    /// scenario it ran, and a file's `repeat` can make a hundred thousand of these, so a copy
+    /// of the scenario shares them (`std::sync::Arc::make_mut` to change them).
+    pub commands: std::sync::Arc<Vec<CommandSpec>>,
     /// What the run must show.
     pub expects: Vec<Expect>,
     /// The Kubernetes layer, when the file has a `[kubernetes]` table.
@@ -614,7 +616,7 @@ impl<'a> Validator<'a> {
             disk,
             client,
             faults,
-            commands,
+            commands: commands.into(),
             expects,
             kubernetes,
             origin: Origin::default(),
