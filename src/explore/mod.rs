@@ -580,11 +580,17 @@ impl Case {
 
     /// The file's beginning: header comments, name, description, seed, duration, `[cluster]`.
     fn head(&self, seed: u64, header: &str) -> String {
-        self.head_at(seed, header, self.heal_ms)
+        self.head_at(seed, header, self.heal_ms, self.snapshots)
     }
 
     /// The file's beginning as if the faults healed at `heal_ms`.
-    pub(super) fn head_at(&self, seed: u64, header: &str, heal_ms: u64) -> String {
+    pub(super) fn head_at(
+        &self,
+        seed: u64,
+        header: &str,
+        heal_ms: u64,
+        snapshots: Option<(u64, u64)>,
+    ) -> String {
         let mut s = String::new();
         for l in header.lines() {
             let _ = writeln!(s, "# {l}");
@@ -601,7 +607,7 @@ impl Case {
             self.pre_vote,
             self.check_quorum
         );
-        if let Some((count, catchup)) = self.snapshots {
+        if let Some((count, catchup)) = snapshots {
             s.pop();
             let _ = writeln!(
                 s,
