@@ -7,9 +7,9 @@ use crate::client::HistoryOp;
 use crate::node::kv::KvResult;
 use crate::node::rpc::{ReplyBody, ServerOp};
 use crate::record::FirstApplied;
-use crate::sim::ids::{NodeId, OpId, RequestId};
+use crate::sim::ids::{OpId, RequestId};
 use crate::sim::time::SimTime;
-use crate::sim::trace::{Outcome, TraceEvent};
+use crate::sim::trace::{Application, Outcome, TraceEvent};
 use std::collections::BTreeMap;
 
 /// The applied-writes tracker.
@@ -20,20 +20,6 @@ pub struct AppliedWrites {
     request_op: BTreeMap<RequestId, OpId>,
     /// When each write first took effect: (log index, time).
     first_applied: FirstApplied,
-}
-
-/// One entry a member applied, as the trace records it.
-pub struct AppliedEntry {
-    /// The member.
-    pub node: NodeId,
-    /// The entry's index.
-    pub index: u64,
-    /// The client request in it.
-    pub request: RequestId,
-    /// Whether it changed anything.
-    pub effective: bool,
-    /// When.
-    pub at: SimTime,
 }
 
 impl AppliedWrites {
@@ -49,8 +35,8 @@ impl AppliedWrites {
 
     /// Notes an applied entry; returns the trace event to record when it was a write whose client
     /// had already been told it timed out or failed.
-    pub fn applied(&mut self, e: AppliedEntry, history: &[HistoryOp]) -> Option<TraceEvent> {
-        let op = self.request_op.remove(&e.request)?;
+    pub fn applied(&mut self, e: &Application, history: &[HistoryOp]) -> Option<TraceEvent> {
+        let op = self.request_op.remove(&e.request()?)?;
         if !self.first_applied.insert(op, (e.index, e.at)) {
             return None;
         }
@@ -58,7 +44,7 @@ impl AppliedWrites {
         let ServerOp::Write { op: kv } = &h.kind else {
             return None;
         };
-        if !e.effective || matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
+        if !e.effective() || matches!(h.outcome, Outcome::Pending | Outcome::Ok) {
             return None;
         }
         let Some(key) = kv.key() else {
@@ -69,7 +55,7 @@ impl AppliedWrites {
             .any(|o| self.overwritten_by(o, key, h.invoked, e.at, e.index));
         Some(TraceEvent::TimedOutWriteApplied {
             op,
-            node: e.node,
+            node: e.node(),
             key: key.to_string(),
             value: kv.written_value().unwrap_or("").to_string(),
             overwrote_acknowledged: overwrote,

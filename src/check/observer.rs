@@ -6,7 +6,7 @@
 //! ([`Observer::after_member_event`]), for every raft message sent ([`Observer::message_sent`]),
 //! and for every fact an actor reports ([`Observer::observe`]).
 
-use super::applied::{AppliedEntry, AppliedWrites};
+use super::applied::AppliedWrites;
 use super::config::ConfigChecker;
 use super::linearizability::{Online, Progress};
 use super::ready_contract;
@@ -146,15 +146,7 @@ impl Observer {
                 violation(trace, a.at, Oracle::RaftSafety, nodes, detail);
                 continue;
             }
-            let Some(request) = a.request() else { continue };
-            let e = AppliedEntry {
-                node: a.node(),
-                index: a.index,
-                request,
-                effective: a.effective(),
-                at: a.at,
-            };
-            if let Some(ev) = self.applied.applied(e, history) {
+            if let Some(ev) = self.applied.applied(&a, history) {
                 trace.push(a.at, ev);
             }
         }
