@@ -137,7 +137,11 @@ impl Node {
         match self.status {
             NodeStatus::Crashed | NodeStatus::Spare | NodeStatus::Removed => {}
             NodeStatus::Paused => self.enqueue(Inbound::Forward(f)),
-            NodeStatus::Running => self.handle_forward(f, out),
+            NodeStatus::Running => {
+                // A promotion's answer proposes: hand it to raft now, as `request` does.
+                self.handle_forward(f, out);
+                self.drive(out);
+            }
         }
     }
 
