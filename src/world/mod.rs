@@ -294,7 +294,9 @@ impl Sim {
         let node = &self.nodes[(id.0 - 1) as usize];
         let at = self.now() + node.clock().sim_span(self.tick_interval);
         self.queue.schedule(at, Event::Tick(id));
-        self.with_node(id, |n, o| n.tick(o));
+        if !self.nodes[(id.0 - 1) as usize].tick_quietly() {
+            self.with_node(id, |n, o| n.tick(o));
+        }
     }
 
     /// The one pump: hands each effect of an actor to the loop, in order. `route` delivers what
