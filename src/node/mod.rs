@@ -695,6 +695,15 @@ impl Node {
         self.drive(out);
     }
 
+    /// Whether the member has nothing for a drive to do: not running, its loop waiting on
+    /// fsync, or no Ready pending. Every member event ends settled (each ends with a drive);
+    /// [`Node::tick_quietly`] relies on it.
+    pub fn settled(&self) -> bool {
+        self.status != NodeStatus::Running
+            || self.loop_blocked()
+            || self.raw.as_ref().is_none_or(|r| !r.has_ready())
+    }
+
     /// Ticks a running follower (or candidate) whose tick can only count towards its election
     /// timeout, and returns whether it did: then the tick changed nothing a `drive`, the
     /// effects or the observer would see (the drive that ended the member's last event left

@@ -332,6 +332,12 @@ impl Sim {
         let node = &mut self.nodes[(id.0 - 1) as usize];
         let was_up = node.status.is_up();
         f(node, &mut out);
+        // Costs a Ready check per member event: tests (debug builds) check it, releases trust it.
+        debug_assert!(
+            node.settled(),
+            "{id} ended an event with a Ready no drive handled (seed {})",
+            self.seed
+        );
         let is_up = node.status.is_up();
         if was_up && !is_up {
             self.net.member_down(id); // its peer streams break
