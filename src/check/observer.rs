@@ -3,7 +3,8 @@
 //! feeding its `*_checker.zig` files is the model.
 //!
 //! The loop calls it at three points: after every event a member handled
-//! ([`Observer::after_member_event`]), for every raft message sent ([`Observer::message_sent`]),
+//! ([`Observer::after_member_event`]; not after a quiet tick, which changes nothing it reads:
+//! `node::Node::tick_quietly`), for every raft message sent ([`Observer::message_sent`]),
 //! and for every fact an actor reports ([`Observer::observe`]).
 
 use super::applied::AppliedWrites;

@@ -714,19 +714,18 @@ impl Node {
         if self.status != NodeStatus::Running || self.tick_held || self.loop_blocked() {
             return false;
         }
-        let Some(raw) = self.raw.as_mut() else {
-            return false;
-        };
-        let r = &raw.raft;
-        let quiet = r.state != raft::StateRole::Leader
-            && r.election_elapsed + 1 < r.randomized_election_timeout();
+        let quiet = self.raw.as_ref().is_some_and(|raw| {
+            let r = &raw.raft;
+            r.state != raft::StateRole::Leader
+                && r.election_elapsed + 1 < r.randomized_election_timeout()
+        });
         if quiet {
             assert!(
-                !raw.has_ready(),
+                self.settled(),
                 "{} holds a Ready no drive handled: every member event ends with a drive",
                 self.id
             );
-            let ready = raw.tick();
+            let ready = self.raw().tick();
             assert!(!ready, "a tick short of the election timeout made a Ready");
         }
         quiet

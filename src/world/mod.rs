@@ -4,7 +4,10 @@
 //! Contract: single-threaded; every event is handled at its simulated time, in (time, sequence)
 //! order; components never see the wall clock or OS randomness (each has its own RNG stream
 //! forked from the seed). Everything observable is recorded in the trace, and one observer
-//! (`check::observer`) sees every member after every event it handles.
+//! (`check::observer`) sees every member after every event it handles, but a quiet tick (a
+//! follower's tick short of its election timeout, which changes nothing it could see:
+//! `Node::tick_quietly`). Every member event ends settled, with no Ready left for a drive
+//! (`Node::settled`, checked after each event in debug builds).
 //!
 //! Files: this one holds the loop and the pump; `faults` resolves a fault's target and calls
 //! the owning component's hook; `clients` runs scenario commands and the client history;
