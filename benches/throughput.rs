@@ -14,7 +14,9 @@
 //! 6. Each report (timeline, HTML page, JSON, messages, `check-history`'s checks) on one and on
 //!    four simulated hours: a ratio well above 4 is a report growing faster than the run.
 //!
-//! `RAFTSIM_BENCH_PROPOSALS` changes the proposal count (default 100000).
+//! `RAFTSIM_BENCH_PROPOSALS` changes the proposal count (default 100000). `RAFTSIM_BENCH_CLI`
+//! names the `raftsim` binary the CLI figure runs (default: this build's): comparing two builds
+//! side by side, each bench binary must time its own CLI, not whichever was built last.
 #![allow(clippy::disallowed_methods)] // the wall clock is what a benchmark measures
 
 use raft::eraftpb::{ConfState, Message};
@@ -438,9 +440,9 @@ fn explore_throughput(seeds: u64) -> (f64, f64) {
 
 /// `raftsim explore` as users run it (the CLI binary, its worker threads and summary): seeds
 /// per second.
-fn explore_cli(seeds: u64, jobs: u32) -> f64 {
+fn explore_cli(cli: &std::path::Path, seeds: u64, jobs: u32) -> f64 {
     let start = Instant::now();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_raftsim"))
+    let out = std::process::Command::new(cli)
         .args([
             "explore",
             "--seeds",
@@ -459,6 +461,25 @@ fn explore_cli(seeds: u64, jobs: u32) -> f64 {
     seeds as f64 / wall
 }
 
+/// The `raftsim` binary the CLI figure runs: `RAFTSIM_BENCH_CLI`, else this build's own. A
+/// named file that is not there ends the bench with the reason, before anything is timed.
+fn cli_binary() -> std::path::PathBuf {
+    match std::env::var_os("RAFTSIM_BENCH_CLI") {
+        Some(p) => {
+            let p = std::path::PathBuf::from(p);
+            if !p.is_file() {
+                eprintln!(
+                    "RAFTSIM_BENCH_CLI={}: no such file (expected the path of a raftsim binary)",
+                    p.display()
+                );
+                std::process::exit(2);
+            }
+            p
+        }
+        None => env!("CARGO_BIN_EXE_raftsim").into(),
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with `--bench` absent: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -467,6 +488,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 1_000 } else { 100_000 });
     println!("raftsim benchmarks ({} proposals)", n);
+    if !quick {
+        cli_binary(); // a bad RAFTSIM_BENCH_CLI stops the bench before it times anything
+    }
     let a = bare_raft(n);
     let (b, report) = raftsim_same_work(n, false);
     let (b_full, _) = raftsim_same_work(n, true);
@@ -515,10 +539,12 @@ fn main() {
     let (seeds_per_s, sim_per_s) = explore_throughput(if quick { 20 } else { 2_000 });
     println!("  explore, one core: {seeds_per_s:.0} seeds/s (45 s simulations with faults), {sim_per_s:.0} simulated s per wall s");
     if !quick {
-        let (one, two) = (explore_cli(4_000, 1), explore_cli(4_000, 2));
+        let cli = cli_binary();
+        let (one, two) = (explore_cli(&cli, 4_000, 1), explore_cli(&cli, 4_000, 2));
         println!(
-            "  `raftsim explore --seeds 4000`: {one:.0} seeds/s with --jobs 1 (goal >= 500), {two:.0} with --jobs 2 ({:.2}x)",
-            two / one
+            "  `raftsim explore --seeds 4000`: {one:.0} seeds/s with --jobs 1 (goal >= 500), {two:.0} with --jobs 2 ({:.2}x), {}",
+            two / one,
+            cli.display()
         );
     }
     if !quick {
