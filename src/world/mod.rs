@@ -294,10 +294,11 @@ impl Sim {
 
     fn tick(&mut self, id: NodeId) {
         // Ticks run on the member's own clock (a `clock_drift` fault changes its speed).
-        let node = &self.nodes[(id.0 - 1) as usize];
-        let at = self.now() + node.clock().sim_span(self.tick_interval);
+        let node = &mut self.nodes[(id.0 - 1) as usize];
+        let at = self.queue.now() + node.clock().sim_span(self.tick_interval);
+        let quiet = node.tick_quietly();
         self.queue.schedule(at, Event::Tick(id));
-        if !self.nodes[(id.0 - 1) as usize].tick_quietly() {
+        if !quiet {
             self.with_node(id, |n, o| n.tick(o));
         }
     }
